@@ -1,1 +1,165 @@
-fn main() {}
+//! Project commands. `cargo xtask <command>`:
+//!
+//! - `run [--example NAME] [--vcpus N] [--append CMDLINE]`: build and boot on QEMU (interactive).
+//! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests.
+//! - `bench [NAME]`: benchmarks, reported as ratios against a baseline measured in the same run.
+//! - `guest`: prepare the Linux guest (Image + initramfs) from Debian packages.
+
+mod deps;
+mod guest;
+mod kernel;
+mod qemu;
+mod systest;
+mod target;
+
+use std::process::ExitCode;
+
+pub type Result<T, E = String> = std::result::Result<T, E>;
+
+const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
+  run   [--example NAME] [--vcpus N] [--append CMDLINE]   boot on seL4/QEMU (interactive)
+  test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX)
+  bench [NAME]                                             benchmarks (ratios vs an in-run baseline)
+  guest                                                    prepare the Linux guest from Debian packages";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match cmd.as_str() {
+        "run" => cmd_run(rest),
+        "test" => cmd_test(rest),
+        "bench" => cmd_bench(rest),
+        "guest" => guest::prepare().map(|g| {
+            println!("guest: kernel {} at {}", g.release, g.image.display());
+            println!("guest: initramfs at {}", g.initramfs.display());
+        }),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Options shared by the commands, parsed by hand to keep xtask's build light.
+#[derive(Default)]
+struct Opts {
+    example: Option<String>,
+    vcpus: Option<u32>,
+    append: Option<String>,
+    host_only: bool,
+    no_lint: bool,
+    positional: Vec<String>,
+}
+
+fn parse_opts(args: &[String]) -> Result<Opts> {
+    let mut o = Opts::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--example" => o.example = Some(value("--example")?),
+            "--vcpus" => {
+                let v = value("--vcpus")?;
+                let n: u32 = v
+                    .parse()
+                    .map_err(|_| format!("--vcpus: `{v}` is not a number"))?;
+                if !(1..=4).contains(&n) {
+                    return Err(format!("--vcpus: {n} is out of range (1 to 4)"));
+                }
+                o.vcpus = Some(n);
+            }
+            "--append" => o.append = Some(value("--append")?),
+            "--host-only" => o.host_only = true,
+            "--no-lint" => o.no_lint = true,
+            s if s.starts_with("--") => return Err(format!("unknown option `{s}`\n{USAGE}")),
+            s => o.positional.push(s.to_string()),
+        }
+    }
+    Ok(o)
+}
+
+fn cmd_run(args: &[String]) -> Result<()> {
+    let o = parse_opts(args)?;
+    deps::ensure_target_tools()?;
+    let kernel = kernel::require()?;
+    // Until the Linux VMM lands, the main job boots the hello example.
+    let example = o.example.as_deref().unwrap_or("hello");
+    if o.vcpus.is_some() || o.append.is_some() {
+        return Err("--vcpus and --append apply to the Linux VMM, which is not built yet".into());
+    }
+    let app = target::build_root_task(example)?;
+    let image = target::pack_image(&kernel, &app, example)?;
+    println!("xtask: booting {} (Ctrl-A X exits QEMU)", image.display());
+    qemu::run_interactive(&kernel, &image)
+}
+
+fn cmd_test(args: &[String]) -> Result<()> {
+    let o = parse_opts(args)?;
+    deps::ensure_host_test_tools()?;
+    let mut failed = Vec::new();
+    if !o.no_lint {
+        step(&mut failed, "cargo fmt --check", || {
+            target::cargo(&["fmt", "--all", "--", "--check"])
+        });
+        step(&mut failed, "clippy (host crates)", || {
+            target::cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])
+        });
+    }
+    step(&mut failed, "host tests", || target::cargo(&["test"]));
+    if !o.host_only {
+        deps::ensure_target_tools()?;
+        step(&mut failed, "target build (aarch64-unknown-none)", target::build_all_target);
+        if !o.no_lint {
+            step(&mut failed, "clippy (target crates)", target::clippy_target);
+        }
+        match kernel::prefix() {
+            None => println!("SKIPPED: seL4 system tests (SEL4_PREFIX not set)"),
+            Some(_) => {
+                let kernel = kernel::require()?;
+                let (pass, fail) = systest::run_all(&kernel);
+                for f in fail.iter() {
+                    failed.push(format!("system test {f}"));
+                }
+                println!("system tests: {pass} passed, {} failed", fail.len());
+            }
+        }
+    }
+    if failed.is_empty() {
+        println!("xtask test: all steps passed");
+        Ok(())
+    } else {
+        Err(format!("failed: {}", failed.join(", ")))
+    }
+}
+
+fn step(failed: &mut Vec<String>, name: &str, f: impl FnOnce() -> Result<()>) {
+    println!("==> {name}");
+    if let Err(e) = f() {
+        eprintln!("FAILED: {name}: {e}");
+        failed.push(name.to_string());
+    }
+}
+
+fn cmd_bench(args: &[String]) -> Result<()> {
+    let o = parse_opts(args)?;
+    let which = o.positional.first().map(String::as_str).unwrap_or("all");
+    match which {
+        "all" | "ram_touch" => target::cargo(&["bench", "-p", "sel4vm", "--bench", "ram_touch"]),
+        other => Err(format!("unknown benchmark `{other}` (known: ram_touch)")),
+    }
+}

@@ -1,0 +1,121 @@
+//! Running QEMU: interactively, or under the system-test harness with a time limit.
+
+use crate::kernel::KernelInstall;
+use crate::Result;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+fn command(kernel: &KernelInstall, image: &Path) -> Command {
+    let mut c = Command::new("qemu-system-aarch64");
+    c.args(kernel.qemu_args())
+        .args(["-nographic", "-kernel"])
+        .arg(image);
+    c
+}
+
+pub fn run_interactive(kernel: &KernelInstall, image: &Path) -> Result<()> {
+    let status = command(kernel, image)
+        .status()
+        .map_err(|e| format!("cannot start qemu-system-aarch64: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("QEMU exited with {status}"))
+    }
+}
+
+/// A QEMU run whose serial output is watched for markers.
+pub struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    rx: Receiver<Vec<u8>>,
+    /// Everything the guest printed so far.
+    pub output: String,
+    /// How far `expect` has consumed `output`.
+    cursor: usize,
+    deadline: Instant,
+}
+
+pub enum Wait {
+    Found,
+    Forbidden(String),
+    Timeout,
+    Exited,
+}
+
+impl Session {
+    pub fn start(kernel: &KernelInstall, image: &Path, limit: Duration) -> Result<Session> {
+        let mut child = command(kernel, image)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start qemu-system-aarch64: {e}"))?;
+        let (tx, rx) = channel();
+        for mut src in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = src.read(&mut buf) {
+                    if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(Session {
+            stdin: child.stdin.take(),
+            child,
+            rx,
+            output: String::new(),
+            cursor: 0,
+            deadline: Instant::now() + limit,
+        })
+    }
+
+    /// Waits until `marker` appears after the previous match, or a forbidden marker appears.
+    pub fn expect(&mut self, marker: &str, forbidden: &[&str]) -> Wait {
+        loop {
+            if let Some(f) = forbidden.iter().find(|f| self.output.contains(**f)) {
+                return Wait::Forbidden(f.to_string());
+            }
+            if let Some(pos) = self.output[self.cursor..].find(marker) {
+                self.cursor += pos + marker.len();
+                return Wait::Found;
+            }
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Wait::Timeout;
+            }
+            match self.rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(bytes) => self.output.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Wait::Exited,
+            }
+        }
+    }
+
+    pub fn send(&mut self, text: &str) -> Result<()> {
+        let stdin = self.stdin.as_mut().ok_or("QEMU stdin closed")?;
+        stdin
+            .write_all(text.as_bytes())
+            .and_then(|_| stdin.flush())
+            .map_err(|e| format!("writing to QEMU: {e}"))
+    }
+
+    /// Drains what is still buffered (for the log) and stops QEMU.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while let Ok(bytes) = self.rx.recv_timeout(Duration::from_millis(100)) {
+            self.output.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        self.output
+    }
+}

@@ -1,0 +1,108 @@
+//! Cargo invocations and boot-image packing.
+
+use crate::kernel::KernelInstall;
+use crate::Result;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const TARGET: &str = "aarch64-unknown-none";
+
+/// Crates built for seL4 (`cargo build --target aarch64-unknown-none`).
+const TARGET_CRATES: &[&str] = &[
+    "sel4-abi",
+    "sel4-rt",
+    "sel4vm",
+    "sel4vm-sel4",
+    "libvmm-compat",
+    "sel4vm-loader",
+    "hello",
+    "sel4vm-root-task",
+];
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+pub fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn with_packages<'a>(base: &[&'a str], pkgs: &[&'a str]) -> Vec<&'a str> {
+    let mut v = base.to_vec();
+    for p in pkgs {
+        v.extend(["-p", p]);
+    }
+    v
+}
+
+pub fn build_all_target() -> Result<()> {
+    cargo(&with_packages(
+        &["build", "--release", "--target", TARGET],
+        TARGET_CRATES,
+    ))
+}
+
+pub fn clippy_target() -> Result<()> {
+    let mut args = with_packages(&["clippy", "--release", "--target", TARGET], TARGET_CRATES);
+    args.extend(["--", "-D", "warnings"]);
+    cargo(&args)
+}
+
+fn build_bin(package: &str, bin: &str) -> Result<PathBuf> {
+    cargo(&["build", "--release", "--target", TARGET, "-p", package])?;
+    let elf = target_dir().join(TARGET).join("release").join(bin);
+    if elf.is_file() {
+        Ok(elf)
+    } else {
+        Err(format!("{} was not produced by the build", elf.display()))
+    }
+}
+
+/// Builds a root task by example name (`hello`) or `vmm` for the Linux VMM.
+pub fn build_root_task(name: &str) -> Result<PathBuf> {
+    match name {
+        "vmm" => build_bin("sel4vm-root-task", "sel4vm-root-task"),
+        n if workspace_root().join("examples").join(n).is_dir() => build_bin(n, n),
+        n => Err(format!("unknown example `{n}` (see examples/)")),
+    }
+}
+
+/// Packs kernel + DTB + root task into one image QEMU boots with `-kernel`.
+pub fn pack_image(kernel: &KernelInstall, root_task: &Path, name: &str) -> Result<PathBuf> {
+    let loader = build_bin("sel4vm-loader", "sel4vm-loader")?;
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let loader_elf = read(&loader)?;
+    let kernel_elf = read(&kernel.kernel_elf())?;
+    let dtb = read(&kernel.kernel_dtb())?;
+    let app = read(root_task)?;
+    let image = sel4vm_image::pack(&sel4vm_image::PackInput {
+        loader_elf: &loader_elf,
+        kernel_elf: &kernel_elf,
+        dtb: &dtb,
+        root_task_elf: &app,
+    })
+    .map_err(|e| format!("packing the boot image for {name}: {e}"))?;
+    let out = target_dir().join("images").join(format!("{name}.img"));
+    std::fs::create_dir_all(out.parent().unwrap()).map_err(|e| e.to_string())?;
+    std::fs::write(&out, image).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(out)
+}
