@@ -1,1 +1,45 @@
+//! libsel4vm's object model in Rust: a VM with vCPUs, guest RAM, memory
+//! reservations with fault callbacks, virtual IRQ delivery and the `vm_run`
+//! event loop, generic over a kernel [`Backend`].
+//!
+//! `no_std` + `alloc`; no global state, so several VMs can share a process.
+//! Each public item names the libsel4vm function it corresponds to; the full
+//! table is in `API.md`.
+
 #![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+// Owned by the `decode` helper; its enum-variant fields carry no docs yet.
+#[allow(missing_docs)]
+pub mod arch;
+pub mod backend;
+pub mod error;
+pub mod fault;
+mod interval;
+pub mod irq;
+pub mod memory;
+pub mod ram;
+pub mod reservation;
+pub mod run;
+pub mod vm;
+
+pub use backend::{
+    badge, Backend, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
+    VcpuObjects, VcpuReg, VirqInjection, PAGE_BITS, PAGE_SIZE,
+};
+pub use error::{BackendError, Error, Result};
+pub use fault::{AccessKind, MemFault};
+pub use irq::IrqAckHandler;
+pub use memory::{GuestMemory, TouchAccess, TouchError};
+pub use ram::{GuestRam, RamRegion};
+pub use reservation::{
+    default_error_fault_callback, FaultResult, MapFrame, MapIterator, MapMode, MemFaultHandler,
+    Reservation,
+};
+pub use run::{Action, ExitReason};
+pub use vm::{
+    NotificationHandler, SmcHandler, Stage2, Stage2Entry, Vcpu, VcpuFaultHandler, VcpuState, Vm,
+    VmConfig, VmMem, VmRun, VmTcb, BOOT_VCPU,
+};

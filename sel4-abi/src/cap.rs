@@ -131,7 +131,10 @@ impl<T: CapType> core::fmt::Debug for Cap<T> {
 impl<T: CapType> Cap<T> {
     /// Wraps a slot address.
     pub const fn from_cptr(cptr: CPtr) -> Self {
-        Self { cptr, _ty: PhantomData }
+        Self {
+            cptr,
+            _ty: PhantomData,
+        }
     }
     /// Wraps a raw slot address.
     pub const fn from_bits(bits: Word) -> Self {

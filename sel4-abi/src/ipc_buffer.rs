@@ -93,6 +93,17 @@ impl IpcBuffer {
     pub fn badge(&self, i: usize) -> Option<Word> {
         self.caps_or_badges.get(i).copied()
     }
+    /// The message area viewed as bytes (used for `seL4_DebugNameThread`).
+    pub fn msg_bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `[Word; N]` is plain data; any byte pattern is a valid Word
+        // and the slice covers exactly the array.
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                self.msg.as_mut_ptr().cast::<u8>(),
+                core::mem::size_of_val(&self.msg),
+            )
+        }
+    }
     /// `seL4_SetCapReceivePath`.
     pub fn set_receive_path(&mut self, cnode: CPtr, index: CPtr, depth: Word) {
         self.receive_cnode = cnode;
@@ -148,11 +159,25 @@ pub fn ipc_buffer_ptr() -> *mut IpcBuffer {
 /// something reachable from guest behaviour.
 pub fn with_ipc_buffer<R>(f: impl FnOnce(&mut IpcBuffer) -> R) -> R {
     let p = ipc_buffer_ptr();
-    assert!(!p.is_null(), "sel4-abi: IPC buffer not set (call set_ipc_buffer at start-up)");
+    assert!(
+        !p.is_null(),
+        "sel4-abi: IPC buffer not set (call set_ipc_buffer at start-up)"
+    );
     // SAFETY: the pointer was registered as this thread's buffer (see module
     // docs); each thread only touches its own buffer and this borrow does not
     // escape `f`.
     f(unsafe { &mut *p })
+}
+
+/// Like [`with_ipc_buffer`], but returns `None` instead of panicking when no
+/// IPC buffer is known for the calling thread.
+pub fn try_with_ipc_buffer<R>(f: impl FnOnce(&mut IpcBuffer) -> R) -> Option<R> {
+    let p = ipc_buffer_ptr();
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: as in `with_ipc_buffer`.
+    Some(f(unsafe { &mut *p }))
 }
 
 #[cfg(test)]
@@ -194,5 +219,6 @@ mod tests {
         with_ipc_buffer(|ipc| ipc.set_mr(3, 77));
         assert_eq!(b.msg[3], 77);
         unsafe { set_ipc_buffer(core::ptr::null_mut()) };
+        assert_eq!(try_with_ipc_buffer(|_| ()), None);
     }
 }

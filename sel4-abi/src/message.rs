@@ -77,12 +77,22 @@ impl MessageInfo {
 
     /// Returns a copy with a different length field.
     pub const fn with_length(self, length: Word) -> Self {
-        Self::new(self.label(), self.caps_unwrapped(), self.extra_caps() as Word, length)
+        Self::new(
+            self.label(),
+            self.caps_unwrapped(),
+            self.extra_caps() as Word,
+            length,
+        )
     }
 
     /// Returns a copy with a different label.
     pub const fn with_label(self, label: Word) -> Self {
-        Self::new(label, self.caps_unwrapped(), self.extra_caps() as Word, self.length() as Word)
+        Self::new(
+            label,
+            self.caps_unwrapped(),
+            self.extra_caps() as Word,
+            self.length() as Word,
+        )
     }
 }
 
@@ -197,7 +207,10 @@ mod tests {
         assert_eq!(MessageInfo::new(0, 1, 0, 0).into_word(), 0x200);
         assert_eq!(MessageInfo::new(0, 0, 1, 0).into_word(), 0x80);
         assert_eq!(MessageInfo::new(0, 0, 0, 1).into_word(), 0x1);
-        assert_eq!(MessageInfo::new(0x2a, 7, 3, 120).into_word(), 0x2a000 | 0xe00 | 0x180 | 120);
+        assert_eq!(
+            MessageInfo::new(0x2a, 7, 3, 120).into_word(),
+            0x2a000 | 0xe00 | 0x180 | 120
+        );
         assert_eq!(
             MessageInfo::new((1 << 52) - 1, 0, 0, 0).into_word(),
             0xffff_ffff_ffff_f000

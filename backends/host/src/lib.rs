@@ -1,1 +1,377 @@
+//! Host kernel backend for `sel4vm`: guest RAM lives in host memory, the
+//! stage-2 table and register files are plain maps, and events come from a
+//! queue the test fills. Every effect the VM has on the "kernel" is recorded
+//! so tests can assert exactly what happened.
 
+use std::collections::{BTreeMap, VecDeque};
+
+use sel4vm::{
+    Backend, BackendError, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext,
+    VcpuId, VcpuObjects, VcpuReg, VirqInjection, PAGE_SIZE,
+};
+
+/// Something the VM asked the host "kernel" to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostAction {
+    /// Reply to `vcpu`'s fault; `pc` is its PC at that moment.
+    Reply {
+        /// The vCPU.
+        vcpu: VcpuId,
+        /// PC it resumes at.
+        pc: u64,
+    },
+    /// A virtual IRQ was put in a list register.
+    Inject {
+        /// The vCPU.
+        vcpu: VcpuId,
+        /// What was injected.
+        irq: VirqInjection,
+    },
+    /// A VPPI was acknowledged.
+    AckVppi {
+        /// The vCPU.
+        vcpu: VcpuId,
+        /// The PPI.
+        irq: u32,
+    },
+    /// The vCPU thread was resumed.
+    Start(VcpuId),
+    /// The vCPU thread was suspended.
+    Stop(VcpuId),
+}
+
+struct HostFrame {
+    data: Box<[u8; PAGE_SIZE as usize]>,
+    paddr: u64,
+}
+
+/// Per-vCPU state of the host "kernel".
+#[derive(Clone, Debug, Default)]
+pub struct HostVcpu {
+    /// Thread registers.
+    pub ctx: UserContext,
+    /// Banked VCPU registers, by `seL4_VCPUReg` number.
+    pub regs: [u64; VcpuReg::COUNT as usize],
+    /// Thread resumed and not suspended.
+    pub running: bool,
+    /// A fault was delivered and not yet replied to.
+    pub awaiting_reply: bool,
+}
+
+/// Base of the default "untyped" window for 1:1 frames (as on QEMU virt).
+pub const DEFAULT_PHYS_BASE: u64 = 0x4000_0000;
+/// Size of the default 1:1 window.
+pub const DEFAULT_PHYS_SIZE: u64 = 0x2000_0000;
+/// Physical addresses handed to frames allocated "anywhere" start here.
+const ANYWHERE_PA_BASE: u64 = 0x1_0000_0000;
+
+/// The host backend.
+pub struct HostBackend {
+    frames: Vec<Option<HostFrame>>,
+    free_slots: Vec<usize>,
+    live_frames: usize,
+    frame_limit: Option<usize>,
+    phys_window: (u64, u64),
+    phys_used: BTreeMap<u64, FrameHandle>,
+    next_anywhere_pa: u64,
+    stage2: BTreeMap<u64, (FrameHandle, Rights)>,
+    fail_map_at: Option<u64>,
+    vcpus: BTreeMap<VcpuId, HostVcpu>,
+    events: VecDeque<Event>,
+    actions: Vec<HostAction>,
+    iospaces: Vec<KernelObject>,
+    iospace_supported: bool,
+}
+
+impl Default for HostBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HostBackend {
+    /// An empty backend with the default 1:1 window.
+    pub fn new() -> Self {
+        Self {
+            frames: Vec::new(),
+            free_slots: Vec::new(),
+            live_frames: 0,
+            frame_limit: None,
+            phys_window: (DEFAULT_PHYS_BASE, DEFAULT_PHYS_SIZE),
+            phys_used: BTreeMap::new(),
+            next_anywhere_pa: ANYWHERE_PA_BASE,
+            stage2: BTreeMap::new(),
+            fail_map_at: None,
+            vcpus: BTreeMap::new(),
+            events: VecDeque::new(),
+            actions: Vec::new(),
+            iospaces: Vec::new(),
+            iospace_supported: false,
+        }
+    }
+
+    /// Sets the physical window 1:1 frames may come from.
+    pub fn set_phys_window(&mut self, base: u64, size: u64) {
+        self.phys_window = (base, size);
+    }
+
+    /// Limits how many frames may be live at once (None = unlimited).
+    pub fn set_frame_limit(&mut self, limit: Option<usize>) {
+        self.frame_limit = limit;
+    }
+
+    /// Makes `map_guest` fail at this IPA (to test rollback).
+    pub fn fail_map_at(&mut self, ipa: Option<u64>) {
+        self.fail_map_at = ipa;
+    }
+
+    /// Lets `add_iospace` succeed.
+    pub fn support_iospaces(&mut self, yes: bool) {
+        self.iospace_supported = yes;
+    }
+
+    /// Queues an event for `wait_event`.
+    pub fn push_event(&mut self, e: Event) {
+        self.events.push_back(e);
+    }
+
+    /// Events not yet consumed.
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Everything recorded so far.
+    pub fn actions(&self) -> &[HostAction] {
+        &self.actions
+    }
+
+    /// Returns and clears the record.
+    pub fn take_actions(&mut self) -> Vec<HostAction> {
+        std::mem::take(&mut self.actions)
+    }
+
+    /// Replies recorded so far, as `(vcpu, pc)`.
+    pub fn replies(&self) -> Vec<(VcpuId, u64)> {
+        self.actions
+            .iter()
+            .filter_map(|a| match *a {
+                HostAction::Reply { vcpu, pc } => Some((vcpu, pc)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Current stage-2 mappings: ipa -> (frame, rights).
+    pub fn stage2(&self) -> &BTreeMap<u64, (FrameHandle, Rights)> {
+        &self.stage2
+    }
+
+    /// Number of frames allocated and not freed.
+    pub fn live_frames(&self) -> usize {
+        self.live_frames
+    }
+
+    /// A vCPU's state.
+    pub fn vcpu(&self, vcpu: VcpuId) -> Option<&HostVcpu> {
+        self.vcpus.get(&vcpu)
+    }
+
+    /// A vCPU's state, mutably (to set up registers before a fault).
+    pub fn vcpu_mut(&mut self, vcpu: VcpuId) -> Option<&mut HostVcpu> {
+        self.vcpus.get_mut(&vcpu)
+    }
+
+    /// Bytes of a frame.
+    pub fn frame_bytes(&self, frame: FrameHandle) -> Option<&[u8]> {
+        self.frame(frame).ok().map(|f| &f.data[..])
+    }
+
+    /// Bytes of the frame mapped at `ipa` in stage 2.
+    pub fn guest_page(&self, ipa: u64) -> Option<&[u8]> {
+        let (f, _) = self.stage2.get(&(ipa & !(PAGE_SIZE - 1)))?;
+        self.frame_bytes(*f)
+    }
+
+    /// IOMMU spaces added.
+    pub fn iospaces(&self) -> &[KernelObject] {
+        &self.iospaces
+    }
+
+    fn frame(&self, frame: FrameHandle) -> Result<&HostFrame, BackendError> {
+        self.frames
+            .get(usize::try_from(frame.0).map_err(|_| BackendError::InvalidFrame)?)
+            .and_then(Option::as_ref)
+            .ok_or(BackendError::InvalidFrame)
+    }
+
+    fn vcpu_state(&mut self, vcpu: VcpuId) -> Result<&mut HostVcpu, BackendError> {
+        self.vcpus.get_mut(&vcpu).ok_or(BackendError::InvalidVcpu(vcpu))
+    }
+}
+
+impl Backend for HostBackend {
+    fn alloc_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
+        if self.frame_limit.is_some_and(|l| self.live_frames >= l) {
+            return Err(BackendError::OutOfMemory);
+        }
+        let pa = match paddr {
+            Some(pa) => {
+                let (base, size) = self.phys_window;
+                if pa % PAGE_SIZE != 0 || pa < base || pa - base >= size || self.phys_used.contains_key(&pa) {
+                    return Err(BackendError::PhysUnavailable(pa));
+                }
+                pa
+            }
+            None => {
+                let pa = self.next_anywhere_pa;
+                self.next_anywhere_pa += PAGE_SIZE;
+                pa
+            }
+        };
+        let frame = HostFrame { data: Box::new([0; PAGE_SIZE as usize]), paddr: pa };
+        let idx = match self.free_slots.pop() {
+            Some(i) => {
+                self.frames[i] = Some(frame);
+                i
+            }
+            None => {
+                self.frames.push(Some(frame));
+                self.frames.len() - 1
+            }
+        };
+        let h = FrameHandle(idx as u64);
+        if paddr.is_some() {
+            self.phys_used.insert(pa, h);
+        }
+        self.live_frames += 1;
+        Ok(h)
+    }
+
+    fn free_frame(&mut self, frame: FrameHandle) {
+        let Ok(i) = usize::try_from(frame.0) else { return };
+        if let Some(f) = self.frames.get_mut(i).and_then(Option::take) {
+            self.phys_used.remove(&f.paddr);
+            self.free_slots.push(i);
+            self.live_frames -= 1;
+        }
+    }
+
+    fn frame_paddr(&mut self, frame: FrameHandle) -> Result<u64, BackendError> {
+        Ok(self.frame(frame)?.paddr)
+    }
+
+    fn map_guest(&mut self, frame: FrameHandle, ipa: u64, rights: Rights) -> Result<(), BackendError> {
+        self.frame(frame)?;
+        if self.fail_map_at == Some(ipa) || ipa % PAGE_SIZE != 0 || self.stage2.contains_key(&ipa) {
+            return Err(BackendError::InvalidAddress(ipa));
+        }
+        self.stage2.insert(ipa, (frame, rights));
+        Ok(())
+    }
+
+    fn unmap_guest(&mut self, frame: FrameHandle, ipa: u64) -> Result<(), BackendError> {
+        match self.stage2.get(&ipa) {
+            Some((f, _)) if *f == frame => {
+                self.stage2.remove(&ipa);
+                Ok(())
+            }
+            _ => Err(BackendError::InvalidAddress(ipa)),
+        }
+    }
+
+    #[inline]
+    fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
+        let slot = self
+            .frames
+            .get_mut(frame.0 as usize)
+            .and_then(Option::as_mut)
+            .ok_or(BackendError::InvalidFrame)?;
+        Ok(f(&mut slot.data[..]))
+    }
+
+    fn create_vcpu(&mut self, vcpu: VcpuId, _priority: u8) -> Result<VcpuObjects, BackendError> {
+        if self.vcpus.contains_key(&vcpu) {
+            return Err(BackendError::InvalidVcpu(vcpu));
+        }
+        self.vcpus.insert(vcpu, HostVcpu::default());
+        let base = 0x100 + u64::from(vcpu.0) * 2;
+        Ok(VcpuObjects { vcpu: KernelObject(base), tcb: KernelObject(base + 1), sc: None })
+    }
+
+    fn start_vcpu(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        self.vcpu_state(vcpu)?.running = true;
+        self.actions.push(HostAction::Start(vcpu));
+        Ok(())
+    }
+
+    fn stop_vcpu(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        let v = self.vcpu_state(vcpu)?;
+        v.running = false;
+        v.awaiting_reply = false;
+        self.actions.push(HostAction::Stop(vcpu));
+        Ok(())
+    }
+
+    fn read_context(&mut self, vcpu: VcpuId) -> Result<UserContext, BackendError> {
+        Ok(self.vcpu_state(vcpu)?.ctx)
+    }
+
+    fn write_context(&mut self, vcpu: VcpuId, ctx: &UserContext) -> Result<(), BackendError> {
+        self.vcpu_state(vcpu)?.ctx = *ctx;
+        Ok(())
+    }
+
+    fn read_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg) -> Result<u64, BackendError> {
+        Ok(self.vcpu_state(vcpu)?.regs[reg as usize])
+    }
+
+    fn write_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg, value: u64) -> Result<(), BackendError> {
+        self.vcpu_state(vcpu)?.regs[reg as usize] = value;
+        Ok(())
+    }
+
+    fn inject_irq(&mut self, vcpu: VcpuId, irq: VirqInjection) -> Result<(), BackendError> {
+        self.vcpu_state(vcpu)?;
+        self.actions.push(HostAction::Inject { vcpu, irq });
+        Ok(())
+    }
+
+    fn ack_vppi(&mut self, vcpu: VcpuId, irq: u32) -> Result<(), BackendError> {
+        self.vcpu_state(vcpu)?;
+        self.actions.push(HostAction::AckVppi { vcpu, irq });
+        Ok(())
+    }
+
+    fn wait_event(&mut self) -> Result<Event, BackendError> {
+        let e = self.events.pop_front().ok_or(BackendError::NoEvent)?;
+        // Events from unknown vCPUs are passed on: the core must reject them.
+        if let Some(v) = e.vcpu().and_then(|v| self.vcpus.get_mut(&v)) {
+            v.awaiting_reply = true;
+        }
+        Ok(e)
+    }
+
+    fn reply(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        let v = self.vcpu_state(vcpu)?;
+        if !v.awaiting_reply {
+            // A reply without an outstanding fault is a VMM bug.
+            return Err(BackendError::Kernel(3));
+        }
+        v.awaiting_reply = false;
+        let pc = v.ctx.pc();
+        self.actions.push(HostAction::Reply { vcpu, pc });
+        Ok(())
+    }
+
+    fn cspace_info(&self) -> CSpaceInfo {
+        CSpaceInfo { cspace: KernelObject(0x10), root_data: 0 }
+    }
+
+    fn add_iospace(&mut self, iospace: KernelObject) -> Result<(), BackendError> {
+        if !self.iospace_supported {
+            return Err(BackendError::Unsupported);
+        }
+        self.iospaces.push(iospace);
+        Ok(())
+    }
+}

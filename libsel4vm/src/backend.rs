@@ -1,0 +1,479 @@
+//! The kernel-backend trait: everything the core needs from the kernel.
+//!
+//! The core never talks to seL4 directly. A backend turns these calls into
+//! seL4 invocations (`sel4vm-sel4`) or into plain host data structures
+//! (`sel4vm-host`, used by the tests). Every method is small enough to map onto
+//! one or two seL4 invocations; the comments say which.
+
+use core::fmt;
+
+use crate::error::BackendError;
+
+/// Size of the pages the core manages guest memory in (4 KiB, `seL4_PageBits`).
+pub const PAGE_SIZE: u64 = 4096;
+/// log2 of [`PAGE_SIZE`].
+pub const PAGE_BITS: u32 = 12;
+
+/// Index of a vCPU inside one VM (0 is the boot vCPU).
+///
+/// Corresponds to `vm_vcpu.vcpu_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VcpuId(pub u32);
+
+impl fmt::Display for VcpuId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "vcpu{}", self.0)
+    }
+}
+
+/// Opaque handle for a 4 KiB frame owned by the backend (a frame cap on seL4,
+/// an index into host memory on the host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FrameHandle(pub u64);
+
+/// Opaque handle for a kernel object (a cap slot on seL4).
+///
+/// Corresponds to the `cptr` of a `vka_object_t`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KernelObject(pub u64);
+
+/// Kernel objects backing one vCPU.
+///
+/// Corresponds to `vm_vcpu.vcpu` plus `vm_tcb` (`tcb`, `sc`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VcpuObjects {
+    /// The VCPU object.
+    pub vcpu: KernelObject,
+    /// The TCB running the vCPU.
+    pub tcb: KernelObject,
+    /// Scheduling context (MCS kernels only).
+    pub sc: Option<KernelObject>,
+}
+
+/// The VM's CSpace as created by the backend.
+///
+/// Corresponds to `struct vm_cspace`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CSpaceInfo {
+    /// The CNode object.
+    pub cspace: KernelObject,
+    /// Guard/root data used when installing it as a TCB's CSpace.
+    pub root_data: u64,
+}
+
+/// Stage-2 access rights of a guest mapping.
+///
+/// Corresponds to `seL4_CapRights_t` as used in `vm_frame_t.rights`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rights {
+    /// Guest may read.
+    pub read: bool,
+    /// Guest may write.
+    pub write: bool,
+    /// Guest may execute.
+    pub execute: bool,
+}
+
+impl Rights {
+    /// Read, write and execute (`seL4_AllRights`).
+    pub const ALL: Rights = Rights { read: true, write: true, execute: true };
+    /// Read-only, non-executable.
+    pub const READ_ONLY: Rights = Rights { read: true, write: false, execute: false };
+}
+
+/// Number of words in [`UserContext`] (`sizeof(seL4_UserContext) / 8` on aarch64).
+pub const USER_CONTEXT_WORDS: usize = 36;
+
+/// The vCPU thread's general registers, in seL4's aarch64 `seL4_UserContext`
+/// word order so that a backend can copy it in and out unchanged.
+///
+/// Corresponds to `seL4_UserContext`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserContext {
+    /// Raw words in `seL4_UserContext` order; use the accessors.
+    pub words: [u64; USER_CONTEXT_WORDS],
+}
+
+impl Default for UserContext {
+    fn default() -> Self {
+        Self { words: [0; USER_CONTEXT_WORDS] }
+    }
+}
+
+/// Word index of `xN` inside `seL4_UserContext` (aarch64 puts x16-x18 and
+/// x29/x30 before x9, hence the table).
+const GPR_INDEX: [usize; 31] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, // x0..x8
+    17, 18, 19, 20, 21, 22, 23, // x9..x15
+    12, 13, 14, // x16..x18
+    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, // x19..x28
+    15, 16, // x29, x30
+];
+
+impl UserContext {
+    /// Word index of the program counter.
+    pub const PC: usize = 0;
+    /// Word index of the stack pointer (SP_EL0/SP_EL1 as seen by the thread).
+    pub const SP: usize = 1;
+    /// Word index of SPSR.
+    pub const SPSR: usize = 2;
+    /// Word index of TPIDR_EL0.
+    pub const TPIDR_EL0: usize = 34;
+    /// Word index of TPIDRRO_EL0.
+    pub const TPIDRRO_EL0: usize = 35;
+
+    /// Program counter.
+    pub fn pc(&self) -> u64 {
+        self.words[Self::PC]
+    }
+    /// Sets the program counter.
+    pub fn set_pc(&mut self, v: u64) {
+        self.words[Self::PC] = v;
+    }
+    /// Stack pointer.
+    pub fn sp(&self) -> u64 {
+        self.words[Self::SP]
+    }
+    /// Sets the stack pointer.
+    pub fn set_sp(&mut self, v: u64) {
+        self.words[Self::SP] = v;
+    }
+    /// Saved program status register.
+    pub fn spsr(&self) -> u64 {
+        self.words[Self::SPSR]
+    }
+    /// Sets SPSR.
+    pub fn set_spsr(&mut self, v: u64) {
+        self.words[Self::SPSR] = v;
+    }
+    /// General register `xN` (0..=30); `None` for N > 30.
+    pub fn x(&self, n: usize) -> Option<u64> {
+        GPR_INDEX.get(n).map(|&i| self.words[i])
+    }
+    /// Sets `xN` (0..=30); returns false for N > 30.
+    pub fn set_x(&mut self, n: usize, v: u64) -> bool {
+        match GPR_INDEX.get(n) {
+            Some(&i) => {
+                self.words[i] = v;
+                true
+            }
+            None => false,
+        }
+    }
+    /// Register `n` as a load/store *data* operand: 31 is XZR (reads 0).
+    pub fn data_reg(&self, n: u8) -> u64 {
+        self.x(n as usize).unwrap_or(0)
+    }
+    /// Writes a load/store data operand; writes to 31 (XZR) are discarded.
+    pub fn set_data_reg(&mut self, n: u8, v: u64) {
+        self.set_x(n as usize, v);
+    }
+    /// Register `n` as an address *base*: 31 is SP.
+    pub fn base_reg(&self, n: u8) -> u64 {
+        if n == 31 {
+            self.sp()
+        } else {
+            self.x(n as usize).unwrap_or(0)
+        }
+    }
+    /// Writes an address base register (31 is SP).
+    pub fn set_base_reg(&mut self, n: u8, v: u64) {
+        if n == 31 {
+            self.set_sp(v)
+        } else {
+            self.set_x(n as usize, v);
+        }
+    }
+}
+
+/// Banked EL1 registers and timer state held in the VCPU object, numbered as
+/// seL4's `seL4_VCPUReg` on aarch64.
+///
+/// Corresponds to the `reg` argument of `vm_get_arm_vcpu_reg` / `vm_set_arm_vcpu_reg`.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u32)]
+pub enum VcpuReg {
+    Sctlr = 0,
+    Cpacr = 1,
+    Ttbr0 = 2,
+    Ttbr1 = 3,
+    Tcr = 4,
+    Mair = 5,
+    Amair = 6,
+    Cidr = 7,
+    Actlr = 8,
+    Afsr0 = 9,
+    Afsr1 = 10,
+    Esr = 11,
+    Far = 12,
+    Par = 13,
+    Vbar = 14,
+    TpidrEl1 = 15,
+    VmpidrEl2 = 16,
+    SpEl1 = 17,
+    ElrEl1 = 18,
+    SpsrEl1 = 19,
+    CntvCtl = 20,
+    CntvCval = 21,
+    Cntvoff = 22,
+    CntkctlEl1 = 23,
+}
+
+impl VcpuReg {
+    /// Number of registers (`seL4_VCPUReg_Num`).
+    pub const COUNT: u32 = 24;
+
+    /// Looks a register up by its `seL4_VCPUReg` number.
+    pub fn from_index(i: u64) -> Option<VcpuReg> {
+        use VcpuReg::*;
+        const ALL: [VcpuReg; 24] = [
+            Sctlr, Cpacr, Ttbr0, Ttbr1, Tcr, Mair, Amair, Cidr, Actlr, Afsr0, Afsr1, Esr, Far, Par,
+            Vbar, TpidrEl1, VmpidrEl2, SpEl1, ElrEl1, SpsrEl1, CntvCtl, CntvCval, Cntvoff,
+            CntkctlEl1,
+        ];
+        ALL.get(usize::try_from(i).ok()?).copied()
+    }
+}
+
+/// One virtual interrupt to place in a GIC list register.
+///
+/// Corresponds to the arguments of `seL4_ARM_VCPU_InjectIRQ`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VirqInjection {
+    /// Virtual IRQ number.
+    pub irq: u32,
+    /// GIC priority (0 = highest).
+    pub priority: u8,
+    /// GIC group (0 or 1).
+    pub group: u8,
+    /// List-register index to use.
+    pub lr: u8,
+}
+
+/// What the kernel told the VMM; one value per received message, already
+/// decoded from the fault message registers by the backend.
+///
+/// vCPU-originated events carry the vCPU index derived from the badge with
+/// [`badge`]; the core checks it against the VM's vCPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Stage-2 fault (`seL4_Fault_VMFault`).
+    VmFault {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC (a guest *virtual* address).
+        ip: u64,
+        /// Faulting guest-physical address.
+        addr: u64,
+        /// Syndrome (ESR_EL2/HSR value).
+        fsr: u32,
+        /// True for an instruction fetch abort.
+        prefetch: bool,
+    },
+    /// Trapped instruction or system event (`seL4_Fault_VCPUFault`), e.g. WFI, HVC, SMC.
+    VcpuFault {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Syndrome (ESR_EL2/HSR value).
+        hsr: u32,
+    },
+    /// vGIC maintenance interrupt (`seL4_Fault_VGICMaintenance`): a list register became free.
+    VgicMaintenance {
+        /// vCPU whose list register emptied.
+        vcpu: VcpuId,
+        /// Index of the list register, if the kernel knew it.
+        lr: Option<u32>,
+    },
+    /// A virtual PPI (e.g. the virtual timer) fired for a vCPU (`seL4_Fault_VPPIEvent`).
+    VppiEvent {
+        /// Target vCPU.
+        vcpu: VcpuId,
+        /// The PPI number.
+        irq: u32,
+    },
+    /// `seL4_Fault_UnknownSyscall` from a vCPU thread.
+    UnknownSyscall {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC.
+        ip: u64,
+        /// Syscall number reported by the kernel.
+        syscall: u64,
+    },
+    /// `seL4_Fault_UserException` from a vCPU thread.
+    UserException {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC.
+        ip: u64,
+        /// Exception number.
+        number: u64,
+        /// Exception code.
+        code: u64,
+    },
+    /// A vCPU thread faulted with a label the backend does not know.
+    UnknownFault {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Raw message label.
+        label: u64,
+    },
+    /// A notification (or a non-vCPU sender) arrived with this badge.
+    Notification {
+        /// Badge, with [`badge::NOTIFICATION_BIT`] set.
+        badge: u64,
+    },
+}
+
+impl Event {
+    /// The vCPU the event is about, if any.
+    pub fn vcpu(&self) -> Option<VcpuId> {
+        match *self {
+            Event::VmFault { vcpu, .. }
+            | Event::VcpuFault { vcpu, .. }
+            | Event::VgicMaintenance { vcpu, .. }
+            | Event::VppiEvent { vcpu, .. }
+            | Event::UnknownSyscall { vcpu, .. }
+            | Event::UserException { vcpu, .. }
+            | Event::UnknownFault { vcpu, .. } => Some(vcpu),
+            Event::Notification { .. } => None,
+        }
+    }
+}
+
+/// Badge scheme on the VMM endpoint.
+///
+/// vCPU fault endpoints are badged `index + 1` (so badge 0, an unbadged send,
+/// is never a vCPU). Notifications bound to or sent to the VMM endpoint must set
+/// [`NOTIFICATION_BIT`], so the two ranges cannot collide whatever the number
+/// of vCPUs. Corresponds to libsel4vm's `VCPU_BADGE_CREATE` / `VCPU_BADGE_IDX`.
+pub mod badge {
+    use super::VcpuId;
+    use crate::error::Error;
+
+    /// Set in every notification badge; never set in a vCPU badge.
+    pub const NOTIFICATION_BIT: u64 = 1 << 63;
+
+    /// What a received badge denotes.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Sender {
+        /// A vCPU's fault endpoint.
+        Vcpu(VcpuId),
+        /// A notification; the value is the full badge.
+        Notification(u64),
+        /// Badge 0 (unbadged): not something the VMM handed out.
+        Unbadged,
+    }
+
+    /// Badge for vCPU `id`'s fault endpoint.
+    pub fn for_vcpu(id: VcpuId) -> u64 {
+        u64::from(id.0) + 1
+    }
+
+    /// Badge for a notification source carrying `bits`; fails if `bits` uses
+    /// the reserved top bit or is zero.
+    pub fn for_notification(bits: u64) -> Result<u64, Error> {
+        if bits == 0 || bits & NOTIFICATION_BIT != 0 {
+            return Err(Error::InvalidBadge(bits));
+        }
+        Ok(bits | NOTIFICATION_BIT)
+    }
+
+    /// Classifies a received badge.
+    pub fn decode(badge: u64) -> Sender {
+        if badge & NOTIFICATION_BIT != 0 {
+            Sender::Notification(badge)
+        } else if badge == 0 {
+            Sender::Unbadged
+        } else {
+            // Badges above u32::MAX + 1 are clamped so they stay unknown vCPUs.
+            Sender::Vcpu(VcpuId(u32::try_from(badge - 1).unwrap_or(u32::MAX)))
+        }
+    }
+}
+
+/// Kernel services the VM core needs. `'static` because callbacks stored in
+/// the VM name the backend type.
+///
+/// All guest memory is handled in 4 KiB frames. Implementations must be
+/// deterministic with respect to errors: a failed call leaves no partial
+/// kernel state behind (the core undoes its own earlier steps).
+pub trait Backend: 'static {
+    /// Allocates a 4 KiB guest frame. `paddr: None` takes memory from anywhere;
+    /// `Some(pa)` asks for the frame at exactly physical address `pa` (retyped
+    /// from the untyped that covers it) for 1:1 guest RAM.
+    fn alloc_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError>;
+
+    /// Returns a frame from [`Backend::alloc_frame`]; it must not be mapped anywhere.
+    fn free_frame(&mut self, frame: FrameHandle);
+
+    /// Physical address of a frame (`seL4_ARM_Page_GetAddress`).
+    fn frame_paddr(&mut self, frame: FrameHandle) -> Result<u64, BackendError>;
+
+    /// Maps `frame` into the guest's stage-2 address space at `ipa` (page aligned).
+    fn map_guest(&mut self, frame: FrameHandle, ipa: u64, rights: Rights) -> Result<(), BackendError>;
+
+    /// Removes the stage-2 mapping of `frame` at `ipa`.
+    fn unmap_guest(&mut self, frame: FrameHandle, ipa: u64) -> Result<(), BackendError>;
+
+    /// Runs `f` with the frame's 4096 bytes visible in the VMM.
+    ///
+    /// The backend chooses how: a permanent VMM mapping made once, or map,
+    /// call, unmap. The slice must not outlive the call. On seL4 the guest
+    /// cannot run concurrently on a single core while the VMM is in here.
+    fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError>;
+
+    /// Creates the VCPU object and its TCB (bound to each other, fault endpoint
+    /// badged with [`badge::for_vcpu`]), at `priority`; the thread stays suspended.
+    fn create_vcpu(&mut self, vcpu: VcpuId, priority: u8) -> Result<VcpuObjects, BackendError>;
+
+    /// Resumes the vCPU thread (`seL4_TCB_Resume`).
+    fn start_vcpu(&mut self, vcpu: VcpuId) -> Result<(), BackendError>;
+
+    /// Suspends the vCPU thread (`seL4_TCB_Suspend`); a pending reply is dropped.
+    fn stop_vcpu(&mut self, vcpu: VcpuId) -> Result<(), BackendError>;
+
+    /// Reads the thread registers (`seL4_TCB_ReadRegisters`).
+    fn read_context(&mut self, vcpu: VcpuId) -> Result<UserContext, BackendError>;
+
+    /// Writes the thread registers (`seL4_TCB_WriteRegisters`, no resume).
+    fn write_context(&mut self, vcpu: VcpuId, ctx: &UserContext) -> Result<(), BackendError>;
+
+    /// Reads a banked VCPU register (`seL4_ARM_VCPU_ReadRegs`).
+    fn read_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg) -> Result<u64, BackendError>;
+
+    /// Writes a banked VCPU register (`seL4_ARM_VCPU_WriteRegs`).
+    fn write_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg, value: u64) -> Result<(), BackendError>;
+
+    /// Puts a virtual IRQ into a list register (`seL4_ARM_VCPU_InjectIRQ`).
+    fn inject_irq(&mut self, vcpu: VcpuId, irq: VirqInjection) -> Result<(), BackendError>;
+
+    /// Acknowledges a virtual PPI so the kernel unmasks it (`seL4_ARM_VCPU_AckVPPI`).
+    fn ack_vppi(&mut self, vcpu: VcpuId, irq: u32) -> Result<(), BackendError>;
+
+    /// Blocks until the next event on the VMM endpoint (`seL4_Recv`).
+    ///
+    /// The backend must keep the reply capability of each faulting vCPU
+    /// (`seL4_CNode_SaveCaller` on non-MCS kernels) so that [`Backend::reply`]
+    /// works after later events were received. Returns
+    /// [`BackendError::NoEvent`] when no event can ever arrive (host backend).
+    fn wait_event(&mut self) -> Result<Event, BackendError>;
+
+    /// Replies to `vcpu`'s outstanding fault with an empty message so the vCPU
+    /// continues at the PC currently in its registers (the core has already
+    /// written any register changes, including a PC advance).
+    fn reply(&mut self, vcpu: VcpuId) -> Result<(), BackendError>;
+
+    /// The VM's CSpace objects, if the backend made one.
+    fn cspace_info(&self) -> CSpaceInfo {
+        CSpaceInfo::default()
+    }
+
+    /// Adds an IOMMU address space that should mirror guest RAM mappings.
+    /// The default reports [`BackendError::Unsupported`] (aarch64 has no SMMU support).
+    fn add_iospace(&mut self, iospace: KernelObject) -> Result<(), BackendError> {
+        let _ = iospace;
+        Err(BackendError::Unsupported)
+    }
+}

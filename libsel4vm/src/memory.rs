@@ -1,0 +1,163 @@
+//! The one way the VMM reaches guest memory.
+//!
+//! [`GuestMemory`] maps guest-physical ranges onto VMM-visible bytes page by
+//! page (modelled on rust-vmm's `GuestMemory` + `Bytes`). Whether a page is
+//! permanently mapped into the VMM or mapped just for the call is the
+//! backend's business ([`Backend::access_frame`]). Ranges not wholly inside
+//! registered RAM are rejected before any byte is touched.
+
+use crate::backend::{Backend, PAGE_BITS, PAGE_SIZE};
+use crate::error::{Error, Result};
+use crate::ram::GuestRam;
+
+/// One page-sized (or smaller) piece of a [`GuestMemory::touch`] walk.
+///
+/// Corresponds to the arguments of `ram_touch_callback_fn`.
+#[derive(Debug)]
+pub struct TouchAccess<'a> {
+    /// Guest-physical address of `bytes[0]`.
+    pub guest_addr: u64,
+    /// Offset of `bytes[0]` from the start of the touched range.
+    pub offset: u64,
+    /// The guest bytes, as seen by the VMM (never crosses a page).
+    pub bytes: &'a mut [u8],
+}
+
+/// Failure of a touch walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TouchError<E> {
+    /// The range was invalid or the backend failed; see [`Error`].
+    Vm(Error),
+    /// The callback failed for the piece at `guest_addr`; earlier pieces were processed.
+    Callback {
+        /// Guest address of the failing piece.
+        guest_addr: u64,
+        /// The callback's error.
+        error: E,
+    },
+}
+
+impl<E> From<Error> for TouchError<E> {
+    fn from(e: Error) -> Self {
+        TouchError::Vm(e)
+    }
+}
+
+/// Guest-physical memory as seen from the VMM: registered RAM plus the backend
+/// that makes frames visible.
+pub struct GuestMemory<'a, B: Backend> {
+    ram: &'a GuestRam,
+    backend: &'a mut B,
+}
+
+impl<'a, B: Backend> GuestMemory<'a, B> {
+    pub(crate) fn new(ram: &'a GuestRam, backend: &'a mut B) -> Self {
+        Self { ram, backend }
+    }
+
+    /// Checks that `[addr, addr + size)` is wholly inside registered RAM.
+    pub fn check_range(&self, addr: u64, size: u64) -> Result<()> {
+        if size == 0 {
+            return Ok(());
+        }
+        self.ram.locate(addr, size).map(|_| ())
+    }
+
+    /// Calls `f` for each page-bounded piece of `[addr, addr + size)`, in order.
+    /// A zero size touches nothing and succeeds.
+    ///
+    /// Corresponds to `vm_ram_touch`.
+    pub fn touch<E>(
+        &mut self,
+        addr: u64,
+        size: u64,
+        mut f: impl FnMut(TouchAccess<'_>) -> Result<(), E>,
+    ) -> Result<(), TouchError<E>> {
+        if size == 0 {
+            return Ok(());
+        }
+        let (e, mut page) = self.ram.locate(addr, size)?;
+        let frames = &self.ram.extents[e].frames;
+        let end = addr + size;
+        let mut cur = addr;
+        while cur < end {
+            let in_page = (cur & (PAGE_SIZE - 1)) as usize;
+            let len = core::cmp::min(PAGE_SIZE - in_page as u64, end - cur) as usize;
+            let offset = cur - addr;
+            let res = self.backend.access_frame(frames[page], |bytes| {
+                f(TouchAccess { guest_addr: cur, offset, bytes: &mut bytes[in_page..in_page + len] })
+            });
+            match res {
+                Err(b) => return Err(TouchError::Vm(Error::Backend(b))),
+                Ok(Err(error)) => return Err(TouchError::Callback { guest_addr: cur, error }),
+                Ok(Ok(())) => {}
+            }
+            cur += len as u64;
+            page += 1;
+        }
+        Ok(())
+    }
+
+    /// Copies guest memory at `addr` into `buf`.
+    ///
+    /// Corresponds to `vm_ram_touch` with `vm_guest_ram_read_callback`.
+    pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        self.touch(addr, buf.len() as u64, |a| {
+            let o = a.offset as usize;
+            buf[o..o + a.bytes.len()].copy_from_slice(a.bytes);
+            Ok::<(), ()>(())
+        })
+        .map_err(flatten)
+    }
+
+    /// Copies `data` into guest memory at `addr`.
+    ///
+    /// Corresponds to `vm_ram_touch` with `vm_guest_ram_write_callback`.
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        self.touch(addr, data.len() as u64, |a| {
+            let o = a.offset as usize;
+            a.bytes.copy_from_slice(&data[o..o + a.bytes.len()]);
+            Ok::<(), ()>(())
+        })
+        .map_err(flatten)
+    }
+
+    /// Reads a little-endian u32.
+    pub fn read_u32(&mut self, addr: u64) -> Result<u32> {
+        let mut b = [0; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Reads a little-endian u64.
+    pub fn read_u64(&mut self, addr: u64) -> Result<u64> {
+        let mut b = [0; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Writes a little-endian u32.
+    pub fn write_u32(&mut self, addr: u64, v: u32) -> Result<()> {
+        self.write(addr, &v.to_le_bytes())
+    }
+
+    /// Writes a little-endian u64.
+    pub fn write_u64(&mut self, addr: u64, v: u64) -> Result<()> {
+        self.write(addr, &v.to_le_bytes())
+    }
+
+    /// Number of pages `[addr, addr + size)` spans (for callers sizing buffers).
+    pub fn pages_spanned(addr: u64, size: u64) -> u64 {
+        if size == 0 {
+            return 0;
+        }
+        ((addr + size - 1) >> PAGE_BITS) - (addr >> PAGE_BITS) + 1
+    }
+}
+
+fn flatten(e: TouchError<()>) -> Error {
+    match e {
+        TouchError::Vm(e) => e,
+        TouchError::Callback { .. } => Error::Callback,
+    }
+}

@@ -1,0 +1,467 @@
+//! The event loop (`vm_run`): receive, decode once, dispatch to a handler
+//! that returns an [`Action`], and perform that action in [`Vm::complete`],
+//! the only place that replies to the kernel.
+
+use crate::arch::emulate;
+use crate::arch::insn::{decode_load_store, Addressing, MemKind};
+use crate::arch::syndrome::Syndrome;
+use crate::backend::{Backend, Event, UserContext, VcpuId, VcpuReg};
+use crate::error::{BackendError, Error, Result};
+use crate::fault::{uses_sp_el1, FaultRegs, MemFault};
+use crate::reservation::FaultResult;
+use crate::vm::{VcpuState, Vm};
+
+/// What to do with a vCPU after its fault was handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Reply; the vCPU re-executes or continues at its current PC.
+    Resume,
+    /// Step over the faulting instruction (PC += 4), then reply.
+    Advance,
+    /// Do not reply now. For WFI the vCPU is woken (and stepped over the
+    /// WFI) by the next IRQ injected into it; otherwise call
+    /// [`Vm::advance_vcpu_fault`] or [`Vm::restart_vcpu_fault`] later.
+    Stay,
+    /// Suspend this vCPU; the rest of the VM keeps running.
+    StopVcpu,
+    /// End [`Vm::run`] with [`ExitReason::Stopped`].
+    StopVm,
+}
+
+/// Why [`Vm::run`] returned.
+///
+/// Corresponds to `vm_run.exit_reason` (libsel4vm only records a code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    /// The VM has not run yet.
+    None,
+    /// A handler returned [`Action::StopVm`] or [`Vm::stop`] was called.
+    Stopped,
+    /// The backend reports that no further event can arrive.
+    Idle,
+    /// An event named a vCPU the VM does not have.
+    UnknownVcpu {
+        /// The bogus id.
+        vcpu: VcpuId,
+    },
+    /// A memory fault nobody handled.
+    UnhandledMemFault {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC.
+        ip: u64,
+        /// Guest-physical address.
+        addr: u64,
+        /// Syndrome.
+        fsr: u32,
+    },
+    /// A fault callback returned [`FaultResult::Error`].
+    MemFaultError {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC.
+        ip: u64,
+        /// Guest-physical address.
+        addr: u64,
+        /// Syndrome.
+        fsr: u32,
+    },
+    /// A data abort that could not be decoded into a register access.
+    UndecodableAbort {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC.
+        ip: u64,
+        /// Guest-physical address.
+        addr: u64,
+        /// Syndrome.
+        fsr: u32,
+    },
+    /// A VCPU fault (trapped instruction) nobody handled.
+    UnhandledVcpuFault {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Syndrome.
+        hsr: u32,
+    },
+    /// A user callback failed.
+    CallbackFailed {
+        /// vCPU involved, if any.
+        vcpu: Option<VcpuId>,
+        /// The callback's error.
+        error: Error,
+    },
+    /// `seL4_Fault_UnknownSyscall` from a vCPU.
+    UnknownSyscall {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC.
+        ip: u64,
+        /// Syscall number.
+        syscall: u64,
+    },
+    /// `seL4_Fault_UserException` from a vCPU.
+    UserException {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC.
+        ip: u64,
+        /// Exception number.
+        number: u64,
+        /// Exception code.
+        code: u64,
+    },
+    /// A fault with a label nobody knows.
+    UnknownFault {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Message label.
+        label: u64,
+    },
+    /// A notification arrived and no notification callback is registered.
+    UnhandledNotification {
+        /// Its badge.
+        badge: u64,
+    },
+    /// The backend failed.
+    Backend(BackendError),
+}
+
+impl ExitReason {
+    /// libsel4vm's exit code for this reason (`vm_exit_codes_t`, -1 = error).
+    pub fn code(&self) -> i32 {
+        match self {
+            ExitReason::None => 3,            // VM_GUEST_UNKNOWN_EXIT
+            ExitReason::Stopped | ExitReason::Idle => 0, // no error
+            ExitReason::UnhandledNotification { .. } => 2, // VM_GUEST_NOTIFICATION_EXIT
+            _ => -1,                          // VM_GUEST_ERROR_EXIT
+        }
+    }
+}
+
+impl From<BackendError> for ExitReason {
+    fn from(e: BackendError) -> Self {
+        ExitReason::Backend(e)
+    }
+}
+
+impl<B: Backend> Vm<B> {
+    /// Runs the event loop until the VM stops or an event cannot be
+    /// handled. Unhandled events are logged with vCPU, PC and address and
+    /// end the loop with a reason; nothing here panics on guest input.
+    ///
+    /// Corresponds to `vm_run`.
+    pub fn run(&mut self) -> ExitReason {
+        self.run.stop = false;
+        let reason = loop {
+            let event = match self.backend.wait_event() {
+                Ok(e) => e,
+                Err(BackendError::NoEvent) => break ExitReason::Idle,
+                Err(e) => break ExitReason::Backend(e),
+            };
+            if let Err(reason) = self.dispatch(event) {
+                break reason;
+            }
+            if self.run.stop {
+                break ExitReason::Stopped;
+            }
+        };
+        if !matches!(reason, ExitReason::Stopped | ExitReason::Idle) {
+            log::error!("{}: stopping: {:?}", self.name(), reason);
+        }
+        self.run.exit_reason = reason;
+        reason
+    }
+
+    /// Why the last [`Vm::run`] returned.
+    ///
+    /// Corresponds to `vm_run.exit_reason`.
+    pub fn exit_reason(&self) -> ExitReason {
+        self.run.exit_reason
+    }
+
+    /// Asks [`Vm::run`] to return after the current event.
+    pub fn stop(&mut self) {
+        self.run.stop = true;
+    }
+
+    /// Sets the callback for notifications on the VMM endpoint.
+    ///
+    /// Corresponds to `vm_register_notification_callback`.
+    pub fn register_notification_callback(
+        &mut self,
+        callback: impl FnMut(&mut Vm<B>, u64) -> Result<()> + 'static,
+    ) {
+        self.run.notification = Some(alloc::boxed::Box::new(callback));
+    }
+
+    /// Completes a fault left pending by [`Action::Stay`]: step over the
+    /// instruction and reply.
+    ///
+    /// Corresponds to `advance_vcpu_fault`.
+    pub fn advance_vcpu_fault(&mut self, vcpu: VcpuId) -> Result<()> {
+        self.check_pending(vcpu)?;
+        self.complete(vcpu, Action::Advance, None)
+    }
+
+    /// Completes a fault left pending by [`Action::Stay`]: reply without
+    /// stepping, so the instruction runs again.
+    ///
+    /// Corresponds to `restart_vcpu_fault`.
+    pub fn restart_vcpu_fault(&mut self, vcpu: VcpuId) -> Result<()> {
+        self.check_pending(vcpu)?;
+        self.complete(vcpu, Action::Resume, None)
+    }
+
+    fn check_pending(&self, vcpu: VcpuId) -> Result<()> {
+        match self.vcpu(vcpu)?.state {
+            VcpuState::Pending | VcpuState::WaitingForIrq => Ok(()),
+            _ => Err(Error::NoPendingFault(vcpu)),
+        }
+    }
+
+    /// Performs `action` for `vcpu`: the single place that replies.
+    /// `ctx`, if given, is the register state to install before replying.
+    pub(crate) fn complete(&mut self, vcpu: VcpuId, action: Action, ctx: Option<UserContext>) -> Result<()> {
+        let i = vcpu.0 as usize;
+        match action {
+            Action::Resume | Action::Advance => {
+                let mut ctx = ctx;
+                if action == Action::Advance {
+                    let mut c = match ctx {
+                        Some(c) => c,
+                        None => self.backend.read_context(vcpu)?,
+                    };
+                    c.set_pc(c.pc().wrapping_add(4));
+                    ctx = Some(c);
+                }
+                if let Some(c) = ctx {
+                    self.backend.write_context(vcpu, &c)?;
+                }
+                self.backend.reply(vcpu)?;
+                self.vcpus[i].state = VcpuState::Running;
+            }
+            Action::Stay => {
+                if let Some(c) = ctx {
+                    self.backend.write_context(vcpu, &c)?;
+                }
+                if self.vcpus[i].state != VcpuState::WaitingForIrq {
+                    self.vcpus[i].state = VcpuState::Pending;
+                }
+            }
+            Action::StopVcpu => {
+                self.backend.stop_vcpu(vcpu)?;
+                self.vcpus[i].state = VcpuState::Offline;
+            }
+            Action::StopVm => self.run.stop = true,
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, event: Event) -> Result<(), ExitReason> {
+        if let Some(vcpu) = event.vcpu() {
+            if self.check_vcpu(vcpu).is_err() {
+                return Err(ExitReason::UnknownVcpu { vcpu });
+            }
+            // A vCPU that sends a fault is running guest code, whatever we thought.
+            let st = &mut self.vcpus[vcpu.0 as usize].state;
+            if *st != VcpuState::Running {
+                *st = VcpuState::Running;
+            }
+        }
+        let (vcpu, action, ctx) = match event {
+            Event::VmFault { vcpu, ip, addr, fsr, prefetch } => {
+                let (a, c) = self.handle_vm_fault(vcpu, ip, addr, fsr, prefetch)?;
+                (vcpu, a, c)
+            }
+            Event::VcpuFault { vcpu, hsr } => {
+                let (a, c) = self.handle_vcpu_fault(vcpu, hsr)?;
+                (vcpu, a, c)
+            }
+            Event::VgicMaintenance { vcpu, lr } => {
+                self.irq_maintenance(vcpu, lr).map_err(|e| err_reason(Some(vcpu), e))?;
+                (vcpu, Action::Resume, None)
+            }
+            Event::VppiEvent { vcpu, irq } => {
+                self.vppi_event(vcpu, irq).map_err(|e| err_reason(Some(vcpu), e))?;
+                (vcpu, Action::Resume, None)
+            }
+            Event::UnknownSyscall { vcpu, ip, syscall } => {
+                return Err(ExitReason::UnknownSyscall { vcpu, ip, syscall })
+            }
+            Event::UserException { vcpu, ip, number, code } => {
+                return Err(ExitReason::UserException { vcpu, ip, number, code })
+            }
+            Event::UnknownFault { vcpu, label } => return Err(ExitReason::UnknownFault { vcpu, label }),
+            Event::Notification { badge } => return self.handle_notification(badge),
+        };
+        self.complete(vcpu, action, ctx).map_err(|e| err_reason(Some(vcpu), e))
+    }
+
+    fn handle_notification(&mut self, badge: u64) -> Result<(), ExitReason> {
+        let Some(mut cb) = self.run.notification.take() else {
+            return Err(ExitReason::UnhandledNotification { badge });
+        };
+        let res = cb(self, badge);
+        if self.run.notification.is_none() {
+            self.run.notification = Some(cb);
+        }
+        res.map_err(|error| ExitReason::CallbackFailed { vcpu: None, error })
+    }
+
+    fn handle_vcpu_fault(&mut self, vcpu: VcpuId, hsr: u32) -> Result<(Action, Option<UserContext>), ExitReason> {
+        let i = vcpu.0 as usize;
+        if let Some(mut h) = self.vcpu_fault_handlers[i].take() {
+            let res = h(self, vcpu, hsr);
+            if self.vcpu_fault_handlers[i].is_none() {
+                self.vcpu_fault_handlers[i] = Some(h);
+            }
+            if let Some(a) = res {
+                return Ok((a, None));
+            }
+        }
+        match Syndrome::decode(u64::from(hsr)) {
+            Syndrome::Wfx(w) if w.is_wfi() => {
+                if self.has_inflight_irq(vcpu) {
+                    return Ok((Action::Advance, None));
+                }
+                self.vcpus[i].state = VcpuState::WaitingForIrq;
+                Ok((Action::Stay, None))
+            }
+            // WFE: nothing to wait for on one core; step over it.
+            Syndrome::Wfx(_) => Ok((Action::Advance, None)),
+            s @ (Syndrome::Smc64 { .. } | Syndrome::Hvc64 { .. }) if self.smc_handler.is_some() => {
+                let mut ctx = self.backend.read_context(vcpu).map_err(ExitReason::Backend)?;
+                let mut h = self.smc_handler.take().ok_or(ExitReason::UnhandledVcpuFault { vcpu, hsr })?;
+                let res = h(self, vcpu, &mut ctx);
+                if self.smc_handler.is_none() {
+                    self.smc_handler = Some(h);
+                }
+                res.map_err(|error| ExitReason::CallbackFailed { vcpu: Some(vcpu), error })?;
+                // A trapped SMC reports the SMC itself as the return address; HVC the next one.
+                let action = if matches!(s, Syndrome::Smc64 { .. }) { Action::Advance } else { Action::Resume };
+                Ok((action, Some(ctx)))
+            }
+            _ => Err(ExitReason::UnhandledVcpuFault { vcpu, hsr }),
+        }
+    }
+
+    /// Stage-2 fault: decode the access once, run the reservation or
+    /// unhandled callback, then complete the access in the registers.
+    ///
+    /// For `ISV == 0` aborts the instruction is read from guest memory at the
+    /// faulting PC, which is a guest *virtual* address: this only works while
+    /// the guest's stage-1 MMU is off (VA == IPA). With the MMU on, simple
+    /// loads/stores carry a valid syndrome; the rest stop the VM with
+    /// [`ExitReason::UndecodableAbort`].
+    fn handle_vm_fault(
+        &mut self,
+        vcpu: VcpuId,
+        ip: u64,
+        addr: u64,
+        fsr: u32,
+        prefetch: bool,
+    ) -> Result<(Action, Option<UserContext>), ExitReason> {
+        let i = vcpu.0 as usize;
+        let undecodable = ExitReason::UndecodableAbort { vcpu, ip, addr, fsr };
+        let unhandled = ExitReason::UnhandledMemFault { vcpu, ip, addr, fsr };
+        let error = ExitReason::MemFaultError { vcpu, ip, addr, fsr };
+        if prefetch {
+            let mut f = MemFault::new(vcpu, ip, addr, fsr, None, 0);
+            let res = self.dispatch_mem_fault(&mut f);
+            self.vcpus[i].last_fault = Some(f);
+            return match res {
+                FaultResult::Handled | FaultResult::Restart => Ok((Action::Resume, None)),
+                FaultResult::Ignore => Ok((Action::Advance, None)),
+                FaultResult::Unhandled => Err(unhandled),
+                FaultResult::Error => Err(error),
+            };
+        }
+        let iss = match Syndrome::decode(u64::from(fsr)) {
+            Syndrome::DataAbort { iss, .. } => iss,
+            _ => {
+                log::error!("{}: {} ip {:#x} addr {:#x}: syndrome {:#x} is not a data abort", self.name(), vcpu, ip, addr, fsr);
+                return Err(undecodable);
+            }
+        };
+        let access = match iss.mem_access() {
+            Some(a) => a,
+            None if iss.cache_maintenance || iss.s1ptw => {
+                log::error!("{}: {} ip {:#x} addr {:#x}: not a register access", self.name(), vcpu, ip, addr);
+                return Err(undecodable);
+            }
+            None => {
+                let sctlr = self.backend.read_vcpu_reg(vcpu, VcpuReg::Sctlr)?;
+                if sctlr & 1 != 0 {
+                    log::error!("{}: {} ip {:#x} addr {:#x}: ISV=0 with guest MMU on", self.name(), vcpu, ip, addr);
+                    return Err(undecodable);
+                }
+                let word = self.guest_memory().read_u32(ip).map_err(|e| {
+                    log::error!("{}: {} ip {:#x}: cannot fetch instruction: {:?}", self.name(), vcpu, ip, e);
+                    undecodable
+                })?;
+                match decode_load_store(word) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        log::error!("{}: {} ip {:#x} addr {:#x}: {}", self.name(), vcpu, ip, addr, e);
+                        return Err(undecodable);
+                    }
+                }
+            }
+        };
+        let ctx = self.backend.read_context(vcpu)?;
+        let needs_sp = matches!(
+            access.addressing,
+            Addressing::PreIndex { base: 31, .. } | Addressing::PostIndex { base: 31, .. }
+        );
+        let sp_el1 = if needs_sp && uses_sp_el1(ctx.spsr()) {
+            Some(self.backend.read_vcpu_reg(vcpu, VcpuReg::SpEl1)?)
+        } else {
+            None
+        };
+        let mut regs = FaultRegs { ctx, sp_el1 };
+        let data = match access.kind {
+            MemKind::Store => emulate::store_data(&regs, &access).unwrap_or(0),
+            MemKind::Load => 0,
+        };
+        let mut f = MemFault::new(vcpu, ip, addr, fsr, Some(access), data);
+        let res = self.dispatch_mem_fault(&mut f);
+        self.vcpus[i].last_fault = Some(f);
+        match res {
+            FaultResult::Handled => {
+                let done = match access.kind {
+                    MemKind::Load => emulate::complete_load(&mut regs, &access, f.data_u128()),
+                    MemKind::Store => emulate::complete_store(&mut regs, &access),
+                };
+                if done.is_err() {
+                    return Err(undecodable);
+                }
+                if let Some(sp) = regs.sp_el1 {
+                    self.backend.write_vcpu_reg(vcpu, VcpuReg::SpEl1, sp)?;
+                }
+                Ok((Action::Advance, Some(regs.ctx)))
+            }
+            FaultResult::Ignore => Ok((Action::Advance, Some(ctx))),
+            FaultResult::Restart => Ok((Action::Resume, None)),
+            FaultResult::Unhandled => {
+                log::error!("{}: unhandled memory fault: {} ip {:#x} addr {:#x} fsr {:#x}", self.name(), vcpu, ip, addr, fsr);
+                Err(unhandled)
+            }
+            FaultResult::Error => Err(error),
+        }
+    }
+
+    fn dispatch_mem_fault(&mut self, f: &mut MemFault) -> FaultResult {
+        match self.reservation_fault(f) {
+            FaultResult::Unhandled => self.unhandled_mem_fault(f),
+            r => r,
+        }
+    }
+}
+
+fn err_reason(vcpu: Option<VcpuId>, e: Error) -> ExitReason {
+    match e {
+        Error::Backend(b) => ExitReason::Backend(b),
+        error => ExitReason::CallbackFailed { vcpu, error },
+    }
+}

@@ -1,0 +1,36 @@
+//! Generates `$OUT_DIR/labels.rs` from the installed seL4 kernel named by
+//! `SEL4_PREFIX`, after checking that its configuration is the supported one.
+//! Without `SEL4_PREFIX` the crate uses the checked-in `src/labels_default.rs`.
+
+#[path = "build_support/kernel_facts.rs"]
+mod kernel_facts;
+
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=SEL4_PREFIX");
+    println!("cargo:rerun-if-changed=build_support/kernel_facts.rs");
+    println!("cargo:rustc-check-cfg=cfg(sel4_abi_generated_labels)");
+
+    let Some(prefix) = std::env::var_os("SEL4_PREFIX").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let prefix = PathBuf::from(prefix);
+    for f in kernel_facts::INSTALL_FILES {
+        println!("cargo:rerun-if-changed={}", prefix.join(f).display());
+    }
+
+    let cfg = kernel_facts::read_config(&prefix)
+        .unwrap_or_else(|e| panic!("sel4-abi: SEL4_PREFIX={}: {e}", prefix.display()));
+    if let Err(e) = cfg.validate() {
+        panic!("sel4-abi: SEL4_PREFIX={}:\n{e}", prefix.display());
+    }
+    let facts = kernel_facts::derive(&prefix)
+        .unwrap_or_else(|e| panic!("sel4-abi: SEL4_PREFIX={}: {e}", prefix.display()));
+
+    let out =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR set by cargo")).join("labels.rs");
+    std::fs::write(&out, kernel_facts::render(&facts))
+        .unwrap_or_else(|e| panic!("sel4-abi: cannot write {}: {e}", out.display()));
+    println!("cargo:rustc-cfg=sel4_abi_generated_labels");
+}
