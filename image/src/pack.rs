@@ -349,7 +349,6 @@ fn make_plan<'a>(input: &PackInput<'a>) -> Result<Plan<'a>, PackError> {
             entry: kernel.entry,
         });
     }
-    let kregion = Region::build(kseg, AddrSpace::Physical, kstart, kend - kstart);
 
     // DTB right after the kernel, root task right after the DTB.
     let dtb_phys = kend;
@@ -369,16 +368,6 @@ fn make_plan<'a>(input: &PackInput<'a>) -> Result<Plan<'a>, PackError> {
     let uphys_end = uphys_start
         .checked_add(uvirt_end - uvirt_start)
         .ok_or(PackError::AddressOverflow("root task"))?;
-    let uregion = Region::build(
-        &user.segments,
-        AddrSpace::Virtual,
-        uvirt_start,
-        uvirt_end - uvirt_start,
-    );
-    let uregion = Region {
-        start: uphys_start,
-        ..uregion
-    };
 
     let placed: [(&'static str, Range<u64>); 4] = [
         ("loader", loader_range.clone()),
@@ -431,6 +420,19 @@ fn make_plan<'a>(input: &PackInput<'a>) -> Result<Plan<'a>, PackError> {
             second: "kernel virtual window",
         });
     }
+
+    // Only now, with sizes bounded by RAM, materialise the images.
+    let kregion = Region::build(kseg, AddrSpace::Physical, kstart, kend - kstart);
+    let uregion = Region::build(
+        &user.segments,
+        AddrSpace::Virtual,
+        uvirt_start,
+        uvirt_end - uvirt_start,
+    );
+    let uregion = Region {
+        start: uphys_start,
+        ..uregion
+    };
 
     let mut dtb_hash = Fnv64::new();
     dtb_hash.bytes(dtb);

@@ -435,6 +435,18 @@ fn pack_rejects_root_task_reaching_the_loader() {
             second: "root-task image"
         })
     );
+    // Sparse segments 500 GiB apart: rejected before any buffer is sized.
+    inputs.root = ElfBuilder::new(0x40_0000)
+        .seg(0x40_0000, 0x40_0000, vec![1; 16], 16)
+        .seg(0x7f_0000_0000, 0x7f_0000_0000, vec![2; 16], 16)
+        .build();
+    assert!(matches!(
+        plan(&inputs.input()),
+        Err(PackError::NotInUsableRam {
+            what: "root-task image",
+            ..
+        })
+    ));
     // Even larger: beyond RAM altogether.
     inputs.root = ElfBuilder::new(0x40_0000)
         .seg(0x40_0000, 0x40_0000, vec![1; 16], 0x8000_0000)

@@ -26,7 +26,9 @@ mod asm;
 #[cfg(target_os = "none")]
 #[allow(dead_code)]
 mod boot_header;
-#[cfg(target_os = "none")]
+// Also built for host unit tests (`cargo test -p sel4vm-loader`).
+#[cfg(any(target_os = "none", test))]
+#[cfg_attr(test, allow(dead_code))]
 mod mmu;
 #[cfg(target_os = "none")]
 mod uart;
@@ -38,17 +40,21 @@ fn main() {
 
 #[cfg(target_os = "none")]
 mod boot {
-    use core::ptr::{addr_of, read_volatile};
+    use core::ptr::{addr_of, addr_of_mut, read_volatile};
 
     use crate::asm::{self, EnterArgs};
     use crate::boot_header::{BootHeader, Fnv64, HeaderError, HEADER_SIZE};
-    use crate::mmu::{Kind, MapError, PageTables, MAIR_EL2};
+    use crate::mmu::{Kind, MapError, PageTables, Table, MAIR_EL2, POOL};
     use crate::uart::Uart;
 
     /// QEMU virt's PL011, used until the header names the UART.
     const DEFAULT_UART: u64 = 0x0900_0000;
     const MIB2: u64 = 1 << 21;
     const FDT_MAGIC_BE: u32 = 0xd00d_feed;
+
+    /// Boot page tables; seL4 replaces them during `init_kernel`, after
+    /// which this memory is ordinary free RAM.
+    static mut BOOT_TABLES: [Table; POOL] = [Table::EMPTY; POOL];
 
     fn halt() -> ! {
         loop {
@@ -119,8 +125,9 @@ mod boot {
         x.saturating_add(MIB2 - 1) & !(MIB2 - 1)
     }
 
-    fn build_tables(h: &BootHeader) -> Result<PageTables, MapError> {
-        let mut pt = PageTables::new();
+    fn build_tables(h: &BootHeader) -> Result<PageTables<'static>, MapError> {
+        // SAFETY: called once; the loader is single-threaded.
+        let mut pt = PageTables::new(unsafe { &mut *addr_of_mut!(BOOT_TABLES) });
         // RAM identity map: the loader keeps running right after MMU-on.
         let ram = round_down(h.ram_start);
         pt.map(ram, ram, round_up(h.ram_end) - ram, Kind::Normal)?;

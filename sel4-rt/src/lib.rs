@@ -6,7 +6,8 @@
 //! * [`declare_main!`]: the entry point. The runtime starts on a static stack,
 //!   zeroes `.bss`, installs the IPC buffer from BootInfo, sets up the heap and
 //!   the logger, then calls `fn main(&BootInfo) -> T`; a returned
-//!   `Err`/unit is reported on the debug console and the thread stops.
+//!   `Err`/unit is reported on the debug console and the thread stops
+//!   (`declare_main!(main -> !)` for a `main` that never returns).
 //! * A global heap (`linked_list_allocator`) over a static array of
 //!   [`HEAP_SIZE`] bytes (build-time `SEL4_RT_HEAP_SIZE` overrides it).
 //! * A panic handler and a [`log`] backend that print on `seL4_DebugPutChar`.
@@ -88,21 +89,30 @@ impl<E: core::fmt::Debug> MainResult for Result<(), E> {
     }
 }
 
-/// Declares the root task's `main`: `fn main(bootinfo: &'static BootInfo) -> T`
-/// where `T` is `!`, `()` or `Result<(), E: Debug>`.
+/// Declares the root task's `main`.
+///
+/// * `declare_main!(main)` for `fn main(bootinfo: &'static BootInfo) -> T`
+///   with `T` = `()` or `Result<(), E: Debug>`: the result is printed and the
+///   root thread is suspended when `main` returns.
+/// * `declare_main!(main -> !)` for a `main` that never returns.
 ///
 /// ```ignore
 /// sel4_rt::declare_main!(main);
-/// fn main(bi: &'static sel4_abi::BootInfo) -> Result<(), MyError> { ... }
+/// fn main(bi: &'static sel4_rt::BootInfo) -> Result<(), MyError> { ... }
 /// ```
 #[macro_export]
 macro_rules! declare_main {
-    ($main:path) => {
+    ($main:ident) => {
         #[no_mangle]
-        #[allow(unreachable_code)]
         fn __sel4_rt_main(bootinfo: &'static $crate::BootInfo) -> bool {
             let r = $main(bootinfo);
             $crate::MainResult::report(r, &mut $crate::console::DebugConsole)
+        }
+    };
+    ($main:ident -> !) => {
+        #[no_mangle]
+        fn __sel4_rt_main(bootinfo: &'static $crate::BootInfo) -> bool {
+            $main(bootinfo)
         }
     };
 }

@@ -23,7 +23,7 @@ static mut HEAP: HeapArea = HeapArea([0; HEAP_SIZE]);
 #[global_allocator]
 static ALLOCATOR: LockedHeap = LockedHeap::empty();
 
-const _: () = assert!(STACK_SIZE % 4096 == 0 && STACK_SIZE < (1 << 24));
+const _: () = assert!(STACK_SIZE.is_multiple_of(4096) && STACK_SIZE < (1 << 24));
 
 // The kernel starts the root thread at the ELF entry with x0 = BootInfo
 // address and no usable stack. `.bss` is zeroed here, without touching

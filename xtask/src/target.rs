@@ -90,17 +90,9 @@ pub fn build_root_task(name: &str) -> Result<PathBuf> {
 pub fn pack_image(kernel: &KernelInstall, root_task: &Path, name: &str) -> Result<PathBuf> {
     let loader = build_bin("sel4vm-loader", "sel4vm-loader")?;
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    let loader_elf = read(&loader)?;
-    let kernel_elf = read(&kernel.kernel_elf())?;
-    let dtb = read(&kernel.kernel_dtb())?;
-    let app = read(root_task)?;
-    let image = sel4vm_image::pack(&sel4vm_image::PackInput {
-        loader_elf: &loader_elf,
-        kernel_elf: &kernel_elf,
-        dtb: &dtb,
-        root_task_elf: &app,
-    })
-    .map_err(|e| format!("packing the boot image for {name}: {e}"))?;
+    let image = kernel
+        .pack(&read(&loader)?, &read(root_task)?)
+        .map_err(|e| format!("packing the boot image for {name}: {e}"))?;
     let out = target_dir().join("images").join(format!("{name}.img"));
     std::fs::create_dir_all(out.parent().unwrap()).map_err(|e| e.to_string())?;
     std::fs::write(&out, image).map_err(|e| format!("{}: {e}", out.display()))?;

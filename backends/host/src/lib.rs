@@ -40,8 +40,16 @@ pub enum HostAction {
     Stop(VcpuId),
 }
 
+/// One page-aligned 4 KiB page of host memory (frames are page aligned on seL4 too).
+#[repr(C, align(4096))]
+struct Page([u8; PAGE_SIZE as usize]);
+
+/// Frames are carved from slabs of this many contiguous pages.
+const SLAB_PAGES: usize = 512;
+
 struct HostFrame {
-    data: Box<[u8; PAGE_SIZE as usize]>,
+    slab: usize,
+    page: usize,
     paddr: u64,
 }
 
@@ -67,6 +75,7 @@ const ANYWHERE_PA_BASE: u64 = 0x1_0000_0000;
 
 /// The host backend.
 pub struct HostBackend {
+    slabs: Vec<Vec<Page>>,
     frames: Vec<Option<HostFrame>>,
     free_slots: Vec<usize>,
     live_frames: usize,
@@ -93,6 +102,7 @@ impl HostBackend {
     /// An empty backend with the default 1:1 window.
     pub fn new() -> Self {
         Self {
+            slabs: Vec::new(),
             frames: Vec::new(),
             free_slots: Vec::new(),
             live_frames: 0,
@@ -183,7 +193,7 @@ impl HostBackend {
 
     /// Bytes of a frame.
     pub fn frame_bytes(&self, frame: FrameHandle) -> Option<&[u8]> {
-        self.frame(frame).ok().map(|f| &f.data[..])
+        self.frame(frame).ok().map(|f| &self.slabs[f.slab][f.page].0[..])
     }
 
     /// Bytes of the frame mapped at `ipa` in stage 2.
@@ -228,17 +238,24 @@ impl Backend for HostBackend {
                 pa
             }
         };
-        let frame = HostFrame { data: Box::new([0; PAGE_SIZE as usize]), paddr: pa };
+        // Handle i always owns page i of the slab array; freed handles are reused.
         let idx = match self.free_slots.pop() {
-            Some(i) => {
-                self.frames[i] = Some(frame);
+            Some(i) => i,
+            None => {
+                let i = self.frames.len();
+                if i % SLAB_PAGES == 0 {
+                    let mut slab = Vec::with_capacity(SLAB_PAGES);
+                    slab.resize_with(SLAB_PAGES, || Page([0; PAGE_SIZE as usize]));
+                    self.slabs.push(slab);
+                }
+                self.frames.push(None);
                 i
             }
-            None => {
-                self.frames.push(Some(frame));
-                self.frames.len() - 1
-            }
         };
+        let frame = HostFrame { slab: idx / SLAB_PAGES, page: idx % SLAB_PAGES, paddr: pa };
+        // New frames read as zero, like frames retyped from untyped memory.
+        self.slabs[frame.slab][frame.page].0.fill(0);
+        self.frames[idx] = Some(frame);
         let h = FrameHandle(idx as u64);
         if paddr.is_some() {
             self.phys_used.insert(pa, h);
@@ -281,12 +298,8 @@ impl Backend for HostBackend {
 
     #[inline]
     fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
-        let slot = self
-            .frames
-            .get_mut(frame.0 as usize)
-            .and_then(Option::as_mut)
-            .ok_or(BackendError::InvalidFrame)?;
-        Ok(f(&mut slot.data[..]))
+        let slot = self.frames.get(frame.0 as usize).and_then(Option::as_ref).ok_or(BackendError::InvalidFrame)?;
+        Ok(f(&mut self.slabs[slot.slab][slot.page].0[..]))
     }
 
     fn create_vcpu(&mut self, vcpu: VcpuId, _priority: u8) -> Result<VcpuObjects, BackendError> {

@@ -10,7 +10,7 @@ use sel4_rt::objects::{AllocError, Object, ObjectAllocator, ObjectKind};
 use sel4_rt::vspace::{MapError, VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_DEVICE};
 use sel4_rt::{println, BootInfo, RootKernel};
 
-sel4_rt::declare_main!(main);
+sel4_rt::declare_main!(main -> !);
 
 /// PL031 real-time clock on QEMU `virt`; its PrimeCell ID proves a device mapping works.
 const PL031_PADDR: u64 = 0x0901_0000;
@@ -78,13 +78,16 @@ fn kernel<T>(what: &'static str, r: Result<T, sel4_abi::Error>) -> Result<T, Fai
     r.map_err(|e| Failure::Kernel(what, e))
 }
 
+/// One group of checks; an `Err` stops the group and counts as a failed check.
+type Section = fn(&mut Env, &mut Checks) -> Result<(), Failure>;
+
 struct Env {
     k: RootKernel,
     objs: ObjectAllocator,
     vs: VSpaceMapper,
 }
 
-fn main(bi: &'static BootInfo) {
+fn main(bi: &'static BootInfo) -> ! {
     println!("hello: root task started");
     let mut c = Checks { failed: 0, run: 0 };
     summary(bi, &mut c);
@@ -94,7 +97,7 @@ fn main(bi: &'static BootInfo) {
         objs: ObjectAllocator::from_bootinfo(bi),
         vs: VSpaceMapper::default(),
     };
-    let sections: [(&str, fn(&mut Env, &mut Checks) -> Result<(), Failure>); 5] = [
+    let sections: [(&str, Section); 5] = [
         ("objects", objects),
         ("memory", memory),
         ("device", device),
@@ -119,6 +122,8 @@ fn main(bi: &'static BootInfo) {
     } else {
         println!("hello: {} of {} checks failed", c.failed, c.run);
     }
+    // Nothing left to do; the worker thread was already torn down.
+    sel4_rt::rt::suspend_self()
 }
 
 fn summary(bi: &BootInfo, c: &mut Checks) {
