@@ -424,6 +424,24 @@ pub trait Backend: 'static {
     /// cannot run concurrently on a single core while the VMM is in here.
     fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError>;
 
+    /// How many of `frames` (consecutive guest pages, at least one) the
+    /// backend can present as one contiguous VMM slice starting with
+    /// `frames[0]`. The default, 1, means page by page.
+    fn contiguous_frames(&mut self, frames: &[FrameHandle]) -> usize {
+        let _ = frames;
+        1
+    }
+
+    /// Runs `f` with the bytes of `frames` as one slice; only called with a
+    /// run accepted by [`Backend::contiguous_frames`]. The default handles
+    /// a single frame.
+    fn access_frames<R>(&mut self, frames: &[FrameHandle], f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
+        match frames {
+            [one] => self.access_frame(*one, f),
+            _ => Err(BackendError::Unsupported),
+        }
+    }
+
     /// Creates the VCPU object and its TCB (bound to each other, fault endpoint
     /// badged with [`badge::for_vcpu`]), at `priority`; the thread stays suspended.
     fn create_vcpu(&mut self, vcpu: VcpuId, priority: u8) -> Result<VcpuObjects, BackendError>;

@@ -10,7 +10,8 @@ use crate::backend::{Backend, PAGE_BITS, PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::ram::GuestRam;
 
-/// One page-sized (or smaller) piece of a [`GuestMemory::touch`] walk.
+/// One piece of a [`GuestMemory::touch`] walk (at most a page) or of a
+/// [`GuestMemory::touch_spans`] walk (possibly several pages).
 ///
 /// Corresponds to the arguments of `ram_touch_callback_fn`.
 #[derive(Debug)]
@@ -19,7 +20,7 @@ pub struct TouchAccess<'a> {
     pub guest_addr: u64,
     /// Offset of `bytes[0]` from the start of the touched range.
     pub offset: u64,
-    /// The guest bytes, as seen by the VMM (never crosses a page).
+    /// The guest bytes, as seen by the VMM.
     pub bytes: &'a mut [u8],
 }
 
@@ -98,11 +99,49 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
         Ok(())
     }
 
+    /// Like [`GuestMemory::touch`], but a piece may span several pages when
+    /// the backend maps them contiguously in the VMM (see
+    /// [`Backend::contiguous_frames`]); with page-by-page backends the
+    /// pieces are the same as `touch`'s. Used by the copy helpers.
+    pub fn touch_spans<E>(
+        &mut self,
+        addr: u64,
+        size: u64,
+        mut f: impl FnMut(TouchAccess<'_>) -> Result<(), E>,
+    ) -> Result<(), TouchError<E>> {
+        if size == 0 {
+            return Ok(());
+        }
+        let (e, mut page) = self.ram.locate(addr, size)?;
+        let frames = &self.ram.extents[e].frames;
+        let end = addr + size;
+        let last_page = page + ((end - 1 - (addr & !(PAGE_SIZE - 1))) >> PAGE_BITS) as usize;
+        let mut cur = addr;
+        while cur < end {
+            let run = self.backend.contiguous_frames(&frames[page..=last_page]).clamp(1, last_page + 1 - page);
+            let in_page = (cur & (PAGE_SIZE - 1)) as usize;
+            let span_end = core::cmp::min(((cur >> PAGE_BITS) + run as u64) << PAGE_BITS, end);
+            let len = (span_end - cur) as usize;
+            let offset = cur - addr;
+            let res = self.backend.access_frames(&frames[page..page + run], |bytes| {
+                f(TouchAccess { guest_addr: cur, offset, bytes: &mut bytes[in_page..in_page + len] })
+            });
+            match res {
+                Err(b) => return Err(TouchError::Vm(Error::Backend(b))),
+                Ok(Err(error)) => return Err(TouchError::Callback { guest_addr: cur, error }),
+                Ok(Ok(())) => {}
+            }
+            cur = span_end;
+            page += run;
+        }
+        Ok(())
+    }
+
     /// Copies guest memory at `addr` into `buf`.
     ///
     /// Corresponds to `vm_ram_touch` with `vm_guest_ram_read_callback`.
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<()> {
-        self.touch(addr, buf.len() as u64, |a| {
+        self.touch_spans(addr, buf.len() as u64, |a| {
             let o = a.offset as usize;
             buf[o..o + a.bytes.len()].copy_from_slice(a.bytes);
             Ok::<(), ()>(())
@@ -114,7 +153,7 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
     ///
     /// Corresponds to `vm_ram_touch` with `vm_guest_ram_write_callback`.
     pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
-        self.touch(addr, data.len() as u64, |a| {
+        self.touch_spans(addr, data.len() as u64, |a| {
             let o = a.offset as usize;
             a.bytes.copy_from_slice(&data[o..o + a.bytes.len()]);
             Ok::<(), ()>(())

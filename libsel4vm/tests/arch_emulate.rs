@@ -74,7 +74,10 @@ fn load_value_table() {
     use AccessSize::*;
     assert_eq!(load_value(&mk(Byte, true, false), 0x7f), 0x7f);
     assert_eq!(load_value(&mk(Byte, true, false), 0x1ff), 0xffff_ffff);
-    assert_eq!(load_value(&mk(Half, true, true), 0xff_8000), 0xffff_ffff_ffff_8000);
+    assert_eq!(
+        load_value(&mk(Half, true, true), 0xff_8000),
+        0xffff_ffff_ffff_8000
+    );
     assert_eq!(load_value(&mk(Word, false, true), u64::MAX), 0xffff_ffff);
     assert_eq!(load_value(&mk(Double, true, true), u64::MAX), u64::MAX);
     assert_eq!(load_value(&mk(Double, false, true), 0x1234), 0x1234);
@@ -168,7 +171,10 @@ fn pairs_split_and_sign_extend() {
     let a = decode_load_store(0xa97f_9d06).unwrap(); // ldp x6, x7, [x8, #-8]
     assert_eq!(a.total_bytes(), 16);
     let d = join_pair(&a, 0x0102_0304_0506_0708, 0x1112_1314_1516_1718);
-    assert_eq!(split_pair(&a, d), (0x0102_0304_0506_0708, 0x1112_1314_1516_1718));
+    assert_eq!(
+        split_pair(&a, d),
+        (0x0102_0304_0506_0708, 0x1112_1314_1516_1718)
+    );
 }
 
 #[test]
@@ -191,7 +197,7 @@ fn register_offset_and_literal_addresses() {
     let mut r = regs();
     r.x[19] = 0x1000;
     r.x[20] = 0xffff_ffff; // w20 = -1
-    // ldrsw x18, [x19, w20, sxtw #2]
+                           // ldrsw x18, [x19, w20, sxtw #2]
     let a = decode_load_store(0xb8b4_da72).unwrap();
     assert_eq!(effective_address(&r, &a), Some(0x1000 - 4));
     // ldr w3, [x4, w5, uxtw #2]
@@ -280,10 +286,7 @@ fn device_register_byte_lanes() {
     }
     assert_eq!(reg, 0x1234_5678);
     // Half-word write at offset 2 keeps the low half.
-    assert_eq!(
-        merge_write(reg, 0xbeef, 2, AccessSize::Half),
-        0xbeef_5678
-    );
+    assert_eq!(merge_write(reg, 0xbeef, 2, AccessSize::Half), 0xbeef_5678);
     // Reading each byte back.
     for off in 0..4 {
         assert_eq!(

@@ -9,7 +9,9 @@
 //! CONSTRAINED UNPREDICTABLE LDPSW register overlaps, are decoded rather
 //! than rejected (binutils accepts the equivalent LDP/LDLAR forms).
 
-use sel4vm::arch::insn::{decode_load_store, Addressing, DecodeError, Extend, MemKind, Unsupported};
+use sel4vm::arch::insn::{
+    decode_load_store, Addressing, DecodeError, Extend, MemKind, Unsupported,
+};
 use std::process::Command;
 
 struct XorShift(u64);
@@ -323,7 +325,10 @@ fn agrees_with_objdump_on_random_load_store_words() {
             failures.push(format!("{w:08x} `{d}`: {f}"));
         }
     }
-    assert!(ok > n / 10, "too few decodable words ({ok}) to mean anything");
+    assert!(
+        ok > n / 10,
+        "too few decodable words ({ok}) to mean anything"
+    );
     assert!(
         failures.is_empty(),
         "{} mismatches, first ones:\n{}",

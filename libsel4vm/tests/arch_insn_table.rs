@@ -279,7 +279,11 @@ fn table_covers_all_forms() {
             need(format!("Load {size:?} sx=false d64={d64} single {mode}"));
             need(format!("Store {size:?} sx=false d64={d64} single {mode}"));
         }
-        for (size, d64s) in [(Byte, &[false, true][..]), (Half, &[false, true]), (Word, &[true])] {
+        for (size, d64s) in [
+            (Byte, &[false, true][..]),
+            (Half, &[false, true]),
+            (Word, &[true]),
+        ] {
             for d64 in d64s {
                 need(format!("Load {size:?} sx=true d64={d64} single {mode}"));
             }
@@ -297,7 +301,12 @@ fn table_covers_all_forms() {
     need("Load Word sx=false d64=false single lit".into());
     need("Load Double sx=false d64=true single lit".into());
     need("Load Word sx=true d64=true single lit".into());
-    for k in ["Load zr", "Store zr", "Load negative writeback", "Store negative writeback"] {
+    for k in [
+        "Load zr",
+        "Store zr",
+        "Load negative writeback",
+        "Store negative writeback",
+    ] {
         need(k.into());
     }
     for k in ["unpriv", "Plain", "Acquire", "AcquirePc", "Release"] {

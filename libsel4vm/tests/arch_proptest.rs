@@ -12,14 +12,12 @@ use sel4vm::arch::syndrome::Syndrome;
 use sel4vm::arch::AccessSize;
 
 fn any_regs() -> impl Strategy<Value = RegisterFile> {
-    (prop::array::uniform31(any::<u64>()), any::<u64>(), any::<u64>()).prop_map(|(x, sp, pc)| {
-        RegisterFile {
-            x,
-            sp,
-            pc,
-            spsr: 0,
-        }
-    })
+    (
+        prop::array::uniform31(any::<u64>()),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(|(x, sp, pc)| RegisterFile { x, sp, pc, spsr: 0 })
 }
 
 /// (kind, sign_extend, dest_is_64) the architecture gives a valid

@@ -2,9 +2,7 @@
 //! architectural bit layout and with values seen from real hardware/QEMU.
 
 use sel4vm::arch::insn::{Addressing, MemKind, Ordering};
-use sel4vm::arch::syndrome::{
-    ec, sysreg_id, Esr, ExceptionClass, FaultStatus, Syndrome, WfxKind,
-};
+use sel4vm::arch::syndrome::{ec, sysreg_id, Esr, ExceptionClass, FaultStatus, Syndrome, WfxKind};
 use sel4vm::arch::AccessSize;
 
 const IL: u64 = 1 << 25;
@@ -175,8 +173,7 @@ fn data_abort_fields_each_bit() {
     }
     // Single-bit flags.
     let flag = |bit: u32| {
-        let Syndrome::DataAbort { iss, .. } =
-            Syndrome::decode(esr(ec::DABT_LOWER, true, 1 << bit))
+        let Syndrome::DataAbort { iss, .. } = Syndrome::decode(esr(ec::DABT_LOWER, true, 1 << bit))
         else {
             panic!()
         };

@@ -40,12 +40,44 @@ pub enum HostAction {
     Stop(VcpuId),
 }
 
-/// One page-aligned 4 KiB page of host memory (frames are page aligned on seL4 too).
-#[repr(C, align(4096))]
-struct Page([u8; PAGE_SIZE as usize]);
+/// Frames are carved from page-aligned slabs of this many contiguous pages
+/// (16 MiB; the OS commits memory only when a page is first touched).
+const SLAB_PAGES: usize = 4096;
 
-/// Frames are carved from slabs of this many contiguous pages.
-const SLAB_PAGES: usize = 512;
+/// A zeroed, page-aligned block of `SLAB_PAGES` pages.
+struct Slab {
+    ptr: std::ptr::NonNull<u8>,
+}
+
+impl Slab {
+    fn layout() -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(SLAB_PAGES * PAGE_SIZE as usize, PAGE_SIZE as usize).expect("slab layout")
+    }
+    fn new() -> Self {
+        // SAFETY: the layout has non-zero size.
+        let p = unsafe { std::alloc::alloc_zeroed(Self::layout()) };
+        let ptr = std::ptr::NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout()));
+        Self { ptr }
+    }
+    /// Pages `first..first + n` as one slice.
+    fn pages(&self, first: usize, n: usize) -> &[u8] {
+        assert!(first + n <= SLAB_PAGES);
+        // SAFETY: in bounds of the allocation; `&self` prevents concurrent `&mut`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(first * PAGE_SIZE as usize), n * PAGE_SIZE as usize) }
+    }
+    fn pages_mut(&mut self, first: usize, n: usize) -> &mut [u8] {
+        assert!(first + n <= SLAB_PAGES);
+        // SAFETY: in bounds; `&mut self` gives exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(first * PAGE_SIZE as usize), n * PAGE_SIZE as usize) }
+    }
+}
+
+impl Drop for Slab {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with the same layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout()) }
+    }
+}
 
 struct HostFrame {
     slab: usize,
@@ -75,7 +107,7 @@ const ANYWHERE_PA_BASE: u64 = 0x1_0000_0000;
 
 /// The host backend.
 pub struct HostBackend {
-    slabs: Vec<Vec<Page>>,
+    slabs: Vec<Slab>,
     frames: Vec<Option<HostFrame>>,
     free_slots: Vec<usize>,
     live_frames: usize,
@@ -193,7 +225,7 @@ impl HostBackend {
 
     /// Bytes of a frame.
     pub fn frame_bytes(&self, frame: FrameHandle) -> Option<&[u8]> {
-        self.frame(frame).ok().map(|f| &self.slabs[f.slab][f.page].0[..])
+        self.frame(frame).ok().map(|f| self.slabs[f.slab].pages(f.page, 1))
     }
 
     /// Bytes of the frame mapped at `ipa` in stage 2.
@@ -239,22 +271,23 @@ impl Backend for HostBackend {
             }
         };
         // Handle i always owns page i of the slab array; freed handles are reused.
-        let idx = match self.free_slots.pop() {
-            Some(i) => i,
+        // New frames read as zero, like frames retyped from untyped memory:
+        // fresh slab pages are zero already, reused ones are cleared.
+        let (idx, reused) = match self.free_slots.pop() {
+            Some(i) => (i, true),
             None => {
                 let i = self.frames.len();
                 if i % SLAB_PAGES == 0 {
-                    let mut slab = Vec::with_capacity(SLAB_PAGES);
-                    slab.resize_with(SLAB_PAGES, || Page([0; PAGE_SIZE as usize]));
-                    self.slabs.push(slab);
+                    self.slabs.push(Slab::new());
                 }
                 self.frames.push(None);
-                i
+                (i, false)
             }
         };
         let frame = HostFrame { slab: idx / SLAB_PAGES, page: idx % SLAB_PAGES, paddr: pa };
-        // New frames read as zero, like frames retyped from untyped memory.
-        self.slabs[frame.slab][frame.page].0.fill(0);
+        if reused {
+            self.slabs[frame.slab].pages_mut(frame.page, 1).fill(0);
+        }
         self.frames[idx] = Some(frame);
         let h = FrameHandle(idx as u64);
         if paddr.is_some() {
@@ -299,7 +332,25 @@ impl Backend for HostBackend {
     #[inline]
     fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
         let slot = self.frames.get(frame.0 as usize).and_then(Option::as_ref).ok_or(BackendError::InvalidFrame)?;
-        Ok(f(&mut self.slabs[slot.slab][slot.page].0[..]))
+        Ok(f(self.slabs[slot.slab].pages_mut(slot.page, 1)))
+    }
+
+    fn contiguous_frames(&mut self, frames: &[FrameHandle]) -> usize {
+        // Handles i, i+1, ... in one slab are adjacent in host memory.
+        let Some(first) = frames.first() else { return 0 };
+        let base = first.0;
+        let room = SLAB_PAGES - (base as usize % SLAB_PAGES);
+        frames.iter().take(room).enumerate().take_while(|(k, f)| f.0 == base + *k as u64 && self.frame(**f).is_ok()).count()
+    }
+
+    fn access_frames<R>(&mut self, frames: &[FrameHandle], f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
+        let n = frames.len();
+        if n == 0 || self.contiguous_frames(frames) != n {
+            return Err(BackendError::InvalidFrame);
+        }
+        let slot = self.frame(frames[0])?;
+        let (s, p) = (slot.slab, slot.page);
+        Ok(f(self.slabs[s].pages_mut(p, n)))
     }
 
     fn create_vcpu(&mut self, vcpu: VcpuId, _priority: u8) -> Result<VcpuObjects, BackendError> {

@@ -222,7 +222,10 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::NotLoadStore(w) => write!(f, "{w:#010x} is not a load/store instruction"),
             DecodeError::Unallocated(w) => {
-                write!(f, "{w:#010x} is an unallocated or unknown load/store encoding")
+                write!(
+                    f,
+                    "{w:#010x} is an unallocated or unknown load/store encoding"
+                )
             }
             DecodeError::Unsupported { word, what } => {
                 write!(f, "{word:#010x}: unsupported {}", what.reason())
@@ -629,18 +632,9 @@ fn decode_single(word: u32) -> Result<MemAccess, DecodeError> {
             base,
             offset: (bits(word, 10, 12) as i64) << size.log2(),
         },
-        Form::Unscaled | Form::Unpriv => Addressing::Offset {
-            base,
-            offset: imm9,
-        },
-        Form::Post => Addressing::PostIndex {
-            base,
-            offset: imm9,
-        },
-        Form::Pre => Addressing::PreIndex {
-            base,
-            offset: imm9,
-        },
+        Form::Unscaled | Form::Unpriv => Addressing::Offset { base, offset: imm9 },
+        Form::Post => Addressing::PostIndex { base, offset: imm9 },
+        Form::Pre => Addressing::PreIndex { base, offset: imm9 },
         Form::Reg => {
             let extend = match bits(word, 13, 3) {
                 0b010 => Extend::Uxtw,
