@@ -249,7 +249,8 @@ impl Region {
             .max()
             .unwrap_or(0);
         let mut data = vec![0u8; round_up(file_end, 8).unwrap_or(file_end) as usize];
-        for s in segs {
+        // Pure-bss segments have no bytes and may start past the last file byte.
+        for s in segs.iter().filter(|s| !s.data.is_empty()) {
             let off = (s.addr(space) - base) as usize;
             data[off..off + s.data.len()].copy_from_slice(s.data);
         }

@@ -841,3 +841,21 @@ fn real_install_when_sel4_prefix_is_set() {
         .iter()
         .any(|r| r.start <= h.kernel_phys_start && h.user_phys_end <= r.end));
 }
+
+/// A root task whose read-write segment is all bss (filesz 0) after its text:
+/// the shape `hello` has. Packing must not index past the copied file bytes.
+#[test]
+fn root_task_with_pure_bss_segment_packs_and_loads_zeroed() {
+    let mut inputs = Inputs::new();
+    inputs.root = ElfBuilder::new(0x40_0010)
+        .seg(0x40_0000, 0x40_0000, pattern(0x1800, 3), 0x1800)
+        .seg(0x40_2000, 0x40_2000, Vec::new(), 0x21_1040)
+        .build();
+    let layout = plan(&inputs.input()).expect("plan");
+    let image = pack(&inputs.input()).expect("pack");
+    let mem = Memory::load(&image);
+    let user = layout.user();
+    assert_eq!(mem.read(user.start, 0x1800), &pattern(0x1800, 3)[..]);
+    let bss = mem.read(user.start + 0x2000, 0x21_1040);
+    assert!(bss.iter().all(|&b| b == 0));
+}

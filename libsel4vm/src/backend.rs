@@ -76,9 +76,17 @@ pub struct Rights {
 
 impl Rights {
     /// Read, write and execute (`seL4_AllRights`).
-    pub const ALL: Rights = Rights { read: true, write: true, execute: true };
+    pub const ALL: Rights = Rights {
+        read: true,
+        write: true,
+        execute: true,
+    };
     /// Read-only, non-executable.
-    pub const READ_ONLY: Rights = Rights { read: true, write: false, execute: false };
+    pub const READ_ONLY: Rights = Rights {
+        read: true,
+        write: false,
+        execute: false,
+    };
 }
 
 /// Number of words in [`UserContext`] (`sizeof(seL4_UserContext) / 8` on aarch64).
@@ -96,7 +104,9 @@ pub struct UserContext {
 
 impl Default for UserContext {
     fn default() -> Self {
-        Self { words: [0; USER_CONTEXT_WORDS] }
+        Self {
+            words: [0; USER_CONTEXT_WORDS],
+        }
     }
 }
 
@@ -412,7 +422,12 @@ pub trait Backend: 'static {
     fn frame_paddr(&mut self, frame: FrameHandle) -> Result<u64, BackendError>;
 
     /// Maps `frame` into the guest's stage-2 address space at `ipa` (page aligned).
-    fn map_guest(&mut self, frame: FrameHandle, ipa: u64, rights: Rights) -> Result<(), BackendError>;
+    fn map_guest(
+        &mut self,
+        frame: FrameHandle,
+        ipa: u64,
+        rights: Rights,
+    ) -> Result<(), BackendError>;
 
     /// Removes the stage-2 mapping of `frame` at `ipa`.
     fn unmap_guest(&mut self, frame: FrameHandle, ipa: u64) -> Result<(), BackendError>;
@@ -422,7 +437,11 @@ pub trait Backend: 'static {
     /// The backend chooses how: a permanent VMM mapping made once, or map,
     /// call, unmap. The slice must not outlive the call. On seL4 the guest
     /// cannot run concurrently on a single core while the VMM is in here.
-    fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError>;
+    fn access_frame<R>(
+        &mut self,
+        frame: FrameHandle,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, BackendError>;
 
     /// How many of `frames` (consecutive guest pages, at least one) the
     /// backend can present as one contiguous VMM slice starting with
@@ -435,7 +454,11 @@ pub trait Backend: 'static {
     /// Runs `f` with the bytes of `frames` as one slice; only called with a
     /// run accepted by [`Backend::contiguous_frames`]. The default handles
     /// a single frame.
-    fn access_frames<R>(&mut self, frames: &[FrameHandle], f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
+    fn access_frames<R>(
+        &mut self,
+        frames: &[FrameHandle],
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, BackendError> {
         match frames {
             [one] => self.access_frame(*one, f),
             _ => Err(BackendError::Unsupported),
@@ -462,7 +485,12 @@ pub trait Backend: 'static {
     fn read_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg) -> Result<u64, BackendError>;
 
     /// Writes a banked VCPU register (`seL4_ARM_VCPU_WriteRegs`).
-    fn write_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg, value: u64) -> Result<(), BackendError>;
+    fn write_vcpu_reg(
+        &mut self,
+        vcpu: VcpuId,
+        reg: VcpuReg,
+        value: u64,
+    ) -> Result<(), BackendError>;
 
     /// Puts a virtual IRQ into a list register (`seL4_ARM_VCPU_InjectIRQ`).
     fn inject_irq(&mut self, vcpu: VcpuId, irq: VirqInjection) -> Result<(), BackendError>;

@@ -44,13 +44,28 @@ pub struct MemFault {
 }
 
 impl MemFault {
-    pub(crate) fn new(vcpu: VcpuId, ip: u64, addr: u64, fsr: u32, access: Option<MemAccess>, data: u128) -> Self {
+    pub(crate) fn new(
+        vcpu: VcpuId,
+        ip: u64,
+        addr: u64,
+        fsr: u32,
+        access: Option<MemAccess>,
+        data: u128,
+    ) -> Self {
         let kind = match access {
             None => AccessKind::Fetch,
             Some(a) if a.kind == MemKind::Store => AccessKind::Write,
             Some(_) => AccessKind::Read,
         };
-        Self { vcpu, ip, addr, fsr, kind, access, data }
+        Self {
+            vcpu,
+            ip,
+            addr,
+            fsr,
+            kind,
+            access,
+            data,
+        }
     }
 
     /// Guest-physical address of the access.

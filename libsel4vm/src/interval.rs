@@ -33,7 +33,9 @@ pub(crate) struct IntervalSet<V> {
 
 impl<V> Default for IntervalSet<V> {
     fn default() -> Self {
-        Self { tree: RBTree::new(NodeAdapter::new()) }
+        Self {
+            tree: RBTree::new(NodeAdapter::new()),
+        }
     }
 }
 
@@ -105,7 +107,9 @@ impl<V> IntervalSet<V> {
     /// Intervals in address order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, u64, &V)> {
         // SAFETY: as in `containing`.
-        self.tree.iter().map(|n| (n.start, n.size, unsafe { &*n.value.get() }))
+        self.tree
+            .iter()
+            .map(|n| (n.start, n.size, unsafe { &*n.value.get() }))
     }
 
     /// Lowest `align`-aligned start in `[lo, hi)` where `size` bytes fit between

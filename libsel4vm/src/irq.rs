@@ -50,7 +50,11 @@ impl<B: Backend> Vm<B> {
             return Err(Error::IrqControllerExists);
         }
         let num_lrs = self.config().num_list_registers.max(1);
-        self.irq = Some(IrqController { num_lrs, irqs: BTreeMap::new(), cpus: BTreeMap::new() });
+        self.irq = Some(IrqController {
+            num_lrs,
+            irqs: BTreeMap::new(),
+            cpus: BTreeMap::new(),
+        });
         Ok(())
     }
 
@@ -69,7 +73,14 @@ impl<B: Backend> Vm<B> {
         if ctl.irqs.contains_key(&(vcpu, irq)) {
             return Err(Error::IrqAlreadyRegistered(irq));
         }
-        ctl.irqs.insert((vcpu, irq), IrqEntry { ack: Some(Box::new(ack)), level: false, inflight: false });
+        ctl.irqs.insert(
+            (vcpu, irq),
+            IrqEntry {
+                ack: Some(Box::new(ack)),
+                level: false,
+                inflight: false,
+            },
+        );
         Ok(())
     }
 
@@ -91,7 +102,10 @@ impl<B: Backend> Vm<B> {
     pub fn set_irq_level(&mut self, vcpu: VcpuId, irq: u32, level: bool) -> Result<()> {
         self.check_vcpu(vcpu)?;
         let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
-        let e = ctl.irqs.get_mut(&(vcpu, irq)).ok_or(Error::IrqNotRegistered(irq))?;
+        let e = ctl
+            .irqs
+            .get_mut(&(vcpu, irq))
+            .ok_or(Error::IrqNotRegistered(irq))?;
         e.level = level;
         if level {
             self.deliver(vcpu, irq)?;
@@ -138,17 +152,28 @@ impl<B: Backend> Vm<B> {
     fn deliver(&mut self, vcpu: VcpuId, irq: u32) -> Result<()> {
         let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
         let num_lrs = ctl.num_lrs as usize;
-        let e = ctl.irqs.get_mut(&(vcpu, irq)).ok_or(Error::IrqNotRegistered(irq))?;
+        let e = ctl
+            .irqs
+            .get_mut(&(vcpu, irq))
+            .ok_or(Error::IrqNotRegistered(irq))?;
         if e.inflight {
             return Ok(());
         }
-        let cpu = ctl
-            .cpus
-            .entry(vcpu)
-            .or_insert_with(|| CpuInterface { lrs: vec![None; num_lrs], overflow: VecDeque::new() });
+        let cpu = ctl.cpus.entry(vcpu).or_insert_with(|| CpuInterface {
+            lrs: vec![None; num_lrs],
+            overflow: VecDeque::new(),
+        });
         match cpu.lrs.iter().position(Option::is_none) {
             Some(lr) => {
-                self.backend.inject_irq(vcpu, VirqInjection { irq, priority: 0, group: 0, lr: lr as u8 })?;
+                self.backend.inject_irq(
+                    vcpu,
+                    VirqInjection {
+                        irq,
+                        priority: 0,
+                        group: 0,
+                        lr: lr as u8,
+                    },
+                )?;
                 cpu.lrs[lr] = Some(irq);
             }
             None => cpu.overflow.push_back(irq),
@@ -169,8 +194,14 @@ impl<B: Backend> Vm<B> {
     /// level-high IRQs, refill from the queue.
     pub(crate) fn irq_maintenance(&mut self, vcpu: VcpuId, lr: Option<u32>) -> Result<()> {
         let Some(lr) = lr else { return Ok(()) };
-        let Some(ctl) = self.irq.as_mut() else { return Err(Error::NoIrqController) };
-        let freed = ctl.cpus.get_mut(&vcpu).and_then(|c| c.lrs.get_mut(lr as usize)).and_then(Option::take);
+        let Some(ctl) = self.irq.as_mut() else {
+            return Err(Error::NoIrqController);
+        };
+        let freed = ctl
+            .cpus
+            .get_mut(&vcpu)
+            .and_then(|c| c.lrs.get_mut(lr as usize))
+            .and_then(Option::take);
         if let Some(irq) = freed {
             let mut ack = None;
             if let Some(e) = ctl.irqs.get_mut(&(vcpu, irq)) {
@@ -185,7 +216,11 @@ impl<B: Backend> Vm<B> {
                     }
                 }
             }
-            let level = self.irq.as_ref().and_then(|c| c.irqs.get(&(vcpu, irq))).is_some_and(|e| e.level);
+            let level = self
+                .irq
+                .as_ref()
+                .and_then(|c| c.irqs.get(&(vcpu, irq)))
+                .is_some_and(|e| e.level);
             if level {
                 self.deliver(vcpu, irq)?;
             }
@@ -194,11 +229,25 @@ impl<B: Backend> Vm<B> {
     }
 
     fn refill(&mut self, vcpu: VcpuId) -> Result<()> {
-        let Some(ctl) = self.irq.as_mut() else { return Ok(()) };
-        let Some(cpu) = ctl.cpus.get_mut(&vcpu) else { return Ok(()) };
+        let Some(ctl) = self.irq.as_mut() else {
+            return Ok(());
+        };
+        let Some(cpu) = ctl.cpus.get_mut(&vcpu) else {
+            return Ok(());
+        };
         while let Some(lr) = cpu.lrs.iter().position(Option::is_none) {
-            let Some(irq) = cpu.overflow.pop_front() else { break };
-            if let Err(e) = self.backend.inject_irq(vcpu, VirqInjection { irq, priority: 0, group: 0, lr: lr as u8 }) {
+            let Some(irq) = cpu.overflow.pop_front() else {
+                break;
+            };
+            if let Err(e) = self.backend.inject_irq(
+                vcpu,
+                VirqInjection {
+                    irq,
+                    priority: 0,
+                    group: 0,
+                    lr: lr as u8,
+                },
+            ) {
                 cpu.overflow.push_front(irq);
                 return Err(e.into());
             }
@@ -210,12 +259,20 @@ impl<B: Backend> Vm<B> {
     /// A virtual PPI fired: deliver it if registered, else ack it so the
     /// kernel unmasks it (the guest never sees it).
     pub(crate) fn vppi_event(&mut self, vcpu: VcpuId, irq: u32) -> Result<()> {
-        let registered = self.irq.as_ref().is_some_and(|c| c.irqs.contains_key(&(vcpu, irq)));
+        let registered = self
+            .irq
+            .as_ref()
+            .is_some_and(|c| c.irqs.contains_key(&(vcpu, irq)));
         if registered {
             // The sender is this vCPU, so it is not parked in WFI: no wake needed.
             self.deliver(vcpu, irq)
         } else {
-            log::warn!("{}: VPPI {} on {} not registered, dropped", self.name(), irq, vcpu);
+            log::warn!(
+                "{}: VPPI {} on {} not registered, dropped",
+                self.name(),
+                irq,
+                vcpu
+            );
             Ok(self.backend.ack_vppi(vcpu, irq)?)
         }
     }

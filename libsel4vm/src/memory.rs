@@ -86,11 +86,20 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
             let len = core::cmp::min(PAGE_SIZE - in_page as u64, end - cur) as usize;
             let offset = cur - addr;
             let res = self.backend.access_frame(frames[page], |bytes| {
-                f(TouchAccess { guest_addr: cur, offset, bytes: &mut bytes[in_page..in_page + len] })
+                f(TouchAccess {
+                    guest_addr: cur,
+                    offset,
+                    bytes: &mut bytes[in_page..in_page + len],
+                })
             });
             match res {
                 Err(b) => return Err(TouchError::Vm(Error::Backend(b))),
-                Ok(Err(error)) => return Err(TouchError::Callback { guest_addr: cur, error }),
+                Ok(Err(error)) => {
+                    return Err(TouchError::Callback {
+                        guest_addr: cur,
+                        error,
+                    })
+                }
                 Ok(Ok(())) => {}
             }
             cur += len as u64;
@@ -118,17 +127,31 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
         let last_page = page + ((end - 1 - (addr & !(PAGE_SIZE - 1))) >> PAGE_BITS) as usize;
         let mut cur = addr;
         while cur < end {
-            let run = self.backend.contiguous_frames(&frames[page..=last_page]).clamp(1, last_page + 1 - page);
+            let run = self
+                .backend
+                .contiguous_frames(&frames[page..=last_page])
+                .clamp(1, last_page + 1 - page);
             let in_page = (cur & (PAGE_SIZE - 1)) as usize;
             let span_end = core::cmp::min(((cur >> PAGE_BITS) + run as u64) << PAGE_BITS, end);
             let len = (span_end - cur) as usize;
             let offset = cur - addr;
-            let res = self.backend.access_frames(&frames[page..page + run], |bytes| {
-                f(TouchAccess { guest_addr: cur, offset, bytes: &mut bytes[in_page..in_page + len] })
-            });
+            let res = self
+                .backend
+                .access_frames(&frames[page..page + run], |bytes| {
+                    f(TouchAccess {
+                        guest_addr: cur,
+                        offset,
+                        bytes: &mut bytes[in_page..in_page + len],
+                    })
+                });
             match res {
                 Err(b) => return Err(TouchError::Vm(Error::Backend(b))),
-                Ok(Err(error)) => return Err(TouchError::Callback { guest_addr: cur, error }),
+                Ok(Err(error)) => {
+                    return Err(TouchError::Callback {
+                        guest_addr: cur,
+                        error,
+                    })
+                }
                 Ok(Ok(())) => {}
             }
             cur = span_end;

@@ -55,7 +55,14 @@ impl GuestRam {
     pub(crate) fn insert(&mut self, start: u64, frames: Vec<FrameHandle>) {
         let n = frames.len();
         let idx = self.extents.partition_point(|e| e.start < start);
-        self.extents.insert(idx, Extent { start, frames, alloc: BitVec::repeat(false, n) });
+        self.extents.insert(
+            idx,
+            Extent {
+                start,
+                frames,
+                alloc: BitVec::repeat(false, n),
+            },
+        );
         // Merge with the following extent, then with the preceding one.
         if idx + 1 < self.extents.len() && self.extents[idx].end() == self.extents[idx + 1].start {
             let next = self.extents.remove(idx + 1);
@@ -104,8 +111,12 @@ impl GuestRam {
             let mut i = 0;
             while i < e.alloc.len() {
                 let allocated = e.alloc[i];
-                let run = if allocated { e.alloc[i..].first_zero() } else { e.alloc[i..].first_one() }
-                    .unwrap_or(e.alloc.len() - i);
+                let run = if allocated {
+                    e.alloc[i..].first_zero()
+                } else {
+                    e.alloc[i..].first_one()
+                }
+                .unwrap_or(e.alloc.len() - i);
                 out.push(RamRegion {
                     start: e.start + ((i as u64) << PAGE_BITS),
                     size: (run as u64) << PAGE_BITS,
@@ -119,7 +130,10 @@ impl GuestRam {
 
     /// Total registered RAM in bytes.
     pub fn total_size(&self) -> u64 {
-        self.extents.iter().map(|e| (e.frames.len() as u64) << PAGE_BITS).sum()
+        self.extents
+            .iter()
+            .map(|e| (e.frames.len() as u64) << PAGE_BITS)
+            .sum()
     }
 
     /// Marks the pages covering `[start, start + bytes)` allocated.
@@ -160,7 +174,7 @@ impl GuestRam {
         if bytes == 0 {
             return Err(Error::ZeroSize);
         }
-        if start % PAGE_SIZE != 0 {
+        if !start.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Unaligned(start));
         }
         let size = pages_for(bytes) << PAGE_BITS;
@@ -168,7 +182,9 @@ impl GuestRam {
         let n = (size >> PAGE_BITS) as usize;
         let ext = &mut self.extents[e];
         if let Some(z) = ext.alloc[first..first + n].first_zero() {
-            return Err(Error::NotAllocated(ext.start + (((first + z) as u64) << PAGE_BITS)));
+            return Err(Error::NotAllocated(
+                ext.start + (((first + z) as u64) << PAGE_BITS),
+            ));
         }
         ext.alloc[first..first + n].fill(false);
         Ok(())

@@ -129,7 +129,10 @@ pub(crate) struct Reservations<B: Backend> {
 
 impl<B: Backend> Default for Reservations<B> {
     fn default() -> Self {
-        Self { top: IntervalSet::default(), next_id: 1 }
+        Self {
+            top: IntervalSet::default(),
+            next_id: 1,
+        }
     }
 }
 
@@ -137,7 +140,13 @@ impl<B: Backend> Reservations<B> {
     fn new_data(&mut self, ram: bool, callback: Option<MemFaultHandler<B>>) -> ResData<B> {
         let id = self.next_id;
         self.next_id += 1;
-        ResData { id, ram, callback, lazy: None, mapped: Vec::new() }
+        ResData {
+            id,
+            ram,
+            callback,
+            lazy: None,
+            mapped: Vec::new(),
+        }
     }
 
     fn data_mut(&mut self, r: Reservation) -> Option<&mut ResData<B>> {
@@ -158,10 +167,18 @@ impl<B: Backend> Reservations<B> {
     fn find(&self, addr: u64, len: u64) -> Option<Reservation> {
         let (start, size, slot) = self.top.containing(addr, len)?;
         match slot {
-            Slot::Res(d) => Some(Reservation { id: d.id, start, size }),
+            Slot::Res(d) => Some(Reservation {
+                id: d.id,
+                start,
+                size,
+            }),
             Slot::Pool(p) => {
                 let (s, z, d) = p.containing(addr, len)?;
-                Some(Reservation { id: d.id, start: s, size: z })
+                Some(Reservation {
+                    id: d.id,
+                    start: s,
+                    size: z,
+                })
             }
         }
     }
@@ -183,10 +200,16 @@ impl<B: Backend> Reservations<B> {
         let mut out = Vec::new();
         for (start, size, slot) in self.top.iter() {
             match slot {
-                Slot::Res(d) => out.push(Reservation { id: d.id, start, size }),
-                Slot::Pool(p) => {
-                    out.extend(p.iter().map(|(s, z, d)| Reservation { id: d.id, start: s, size: z }))
-                }
+                Slot::Res(d) => out.push(Reservation {
+                    id: d.id,
+                    start,
+                    size,
+                }),
+                Slot::Pool(p) => out.extend(p.iter().map(|(s, z, d)| Reservation {
+                    id: d.id,
+                    start: s,
+                    size: z,
+                })),
             }
         }
         out
@@ -224,7 +247,11 @@ impl<B: Backend> Vm<B> {
             .top
             .insert(addr, size, Slot::Res(data))
             .map_err(|_| Error::Overlap { addr, size })?;
-        Ok(Reservation { id, start: addr, size })
+        Ok(Reservation {
+            id,
+            start: addr,
+            size,
+        })
     }
 
     /// Declares `[addr, addr + size)` an anonymous region from which
@@ -281,7 +308,9 @@ impl<B: Backend> Vm<B> {
         }
         let (pool, start) = chosen.ok_or(Error::NoAnonSpace)?;
         match self.mem.reservations.top.get_mut(pool) {
-            Some(Slot::Pool(p)) => p.insert(start, size, data).map_err(|_| Error::NoAnonSpace)?,
+            Some(Slot::Pool(p)) => p
+                .insert(start, size, data)
+                .map_err(|_| Error::NoAnonSpace)?,
             _ => return Err(Error::NoAnonSpace),
         }
         Ok(Reservation { id, start, size })
@@ -298,7 +327,11 @@ impl<B: Backend> Vm<B> {
             Some(d) if d.ram => return Err(Error::ReservationIsRam),
             Some(_) => {}
         }
-        let data = self.mem.reservations.remove(reservation).ok_or(Error::NoSuchReservation)?;
+        let data = self
+            .mem
+            .reservations
+            .remove(reservation)
+            .ok_or(Error::NoSuchReservation)?;
         self.unmap_pages(&data.mapped);
         Ok(())
     }
@@ -328,7 +361,11 @@ impl<B: Backend> Vm<B> {
         iterator: impl FnMut(&mut B, u64) -> Result<MapFrame> + 'static,
         mode: MapMode,
     ) -> Result<()> {
-        let d = self.mem.reservations.data_mut(reservation).ok_or(Error::NoSuchReservation)?;
+        let d = self
+            .mem
+            .reservations
+            .data_mut(reservation)
+            .ok_or(Error::NoSuchReservation)?;
         if !d.mapped.is_empty() || d.lazy.is_some() {
             return Err(Error::AlreadyMapped);
         }
@@ -346,12 +383,22 @@ impl<B: Backend> Vm<B> {
     /// they are not freed with the reservation.
     ///
     /// Corresponds to `vm_map_reservation_frames` (4 KiB frames only).
-    pub fn map_reservation_frames(&mut self, reservation: Reservation, frames: &[FrameHandle]) -> Result<()> {
+    pub fn map_reservation_frames(
+        &mut self,
+        reservation: Reservation,
+        frames: &[FrameHandle],
+    ) -> Result<()> {
         let pages = Self::pages(reservation.size) as usize;
         if frames.len() != pages {
-            return Err(Error::BadFrame(reservation.start + (frames.len().min(pages) as u64) * PAGE_SIZE));
+            return Err(Error::BadFrame(
+                reservation.start + (frames.len().min(pages) as u64) * PAGE_SIZE,
+            ));
         }
-        let d = self.mem.reservations.data_mut(reservation).ok_or(Error::NoSuchReservation)?;
+        let d = self
+            .mem
+            .reservations
+            .data_mut(reservation)
+            .ok_or(Error::NoSuchReservation)?;
         if !d.mapped.is_empty() || d.lazy.is_some() {
             return Err(Error::AlreadyMapped);
         }
@@ -360,7 +407,11 @@ impl<B: Backend> Vm<B> {
         let mut it: MapIterator<B> = Box::new(move |_, ipa| {
             let i = ((ipa - start) / PAGE_SIZE) as usize;
             list.get(i)
-                .map(|&frame| MapFrame { frame, rights: Rights::ALL, owned: false })
+                .map(|&frame| MapFrame {
+                    frame,
+                    rights: Rights::ALL,
+                    owned: false,
+                })
                 .ok_or(Error::BadFrame(ipa))
         });
         self.map_now(reservation, &mut it)
@@ -385,8 +436,18 @@ impl<B: Backend> Vm<B> {
             });
             match step {
                 Ok(mf) => {
-                    self.mem.stage2.map.insert(ipa, Stage2Entry { frame: mf.frame, rights: mf.rights });
-                    done.push(MappedPage { ipa, frame: mf.frame, owned: mf.owned });
+                    self.mem.stage2.map.insert(
+                        ipa,
+                        Stage2Entry {
+                            frame: mf.frame,
+                            rights: mf.rights,
+                        },
+                    );
+                    done.push(MappedPage {
+                        ipa,
+                        frame: mf.frame,
+                        owned: mf.owned,
+                    });
                 }
                 Err(e) => {
                     self.unmap_pages(&done);
@@ -423,12 +484,19 @@ impl<B: Backend> Vm<B> {
         let Some(r) = self.mem.reservations.find(fault.addr, fault.size() as u64) else {
             return FaultResult::Unhandled;
         };
-        let Some(d) = self.mem.reservations.data_mut(r) else { return FaultResult::Unhandled };
+        let Some(d) = self.mem.reservations.data_mut(r) else {
+            return FaultResult::Unhandled;
+        };
         if let Some(mut it) = d.lazy.take() {
             return match self.map_now(r, &mut it) {
                 Ok(()) => FaultResult::Restart,
                 Err(e) => {
-                    log::error!("{}: lazy mapping of {:#x} failed: {:?}", self.name(), r.start, e);
+                    log::error!(
+                        "{}: lazy mapping of {:#x} failed: {:?}",
+                        self.name(),
+                        r.start,
+                        e
+                    );
                     if let Some(d) = self.mem.reservations.data_mut(r) {
                         d.lazy = Some(it);
                     }
@@ -437,7 +505,9 @@ impl<B: Backend> Vm<B> {
             };
         }
         // RAM has no callback: faulting on mapped RAM is a guest error.
-        let Some(mut cb) = d.callback.take() else { return FaultResult::Error };
+        let Some(mut cb) = d.callback.take() else {
+            return FaultResult::Error;
+        };
         let res = cb(self, fault);
         if let Some(d) = self.mem.reservations.data_mut(r) {
             if d.callback.is_none() {
@@ -459,7 +529,9 @@ impl<B: Backend> Vm<B> {
     }
 
     pub(crate) fn unhandled_mem_fault(&mut self, fault: &mut MemFault) -> FaultResult {
-        let Some(mut cb) = self.mem.unhandled.take() else { return FaultResult::Unhandled };
+        let Some(mut cb) = self.mem.unhandled.take() else {
+            return FaultResult::Unhandled;
+        };
         let res = cb(self, fault);
         if self.mem.unhandled.is_none() {
             self.mem.unhandled = Some(cb);
@@ -474,7 +546,7 @@ impl<B: Backend> Vm<B> {
     ///
     /// Corresponds to `vm_ram_register`.
     pub fn ram_register(&mut self, size: u64) -> Result<u64> {
-        if size % PAGE_SIZE != 0 {
+        if !size.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Unaligned(size));
         }
         let r = self.reserve_anon_inner(size, PAGE_SIZE, true, None)?;
@@ -590,14 +662,21 @@ impl<B: Backend> Vm<B> {
 fn alloc_iterator<B: Backend>(one_to_one: bool) -> impl FnMut(&mut B, u64) -> Result<MapFrame> {
     move |b: &mut B, ipa| {
         let frame = b.alloc_frame(one_to_one.then_some(ipa))?;
-        Ok(MapFrame { frame, rights: Rights::ALL, owned: true })
+        Ok(MapFrame {
+            frame,
+            rights: Rights::ALL,
+            owned: true,
+        })
     }
 }
 
 /// A fault callback that logs the fault and reports [`FaultResult::Error`].
 ///
 /// Corresponds to `default_error_fault_callback`.
-pub fn default_error_fault_callback<B: Backend>(vm: &mut Vm<B>, fault: &mut MemFault) -> FaultResult {
+pub fn default_error_fault_callback<B: Backend>(
+    vm: &mut Vm<B>,
+    fault: &mut MemFault,
+) -> FaultResult {
     log::error!(
         "{}: fault at {:#x} (size {}) from {} ip {:#x}",
         vm.name(),

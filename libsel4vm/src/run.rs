@@ -131,10 +131,10 @@ impl ExitReason {
     /// libsel4vm's exit code for this reason (`vm_exit_codes_t`, -1 = error).
     pub fn code(&self) -> i32 {
         match self {
-            ExitReason::None => 3,            // VM_GUEST_UNKNOWN_EXIT
-            ExitReason::Stopped | ExitReason::Idle => 0, // no error
+            ExitReason::None => 3,                         // VM_GUEST_UNKNOWN_EXIT
+            ExitReason::Stopped | ExitReason::Idle => 0,   // no error
             ExitReason::UnhandledNotification { .. } => 2, // VM_GUEST_NOTIFICATION_EXIT
-            _ => -1,                          // VM_GUEST_ERROR_EXIT
+            _ => -1,                                       // VM_GUEST_ERROR_EXIT
         }
     }
 }
@@ -222,7 +222,12 @@ impl<B: Backend> Vm<B> {
 
     /// Performs `action` for `vcpu`: the single place that replies.
     /// `ctx`, if given, is the register state to install before replying.
-    pub(crate) fn complete(&mut self, vcpu: VcpuId, action: Action, ctx: Option<UserContext>) -> Result<()> {
+    pub(crate) fn complete(
+        &mut self,
+        vcpu: VcpuId,
+        action: Action,
+        ctx: Option<UserContext>,
+    ) -> Result<()> {
         let i = vcpu.0 as usize;
         match action {
             Action::Resume | Action::Advance => {
@@ -270,7 +275,13 @@ impl<B: Backend> Vm<B> {
             }
         }
         let (vcpu, action, ctx) = match event {
-            Event::VmFault { vcpu, ip, addr, fsr, prefetch } => {
+            Event::VmFault {
+                vcpu,
+                ip,
+                addr,
+                fsr,
+                prefetch,
+            } => {
                 let (a, c) = self.handle_vm_fault(vcpu, ip, addr, fsr, prefetch)?;
                 (vcpu, a, c)
             }
@@ -279,23 +290,38 @@ impl<B: Backend> Vm<B> {
                 (vcpu, a, c)
             }
             Event::VgicMaintenance { vcpu, lr } => {
-                self.irq_maintenance(vcpu, lr).map_err(|e| err_reason(Some(vcpu), e))?;
+                self.irq_maintenance(vcpu, lr)
+                    .map_err(|e| err_reason(Some(vcpu), e))?;
                 (vcpu, Action::Resume, None)
             }
             Event::VppiEvent { vcpu, irq } => {
-                self.vppi_event(vcpu, irq).map_err(|e| err_reason(Some(vcpu), e))?;
+                self.vppi_event(vcpu, irq)
+                    .map_err(|e| err_reason(Some(vcpu), e))?;
                 (vcpu, Action::Resume, None)
             }
             Event::UnknownSyscall { vcpu, ip, syscall } => {
                 return Err(ExitReason::UnknownSyscall { vcpu, ip, syscall })
             }
-            Event::UserException { vcpu, ip, number, code } => {
-                return Err(ExitReason::UserException { vcpu, ip, number, code })
+            Event::UserException {
+                vcpu,
+                ip,
+                number,
+                code,
+            } => {
+                return Err(ExitReason::UserException {
+                    vcpu,
+                    ip,
+                    number,
+                    code,
+                })
             }
-            Event::UnknownFault { vcpu, label } => return Err(ExitReason::UnknownFault { vcpu, label }),
+            Event::UnknownFault { vcpu, label } => {
+                return Err(ExitReason::UnknownFault { vcpu, label })
+            }
             Event::Notification { badge } => return self.handle_notification(badge),
         };
-        self.complete(vcpu, action, ctx).map_err(|e| err_reason(Some(vcpu), e))
+        self.complete(vcpu, action, ctx)
+            .map_err(|e| err_reason(Some(vcpu), e))
     }
 
     fn handle_notification(&mut self, badge: u64) -> Result<(), ExitReason> {
@@ -309,7 +335,11 @@ impl<B: Backend> Vm<B> {
         res.map_err(|error| ExitReason::CallbackFailed { vcpu: None, error })
     }
 
-    fn handle_vcpu_fault(&mut self, vcpu: VcpuId, hsr: u32) -> Result<(Action, Option<UserContext>), ExitReason> {
+    fn handle_vcpu_fault(
+        &mut self,
+        vcpu: VcpuId,
+        hsr: u32,
+    ) -> Result<(Action, Option<UserContext>), ExitReason> {
         let i = vcpu.0 as usize;
         if let Some(mut h) = self.vcpu_fault_handlers[i].take() {
             let res = h(self, vcpu, hsr);
@@ -331,15 +361,28 @@ impl<B: Backend> Vm<B> {
             // WFE: nothing to wait for on one core; step over it.
             Syndrome::Wfx(_) => Ok((Action::Advance, None)),
             s @ (Syndrome::Smc64 { .. } | Syndrome::Hvc64 { .. }) if self.smc_handler.is_some() => {
-                let mut ctx = self.backend.read_context(vcpu).map_err(ExitReason::Backend)?;
-                let mut h = self.smc_handler.take().ok_or(ExitReason::UnhandledVcpuFault { vcpu, hsr })?;
+                let mut ctx = self
+                    .backend
+                    .read_context(vcpu)
+                    .map_err(ExitReason::Backend)?;
+                let mut h = self
+                    .smc_handler
+                    .take()
+                    .ok_or(ExitReason::UnhandledVcpuFault { vcpu, hsr })?;
                 let res = h(self, vcpu, &mut ctx);
                 if self.smc_handler.is_none() {
                     self.smc_handler = Some(h);
                 }
-                res.map_err(|error| ExitReason::CallbackFailed { vcpu: Some(vcpu), error })?;
+                res.map_err(|error| ExitReason::CallbackFailed {
+                    vcpu: Some(vcpu),
+                    error,
+                })?;
                 // A trapped SMC reports the SMC itself as the return address; HVC the next one.
-                let action = if matches!(s, Syndrome::Smc64 { .. }) { Action::Advance } else { Action::Resume };
+                let action = if matches!(s, Syndrome::Smc64 { .. }) {
+                    Action::Advance
+                } else {
+                    Action::Resume
+                };
                 Ok((action, Some(ctx)))
             }
             _ => Err(ExitReason::UnhandledVcpuFault { vcpu, hsr }),
@@ -363,9 +406,24 @@ impl<B: Backend> Vm<B> {
         prefetch: bool,
     ) -> Result<(Action, Option<UserContext>), ExitReason> {
         let i = vcpu.0 as usize;
-        let undecodable = ExitReason::UndecodableAbort { vcpu, ip, addr, fsr };
-        let unhandled = ExitReason::UnhandledMemFault { vcpu, ip, addr, fsr };
-        let error = ExitReason::MemFaultError { vcpu, ip, addr, fsr };
+        let undecodable = ExitReason::UndecodableAbort {
+            vcpu,
+            ip,
+            addr,
+            fsr,
+        };
+        let unhandled = ExitReason::UnhandledMemFault {
+            vcpu,
+            ip,
+            addr,
+            fsr,
+        };
+        let error = ExitReason::MemFaultError {
+            vcpu,
+            ip,
+            addr,
+            fsr,
+        };
         if prefetch {
             let mut f = MemFault::new(vcpu, ip, addr, fsr, None, 0);
             let res = self.dispatch_mem_fault(&mut f);
@@ -380,30 +438,62 @@ impl<B: Backend> Vm<B> {
         let iss = match Syndrome::decode(u64::from(fsr)) {
             Syndrome::DataAbort { iss, .. } => iss,
             _ => {
-                log::error!("{}: {} ip {:#x} addr {:#x}: syndrome {:#x} is not a data abort", self.name(), vcpu, ip, addr, fsr);
+                log::error!(
+                    "{}: {} ip {:#x} addr {:#x}: syndrome {:#x} is not a data abort",
+                    self.name(),
+                    vcpu,
+                    ip,
+                    addr,
+                    fsr
+                );
                 return Err(undecodable);
             }
         };
         let access = match iss.mem_access() {
             Some(a) => a,
             None if iss.cache_maintenance || iss.s1ptw => {
-                log::error!("{}: {} ip {:#x} addr {:#x}: not a register access", self.name(), vcpu, ip, addr);
+                log::error!(
+                    "{}: {} ip {:#x} addr {:#x}: not a register access",
+                    self.name(),
+                    vcpu,
+                    ip,
+                    addr
+                );
                 return Err(undecodable);
             }
             None => {
                 let sctlr = self.backend.read_vcpu_reg(vcpu, VcpuReg::Sctlr)?;
                 if sctlr & 1 != 0 {
-                    log::error!("{}: {} ip {:#x} addr {:#x}: ISV=0 with guest MMU on", self.name(), vcpu, ip, addr);
+                    log::error!(
+                        "{}: {} ip {:#x} addr {:#x}: ISV=0 with guest MMU on",
+                        self.name(),
+                        vcpu,
+                        ip,
+                        addr
+                    );
                     return Err(undecodable);
                 }
                 let word = self.guest_memory().read_u32(ip).map_err(|e| {
-                    log::error!("{}: {} ip {:#x}: cannot fetch instruction: {:?}", self.name(), vcpu, ip, e);
+                    log::error!(
+                        "{}: {} ip {:#x}: cannot fetch instruction: {:?}",
+                        self.name(),
+                        vcpu,
+                        ip,
+                        e
+                    );
                     undecodable
                 })?;
                 match decode_load_store(word) {
                     Ok(a) => a,
                     Err(e) => {
-                        log::error!("{}: {} ip {:#x} addr {:#x}: {}", self.name(), vcpu, ip, addr, e);
+                        log::error!(
+                            "{}: {} ip {:#x} addr {:#x}: {}",
+                            self.name(),
+                            vcpu,
+                            ip,
+                            addr,
+                            e
+                        );
                         return Err(undecodable);
                     }
                 }
@@ -444,7 +534,14 @@ impl<B: Backend> Vm<B> {
             FaultResult::Ignore => Ok((Action::Advance, Some(ctx))),
             FaultResult::Restart => Ok((Action::Resume, None)),
             FaultResult::Unhandled => {
-                log::error!("{}: unhandled memory fault: {} ip {:#x} addr {:#x} fsr {:#x}", self.name(), vcpu, ip, addr, fsr);
+                log::error!(
+                    "{}: unhandled memory fault: {} ip {:#x} addr {:#x} fsr {:#x}",
+                    self.name(),
+                    vcpu,
+                    ip,
+                    addr,
+                    fsr
+                );
                 Err(unhandled)
             }
             FaultResult::Error => Err(error),

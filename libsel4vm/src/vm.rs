@@ -8,8 +8,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::backend::{
-    badge, Backend, CSpaceInfo, FrameHandle, KernelObject, Rights, UserContext, VcpuId, VcpuObjects,
-    VcpuReg, PAGE_BITS, PAGE_SIZE, USER_CONTEXT_WORDS,
+    badge, Backend, CSpaceInfo, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
+    VcpuObjects, VcpuReg, PAGE_BITS, PAGE_SIZE, USER_CONTEXT_WORDS,
 };
 use crate::error::{Error, Result};
 use crate::fault::MemFault;
@@ -38,7 +38,12 @@ pub struct VmConfig {
 
 impl Default for VmConfig {
     fn default() -> Self {
-        Self { name: String::from("vm"), id: 0, max_vcpus: 1, num_list_registers: 4 }
+        Self {
+            name: String::from("vm"),
+            id: 0,
+            max_vcpus: 1,
+            num_list_registers: 4,
+        }
     }
 }
 
@@ -233,7 +238,11 @@ impl<B: Backend> Vm<B> {
                 stage2: Stage2::default(),
                 unhandled: None,
             },
-            run: VmRun { exit_reason: ExitReason::None, notification: None, stop: false },
+            run: VmRun {
+                exit_reason: ExitReason::None,
+                notification: None,
+                stop: false,
+            },
             irq: None,
             cspace,
             iospaces: Vec::new(),
@@ -290,7 +299,11 @@ impl<B: Backend> Vm<B> {
         self.vcpus.push(Vcpu {
             id,
             objects,
-            tcb: VmTcb { tcb: objects.tcb, sc: objects.sc, priority },
+            tcb: VmTcb {
+                tcb: objects.tcb,
+                sc: objects.sc,
+                priority,
+            },
             target_cpu: None,
             state: VcpuState::Offline,
             last_fault: None,
@@ -322,7 +335,9 @@ impl<B: Backend> Vm<B> {
 
     /// One vCPU.
     pub fn vcpu(&self, vcpu: VcpuId) -> Result<&Vcpu> {
-        self.vcpus.get(vcpu.0 as usize).ok_or(Error::InvalidVcpu(vcpu))
+        self.vcpus
+            .get(vcpu.0 as usize)
+            .ok_or(Error::InvalidVcpu(vcpu))
     }
 
     pub(crate) fn check_vcpu(&self, vcpu: VcpuId) -> Result<()> {
@@ -340,7 +355,8 @@ impl<B: Backend> Vm<B> {
         } else {
             u64::from(v.target_cpu.unwrap_or(vcpu.0))
         };
-        self.backend.write_vcpu_reg(vcpu, VcpuReg::VmpidrEl2, vmpidr)?;
+        self.backend
+            .write_vcpu_reg(vcpu, VcpuReg::VmpidrEl2, vmpidr)?;
         self.backend.start_vcpu(vcpu)?;
         self.vcpus[vcpu.0 as usize].state = VcpuState::Running;
         Ok(())
@@ -372,14 +388,20 @@ impl<B: Backend> Vm<B> {
     ///
     /// Corresponds to `vm_vcpu_for_target_cpu`.
     pub fn vcpu_for_target_cpu(&self, target_cpu: u32) -> Option<VcpuId> {
-        self.vcpus.iter().find(|v| v.target_cpu == Some(target_cpu)).map(|v| v.id)
+        self.vcpus
+            .iter()
+            .find(|v| v.target_cpu == Some(target_cpu))
+            .map(|v| v.id)
     }
 
     /// The first vCPU without a target CPU.
     ///
     /// Corresponds to `vm_find_free_unassigned_vcpu`.
     pub fn find_free_unassigned_vcpu(&self) -> Option<VcpuId> {
-        self.vcpus.iter().find(|v| v.target_cpu.is_none()).map(|v| v.id)
+        self.vcpus
+            .iter()
+            .find(|v| v.target_cpu.is_none())
+            .map(|v| v.id)
     }
 
     /// True if the vCPU exists and is online.
@@ -536,10 +558,10 @@ impl<B: Backend> Vm<B> {
         if size == 0 {
             return Err(Error::ZeroSize);
         }
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Unaligned(addr));
         }
-        if size % PAGE_SIZE != 0 {
+        if !size.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Unaligned(size));
         }
         addr.checked_add(size).ok_or(Error::Overflow)?;

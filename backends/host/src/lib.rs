@@ -51,24 +51,36 @@ struct Slab {
 
 impl Slab {
     fn layout() -> std::alloc::Layout {
-        std::alloc::Layout::from_size_align(SLAB_PAGES * PAGE_SIZE as usize, PAGE_SIZE as usize).expect("slab layout")
+        std::alloc::Layout::from_size_align(SLAB_PAGES * PAGE_SIZE as usize, PAGE_SIZE as usize)
+            .expect("slab layout")
     }
     fn new() -> Self {
         // SAFETY: the layout has non-zero size.
         let p = unsafe { std::alloc::alloc_zeroed(Self::layout()) };
-        let ptr = std::ptr::NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout()));
+        let ptr = std::ptr::NonNull::new(p)
+            .unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout()));
         Self { ptr }
     }
     /// Pages `first..first + n` as one slice.
     fn pages(&self, first: usize, n: usize) -> &[u8] {
         assert!(first + n <= SLAB_PAGES);
         // SAFETY: in bounds of the allocation; `&self` prevents concurrent `&mut`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(first * PAGE_SIZE as usize), n * PAGE_SIZE as usize) }
+        unsafe {
+            std::slice::from_raw_parts(
+                self.ptr.as_ptr().add(first * PAGE_SIZE as usize),
+                n * PAGE_SIZE as usize,
+            )
+        }
     }
     fn pages_mut(&mut self, first: usize, n: usize) -> &mut [u8] {
         assert!(first + n <= SLAB_PAGES);
         // SAFETY: in bounds; `&mut self` gives exclusive access.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(first * PAGE_SIZE as usize), n * PAGE_SIZE as usize) }
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.ptr.as_ptr().add(first * PAGE_SIZE as usize),
+                n * PAGE_SIZE as usize,
+            )
+        }
     }
 }
 
@@ -225,7 +237,9 @@ impl HostBackend {
 
     /// Bytes of a frame.
     pub fn frame_bytes(&self, frame: FrameHandle) -> Option<&[u8]> {
-        self.frame(frame).ok().map(|f| self.slabs[f.slab].pages(f.page, 1))
+        self.frame(frame)
+            .ok()
+            .map(|f| self.slabs[f.slab].pages(f.page, 1))
     }
 
     /// Bytes of the frame mapped at `ipa` in stage 2.
@@ -247,7 +261,9 @@ impl HostBackend {
     }
 
     fn vcpu_state(&mut self, vcpu: VcpuId) -> Result<&mut HostVcpu, BackendError> {
-        self.vcpus.get_mut(&vcpu).ok_or(BackendError::InvalidVcpu(vcpu))
+        self.vcpus
+            .get_mut(&vcpu)
+            .ok_or(BackendError::InvalidVcpu(vcpu))
     }
 }
 
@@ -259,7 +275,11 @@ impl Backend for HostBackend {
         let pa = match paddr {
             Some(pa) => {
                 let (base, size) = self.phys_window;
-                if pa % PAGE_SIZE != 0 || pa < base || pa - base >= size || self.phys_used.contains_key(&pa) {
+                if !pa.is_multiple_of(PAGE_SIZE)
+                    || pa < base
+                    || pa - base >= size
+                    || self.phys_used.contains_key(&pa)
+                {
                     return Err(BackendError::PhysUnavailable(pa));
                 }
                 pa
@@ -277,14 +297,18 @@ impl Backend for HostBackend {
             Some(i) => (i, true),
             None => {
                 let i = self.frames.len();
-                if i % SLAB_PAGES == 0 {
+                if i.is_multiple_of(SLAB_PAGES) {
                     self.slabs.push(Slab::new());
                 }
                 self.frames.push(None);
                 (i, false)
             }
         };
-        let frame = HostFrame { slab: idx / SLAB_PAGES, page: idx % SLAB_PAGES, paddr: pa };
+        let frame = HostFrame {
+            slab: idx / SLAB_PAGES,
+            page: idx % SLAB_PAGES,
+            paddr: pa,
+        };
         if reused {
             self.slabs[frame.slab].pages_mut(frame.page, 1).fill(0);
         }
@@ -298,7 +322,9 @@ impl Backend for HostBackend {
     }
 
     fn free_frame(&mut self, frame: FrameHandle) {
-        let Ok(i) = usize::try_from(frame.0) else { return };
+        let Ok(i) = usize::try_from(frame.0) else {
+            return;
+        };
         if let Some(f) = self.frames.get_mut(i).and_then(Option::take) {
             self.phys_used.remove(&f.paddr);
             self.free_slots.push(i);
@@ -310,9 +336,17 @@ impl Backend for HostBackend {
         Ok(self.frame(frame)?.paddr)
     }
 
-    fn map_guest(&mut self, frame: FrameHandle, ipa: u64, rights: Rights) -> Result<(), BackendError> {
+    fn map_guest(
+        &mut self,
+        frame: FrameHandle,
+        ipa: u64,
+        rights: Rights,
+    ) -> Result<(), BackendError> {
         self.frame(frame)?;
-        if self.fail_map_at == Some(ipa) || ipa % PAGE_SIZE != 0 || self.stage2.contains_key(&ipa) {
+        if self.fail_map_at == Some(ipa)
+            || !ipa.is_multiple_of(PAGE_SIZE)
+            || self.stage2.contains_key(&ipa)
+        {
             return Err(BackendError::InvalidAddress(ipa));
         }
         self.stage2.insert(ipa, (frame, rights));
@@ -330,20 +364,39 @@ impl Backend for HostBackend {
     }
 
     #[inline]
-    fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
-        let slot = self.frames.get(frame.0 as usize).and_then(Option::as_ref).ok_or(BackendError::InvalidFrame)?;
+    fn access_frame<R>(
+        &mut self,
+        frame: FrameHandle,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, BackendError> {
+        let slot = self
+            .frames
+            .get(frame.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or(BackendError::InvalidFrame)?;
         Ok(f(self.slabs[slot.slab].pages_mut(slot.page, 1)))
     }
 
     fn contiguous_frames(&mut self, frames: &[FrameHandle]) -> usize {
         // Handles i, i+1, ... in one slab are adjacent in host memory.
-        let Some(first) = frames.first() else { return 0 };
+        let Some(first) = frames.first() else {
+            return 0;
+        };
         let base = first.0;
         let room = SLAB_PAGES - (base as usize % SLAB_PAGES);
-        frames.iter().take(room).enumerate().take_while(|(k, f)| f.0 == base + *k as u64 && self.frame(**f).is_ok()).count()
+        frames
+            .iter()
+            .take(room)
+            .enumerate()
+            .take_while(|(k, f)| f.0 == base + *k as u64 && self.frame(**f).is_ok())
+            .count()
     }
 
-    fn access_frames<R>(&mut self, frames: &[FrameHandle], f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
+    fn access_frames<R>(
+        &mut self,
+        frames: &[FrameHandle],
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, BackendError> {
         let n = frames.len();
         if n == 0 || self.contiguous_frames(frames) != n {
             return Err(BackendError::InvalidFrame);
@@ -359,7 +412,11 @@ impl Backend for HostBackend {
         }
         self.vcpus.insert(vcpu, HostVcpu::default());
         let base = 0x100 + u64::from(vcpu.0) * 2;
-        Ok(VcpuObjects { vcpu: KernelObject(base), tcb: KernelObject(base + 1), sc: None })
+        Ok(VcpuObjects {
+            vcpu: KernelObject(base),
+            tcb: KernelObject(base + 1),
+            sc: None,
+        })
     }
 
     fn start_vcpu(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
@@ -389,7 +446,12 @@ impl Backend for HostBackend {
         Ok(self.vcpu_state(vcpu)?.regs[reg as usize])
     }
 
-    fn write_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg, value: u64) -> Result<(), BackendError> {
+    fn write_vcpu_reg(
+        &mut self,
+        vcpu: VcpuId,
+        reg: VcpuReg,
+        value: u64,
+    ) -> Result<(), BackendError> {
         self.vcpu_state(vcpu)?.regs[reg as usize] = value;
         Ok(())
     }
@@ -428,7 +490,10 @@ impl Backend for HostBackend {
     }
 
     fn cspace_info(&self) -> CSpaceInfo {
-        CSpaceInfo { cspace: KernelObject(0x10), root_data: 0 }
+        CSpaceInfo {
+            cspace: KernelObject(0x10),
+            root_data: 0,
+        }
     }
 
     fn add_iospace(&mut self, iospace: KernelObject) -> Result<(), BackendError> {

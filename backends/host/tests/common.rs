@@ -6,7 +6,14 @@ pub const RAM: u64 = 0x4000_0000;
 pub const PAGE: u64 = 4096;
 
 pub fn vm() -> Vm<HostBackend> {
-    Vm::new(HostBackend::new(), VmConfig { max_vcpus: 2, ..Default::default() }).unwrap()
+    Vm::new(
+        HostBackend::new(),
+        VmConfig {
+            max_vcpus: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap()
 }
 
 pub fn vm_with_vcpu() -> (Vm<HostBackend>, VcpuId) {

@@ -12,8 +12,16 @@ fn register_at_keeps_regions_sorted_and_merged() {
     assert_eq!(
         vm.ram_regions(),
         vec![
-            RamRegion { start: RAM, size: PAGE, allocated: false },
-            RamRegion { start: RAM + 0xf000, size: 4 * PAGE, allocated: false },
+            RamRegion {
+                start: RAM,
+                size: PAGE,
+                allocated: false
+            },
+            RamRegion {
+                start: RAM + 0xf000,
+                size: 4 * PAGE,
+                allocated: false
+            },
         ]
     );
     assert_eq!(vm.guest_vspace().len(), 5);
@@ -25,22 +33,47 @@ fn register_at_keeps_regions_sorted_and_merged() {
 fn register_at_rejects_bad_input_and_leaves_vm_unchanged() {
     let mut vm = vm();
     vm.ram_register_at(RAM, 4 * PAGE, false).unwrap();
-    vm.reserve_memory_at(0x9000_0000, PAGE, |_, _| sel4vm::FaultResult::Handled).unwrap();
+    vm.reserve_memory_at(0x9000_0000, PAGE, |_, _| sel4vm::FaultResult::Handled)
+        .unwrap();
     let before = snap(&vm);
-    assert_eq!(vm.ram_register_at(RAM + 0x10000, 0, false), Err(Error::ZeroSize));
-    assert_eq!(vm.ram_register_at(RAM + 0x10800, PAGE, false), Err(Error::Unaligned(RAM + 0x10800)));
-    assert_eq!(vm.ram_register_at(RAM + 0x10000, 0x800, false), Err(Error::Unaligned(0x800)));
-    assert_eq!(vm.ram_register_at(u64::MAX - 0xfff, 2 * PAGE, false), Err(Error::Overflow));
-    assert_eq!(vm.ram_register_at(u64::MAX - 0xfff, PAGE, false), Err(Error::Overflow));
+    assert_eq!(
+        vm.ram_register_at(RAM + 0x10000, 0, false),
+        Err(Error::ZeroSize)
+    );
+    assert_eq!(
+        vm.ram_register_at(RAM + 0x10800, PAGE, false),
+        Err(Error::Unaligned(RAM + 0x10800))
+    );
+    assert_eq!(
+        vm.ram_register_at(RAM + 0x10000, 0x800, false),
+        Err(Error::Unaligned(0x800))
+    );
+    assert_eq!(
+        vm.ram_register_at(u64::MAX - 0xfff, 2 * PAGE, false),
+        Err(Error::Overflow)
+    );
+    assert_eq!(
+        vm.ram_register_at(u64::MAX - 0xfff, PAGE, false),
+        Err(Error::Overflow)
+    );
     assert_eq!(
         vm.ram_register_at(RAM + 3 * PAGE, 2 * PAGE, false),
-        Err(Error::Overlap { addr: RAM + 3 * PAGE, size: 2 * PAGE })
+        Err(Error::Overlap {
+            addr: RAM + 3 * PAGE,
+            size: 2 * PAGE
+        })
     );
     assert_eq!(
         vm.ram_register_at(RAM - PAGE, 8 * PAGE, false),
-        Err(Error::Overlap { addr: RAM - PAGE, size: 8 * PAGE })
+        Err(Error::Overlap {
+            addr: RAM - PAGE,
+            size: 8 * PAGE
+        })
     );
-    assert!(matches!(vm.ram_register_at(0x9000_0000, PAGE, false), Err(Error::Overlap { .. })));
+    assert!(matches!(
+        vm.ram_register_at(0x9000_0000, PAGE, false),
+        Err(Error::Overlap { .. })
+    ));
     assert_eq!(before, snap(&vm));
 }
 
@@ -48,10 +81,16 @@ fn register_at_rejects_bad_input_and_leaves_vm_unchanged() {
 fn register_at_one_to_one_uses_matching_physical_frames() {
     let mut vm = vm();
     vm.ram_register_at(RAM + 0x20000, 4 * PAGE, true).unwrap();
-    assert_eq!(vm.ipa_to_pa(RAM + 0x20010, 3 * PAGE).unwrap(), RAM + 0x20010);
+    assert_eq!(
+        vm.ipa_to_pa(RAM + 0x20010, 3 * PAGE).unwrap(),
+        RAM + 0x20010
+    );
     for i in 0..4 {
         let e = vm.guest_vspace().lookup(RAM + 0x20000 + i * PAGE).unwrap();
-        assert_eq!(vm.backend_mut().frame_paddr(e.frame), Ok(RAM + 0x20000 + i * PAGE));
+        assert_eq!(
+            vm.backend_mut().frame_paddr(e.frame),
+            Ok(RAM + 0x20000 + i * PAGE)
+        );
     }
     // Outside the untyped window: typed error, nothing left behind.
     let before = snap(&vm);
@@ -75,7 +114,10 @@ fn register_failure_midway_rolls_back() {
     let mut vm = vm();
     vm.backend_mut().set_frame_limit(Some(3));
     let before = snap(&vm);
-    assert_eq!(vm.ram_register_at(RAM, 4 * PAGE, false), Err(Error::Backend(BackendError::OutOfMemory)));
+    assert_eq!(
+        vm.ram_register_at(RAM, 4 * PAGE, false),
+        Err(Error::Backend(BackendError::OutOfMemory))
+    );
     assert_eq!(before, snap(&vm));
     vm.backend_mut().set_frame_limit(None);
     vm.backend_mut().fail_map_at(Some(RAM + 2 * PAGE));
@@ -98,7 +140,14 @@ fn ram_register_takes_space_from_anon_regions() {
     let a = vm.ram_register(2 * PAGE).unwrap();
     let b = vm.ram_register(3 * PAGE).unwrap();
     assert_eq!((a, b), (0x8000_0000, 0x8000_2000));
-    assert_eq!(vm.ram_regions(), vec![RamRegion { start: a, size: 5 * PAGE, allocated: false }]);
+    assert_eq!(
+        vm.ram_regions(),
+        vec![RamRegion {
+            start: a,
+            size: 5 * PAGE,
+            allocated: false
+        }]
+    );
     let before = snap(&vm);
     assert_eq!(vm.ram_register(0x10000), Err(Error::NoAnonSpace));
     assert_eq!(before, snap(&vm));
@@ -117,9 +166,21 @@ fn mark_allocate_free_and_largest() {
     assert_eq!(
         vm.ram_regions(),
         vec![
-            RamRegion { start: RAM, size: PAGE, allocated: false },
-            RamRegion { start: RAM + PAGE, size: 2 * PAGE, allocated: true },
-            RamRegion { start: RAM + 3 * PAGE, size: 13 * PAGE, allocated: false },
+            RamRegion {
+                start: RAM,
+                size: PAGE,
+                allocated: false
+            },
+            RamRegion {
+                start: RAM + PAGE,
+                size: 2 * PAGE,
+                allocated: true
+            },
+            RamRegion {
+                start: RAM + 3 * PAGE,
+                size: 13 * PAGE,
+                allocated: false
+            },
         ]
     );
     // Marking again is harmless.
@@ -127,17 +188,38 @@ fn mark_allocate_free_and_largest() {
     // First fit skips the one-page hole.
     assert_eq!(vm.ram_allocate(0x1001), Ok(RAM + 3 * PAGE));
     assert_eq!(vm.ram_allocate(1), Ok(RAM));
-    assert_eq!(vm.ram_find_largest_free_region(), Some((RAM + 5 * PAGE, 11 * PAGE)));
+    assert_eq!(
+        vm.ram_find_largest_free_region(),
+        Some((RAM + 5 * PAGE, 11 * PAGE))
+    );
 
     let before = snap(&vm);
     assert_eq!(vm.ram_allocate(0), Err(Error::ZeroSize));
     assert_eq!(vm.ram_allocate(12 * PAGE), Err(Error::OutOfRam));
     assert_eq!(vm.ram_allocate(u64::MAX), Err(Error::OutOfRam));
-    assert_eq!(vm.ram_free(RAM + 0x800, PAGE), Err(Error::Unaligned(RAM + 0x800)));
+    assert_eq!(
+        vm.ram_free(RAM + 0x800, PAGE),
+        Err(Error::Unaligned(RAM + 0x800))
+    );
     assert_eq!(vm.ram_free(RAM, 0), Err(Error::ZeroSize));
-    assert_eq!(vm.ram_free(RAM + 4 * PAGE, 2 * PAGE), Err(Error::NotAllocated(RAM + 5 * PAGE)));
-    assert_eq!(vm.ram_free(RAM + 15 * PAGE, 2 * PAGE), Err(Error::NotRam { addr: RAM + 15 * PAGE, size: 2 * PAGE }));
-    assert_eq!(vm.ram_mark_allocated(RAM + 15 * PAGE, 2 * PAGE), Err(Error::NotRam { addr: RAM + 15 * PAGE, size: 2 * PAGE }));
+    assert_eq!(
+        vm.ram_free(RAM + 4 * PAGE, 2 * PAGE),
+        Err(Error::NotAllocated(RAM + 5 * PAGE))
+    );
+    assert_eq!(
+        vm.ram_free(RAM + 15 * PAGE, 2 * PAGE),
+        Err(Error::NotRam {
+            addr: RAM + 15 * PAGE,
+            size: 2 * PAGE
+        })
+    );
+    assert_eq!(
+        vm.ram_mark_allocated(RAM + 15 * PAGE, 2 * PAGE),
+        Err(Error::NotRam {
+            addr: RAM + 15 * PAGE,
+            size: 2 * PAGE
+        })
+    );
     assert_eq!(vm.ram_mark_allocated(RAM, 0), Err(Error::ZeroSize));
     assert_eq!(vm.ram_mark_allocated(u64::MAX, 2), Err(Error::Overflow));
     assert_eq!(before, snap(&vm));
@@ -164,7 +246,12 @@ fn touch_walks_pages_across_region_boundaries() {
     .unwrap();
     assert_eq!(
         seen,
-        vec![(RAM + 0xff0, 0, 0x10), (RAM + 0x1000, 0x10, 0x1000), (RAM + 0x2000, 0x1010, 0x1000), (RAM + 0x3000, 0x2010, 0x10)]
+        vec![
+            (RAM + 0xff0, 0, 0x10),
+            (RAM + 0x1000, 0x10, 0x1000),
+            (RAM + 0x2000, 0x1010, 0x1000),
+            (RAM + 0x3000, 0x2010, 0x10)
+        ]
     );
     // Write through touch, read back through the host's own view of the frames.
     let data: Vec<u8> = (0..0x2020u32).map(|i| (i * 7) as u8).collect();
@@ -172,8 +259,14 @@ fn touch_walks_pages_across_region_boundaries() {
     let mut back = vec![0; data.len()];
     vm.ram_read(RAM + 0xff0, &mut back).unwrap();
     assert_eq!(back, data);
-    assert_eq!(vm.backend().guest_page(RAM + 0x2000).unwrap()[0], data[0x1010]);
-    assert_eq!(vm.guest_memory().read_u32(RAM + 0xffe).unwrap(), u32::from_le_bytes([data[14], data[15], data[16], data[17]]));
+    assert_eq!(
+        vm.backend().guest_page(RAM + 0x2000).unwrap()[0],
+        data[0x1010]
+    );
+    assert_eq!(
+        vm.guest_memory().read_u32(RAM + 0xffe).unwrap(),
+        u32::from_le_bytes([data[14], data[15], data[16], data[17]])
+    );
     // Zero size: nothing called.
     vm.ram_touch(RAM, 0, |_| Err::<(), _>(())).unwrap();
 }
@@ -188,13 +281,40 @@ fn touch_rejects_ranges_outside_ram_before_any_callback() {
         calls += 1;
         Ok::<(), ()>(())
     };
-    assert_eq!(vm.ram_touch(RAM + PAGE, 2 * PAGE, &mut cb), Err(TouchError::Vm(Error::NotRam { addr: RAM + PAGE, size: 2 * PAGE })));
-    assert_eq!(vm.ram_touch(RAM - 1, 2, &mut cb), Err(TouchError::Vm(Error::NotRam { addr: RAM - 1, size: 2 })));
-    assert_eq!(vm.ram_touch(u64::MAX - 1, 4, &mut cb), Err(TouchError::Vm(Error::Overflow)));
-    assert_eq!(vm.ram_touch(RAM + 4 * PAGE, 1, &mut cb), Err(TouchError::Vm(Error::NotRam { addr: RAM + 4 * PAGE, size: 1 })));
+    assert_eq!(
+        vm.ram_touch(RAM + PAGE, 2 * PAGE, &mut cb),
+        Err(TouchError::Vm(Error::NotRam {
+            addr: RAM + PAGE,
+            size: 2 * PAGE
+        }))
+    );
+    assert_eq!(
+        vm.ram_touch(RAM - 1, 2, &mut cb),
+        Err(TouchError::Vm(Error::NotRam {
+            addr: RAM - 1,
+            size: 2
+        }))
+    );
+    assert_eq!(
+        vm.ram_touch(u64::MAX - 1, 4, &mut cb),
+        Err(TouchError::Vm(Error::Overflow))
+    );
+    assert_eq!(
+        vm.ram_touch(RAM + 4 * PAGE, 1, &mut cb),
+        Err(TouchError::Vm(Error::NotRam {
+            addr: RAM + 4 * PAGE,
+            size: 1
+        }))
+    );
     assert_eq!(calls, 0);
     let mut buf = [0u8; 8];
-    assert_eq!(vm.ram_read(RAM + 2 * PAGE - 4, &mut buf), Err(Error::NotRam { addr: RAM + 2 * PAGE - 4, size: 8 }));
+    assert_eq!(
+        vm.ram_read(RAM + 2 * PAGE - 4, &mut buf),
+        Err(Error::NotRam {
+            addr: RAM + 2 * PAGE - 4,
+            size: 8
+        })
+    );
 }
 
 #[test]
@@ -213,10 +333,82 @@ fn touch_callback_error_stops_walk_and_leaves_vm_unchanged() {
             Ok(())
         }
     });
-    assert_eq!(r, Err(TouchError::Callback { guest_addr: RAM + 2 * PAGE, error: "device said no" }));
+    assert_eq!(
+        r,
+        Err(TouchError::Callback {
+            guest_addr: RAM + 2 * PAGE,
+            error: "device said no"
+        })
+    );
     assert_eq!(pieces, 3);
     assert_eq!(before, snap(&vm));
     // The pieces before the failure were processed.
     assert_eq!(vm.backend().guest_page(RAM + PAGE).unwrap()[0], 0xaa);
     assert_eq!(vm.backend().guest_page(RAM + 2 * PAGE).unwrap()[0], 0);
+}
+
+#[test]
+fn touch_spans_coalesce_only_contiguous_frames() {
+    use sel4vm::{MapFrame, Rights};
+    let mut vm = vm();
+    vm.ram_register_at(RAM, 4 * PAGE, false).unwrap();
+    let mut pieces = Vec::new();
+    vm.guest_memory()
+        .touch_spans(RAM + 0x10, 4 * PAGE - 0x20, |a| {
+            pieces.push((a.guest_addr, a.offset, a.bytes.len()));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    assert_eq!(pieces, vec![(RAM + 0x10, 0, 4 * PAGE as usize - 0x20)]);
+    // RAM whose frames are not adjacent in the VMM: one piece per page.
+    let frames: Vec<_> = (0..3)
+        .map(|_| vm.backend_mut().alloc_frame(None).unwrap())
+        .collect();
+    let rev: Vec<_> = frames.iter().rev().copied().collect();
+    vm.ram_register_at_custom_iterator(0x5000_0000, 3 * PAGE, move |_, a| {
+        Ok(MapFrame {
+            frame: rev[((a - 0x5000_0000) / PAGE) as usize],
+            rights: Rights::ALL,
+            owned: true,
+        })
+    })
+    .unwrap();
+    let mut pieces = Vec::new();
+    vm.guest_memory()
+        .touch_spans(0x5000_0000, 3 * PAGE, |a| {
+            pieces.push((a.guest_addr, a.bytes.len()));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    assert_eq!(
+        pieces,
+        vec![
+            (0x5000_0000, 4096),
+            (0x5000_1000, 4096),
+            (0x5000_2000, 4096)
+        ]
+    );
+    // Bytes land in the right frames either way.
+    let data: Vec<u8> = (0..3 * PAGE as usize)
+        .map(|i| (i / 4096) as u8 + 1)
+        .collect();
+    vm.ram_write(0x5000_0000, &data).unwrap();
+    assert_eq!(vm.backend().frame_bytes(frames[2]).unwrap()[0], 1);
+    assert_eq!(vm.backend().frame_bytes(frames[0]).unwrap()[0], 3);
+    let mut seen = Vec::new();
+    vm.ram_touch(0x5000_0000, 3 * PAGE, |a| {
+        seen.push(a.bytes[0]);
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert_eq!(seen, vec![1, 2, 3]);
+    // Errors: same checks as touch, before any callback.
+    assert_eq!(
+        vm.guest_memory()
+            .touch_spans(RAM + 3 * PAGE, 2 * PAGE, |_| Err::<(), ()>(())),
+        Err(TouchError::Vm(Error::NotRam {
+            addr: RAM + 3 * PAGE,
+            size: 2 * PAGE
+        }))
+    );
 }

@@ -25,7 +25,8 @@ fn op() -> impl Strategy<Value = Op> {
         (0u64..0x14000).prop_map(Op::Allocate),
         (addr(), 0u64..0x6000).prop_map(|(a, s)| Op::Free(a & !0xfff, s)),
         (addr(), 0u64..0x6000).prop_map(|(a, s)| Op::Mark(a, s)),
-        (addr(), proptest::collection::vec(any::<u8>(), 0..9000)).prop_map(|(a, d)| Op::Write(a, d)),
+        (addr(), proptest::collection::vec(any::<u8>(), 0..9000))
+            .prop_map(|(a, d)| Op::Write(a, d)),
         (addr(), 0usize..9000).prop_map(|(a, n)| Op::Read(a, n)),
     ]
 }
@@ -37,8 +38,12 @@ struct Model {
 
 impl Model {
     fn inside(&self, a: u64, s: u64) -> bool {
-        let Some(end) = a.checked_add(s) else { return false };
-        EXTENTS.iter().any(|&(b, n)| a >= b && end <= b + n * PAGE && a < b + n * PAGE)
+        let Some(end) = a.checked_add(s) else {
+            return false;
+        };
+        EXTENTS
+            .iter()
+            .any(|&(b, n)| a >= b && end <= b + n * PAGE && a < b + n * PAGE)
     }
     fn idx(&self, a: u64) -> usize {
         self.pages.iter().position(|p| p.0 == a & !0xfff).unwrap()

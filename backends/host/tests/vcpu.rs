@@ -1,6 +1,8 @@
 mod common;
 use common::*;
-use sel4vm::{Error, KernelObject, UserContext, VcpuId, VcpuReg, VcpuState, Vm, VmConfig, BOOT_VCPU};
+use sel4vm::{
+    Error, KernelObject, UserContext, VcpuId, VcpuReg, VcpuState, Vm, VmConfig, BOOT_VCPU,
+};
 use sel4vm_host::{HostAction, HostBackend};
 
 #[test]
@@ -23,7 +25,10 @@ fn create_assign_start_and_lookups() {
     vm.assign_vcpu_target(a, 0).unwrap();
     vm.assign_vcpu_target(a, 0).unwrap(); // same vCPU again: fine
     assert_eq!(vm.assign_vcpu_target(b, 0), Err(Error::TargetCpuTaken(0)));
-    assert_eq!(vm.assign_vcpu_target(VcpuId(5), 3), Err(Error::InvalidVcpu(VcpuId(5))));
+    assert_eq!(
+        vm.assign_vcpu_target(VcpuId(5), 3),
+        Err(Error::InvalidVcpu(VcpuId(5)))
+    );
     assert_eq!(vm.vcpu(b).unwrap().target_cpu(), None);
     vm.assign_vcpu_target(b, 3).unwrap();
     assert_eq!(vm.vcpu_for_target_cpu(3), Some(b));
@@ -35,9 +40,15 @@ fn create_assign_start_and_lookups() {
     vm.vcpu_start(b).unwrap();
     assert!(vm.is_vcpu_online(a) && vm.is_vcpu_online(b));
     assert!(!vm.is_vcpu_online(VcpuId(9)));
-    assert_eq!(vm.get_arm_vcpu_reg(a, VcpuReg::VmpidrEl2), Ok((1 << 31) | (1 << 24)));
+    assert_eq!(
+        vm.get_arm_vcpu_reg(a, VcpuReg::VmpidrEl2),
+        Ok((1 << 31) | (1 << 24))
+    );
     assert_eq!(vm.get_arm_vcpu_reg(b, VcpuReg::VmpidrEl2), Ok(3));
-    assert_eq!(vm.backend().actions(), &[HostAction::Start(a), HostAction::Start(b)]);
+    assert_eq!(
+        vm.backend().actions(),
+        &[HostAction::Start(a), HostAction::Start(b)]
+    );
     assert_eq!(vm.vcpu_start(VcpuId(2)), Err(Error::InvalidVcpu(VcpuId(2))));
     vm.vcpu_stop(b).unwrap();
     assert_eq!(vm.vcpu(b).unwrap().state(), VcpuState::Offline);
@@ -46,7 +57,16 @@ fn create_assign_start_and_lookups() {
 
 #[test]
 fn vm_config_is_validated() {
-    assert!(matches!(Vm::new(HostBackend::new(), VmConfig { max_vcpus: 0, ..Default::default() }), Err(Error::TooManyVcpus)));
+    assert!(matches!(
+        Vm::new(
+            HostBackend::new(),
+            VmConfig {
+                max_vcpus: 0,
+                ..Default::default()
+            }
+        ),
+        Err(Error::TooManyVcpus)
+    ));
 }
 
 #[test]
@@ -66,14 +86,29 @@ fn thread_context_and_vcpu_registers() {
     assert_eq!(vm.get_thread_context_reg(v, 16), Ok(0x1e));
     vm.set_thread_context_reg(v, 2, 0x3c5).unwrap();
     assert_eq!(vm.get_thread_context(v).unwrap().spsr(), 0x3c5);
-    assert_eq!(vm.get_thread_context_reg(v, 36), Err(Error::InvalidRegister(36)));
-    assert_eq!(vm.set_thread_context_reg(v, 99, 0), Err(Error::InvalidRegister(99)));
-    assert_eq!(vm.get_thread_context(VcpuId(4)), Err(Error::InvalidVcpu(VcpuId(4))));
-    assert_eq!(vm.set_thread_context(VcpuId(4), &ctx), Err(Error::InvalidVcpu(VcpuId(4))));
+    assert_eq!(
+        vm.get_thread_context_reg(v, 36),
+        Err(Error::InvalidRegister(36))
+    );
+    assert_eq!(
+        vm.set_thread_context_reg(v, 99, 0),
+        Err(Error::InvalidRegister(99))
+    );
+    assert_eq!(
+        vm.get_thread_context(VcpuId(4)),
+        Err(Error::InvalidVcpu(VcpuId(4)))
+    );
+    assert_eq!(
+        vm.set_thread_context(VcpuId(4), &ctx),
+        Err(Error::InvalidVcpu(VcpuId(4)))
+    );
 
     vm.set_arm_vcpu_reg(v, VcpuReg::Sctlr, 0xc50838).unwrap();
     assert_eq!(vm.get_arm_vcpu_reg(v, VcpuReg::Sctlr), Ok(0xc50838));
-    assert_eq!(vm.get_arm_vcpu_reg(VcpuId(4), VcpuReg::Sctlr), Err(Error::InvalidVcpu(VcpuId(4))));
+    assert_eq!(
+        vm.get_arm_vcpu_reg(VcpuId(4), VcpuReg::Sctlr),
+        Err(Error::InvalidVcpu(VcpuId(4)))
+    );
     assert_eq!(VcpuReg::from_index(16), Some(VcpuReg::VmpidrEl2));
     assert_eq!(VcpuReg::from_index(24), None);
     assert_eq!(VcpuReg::from_index(u64::MAX), None);

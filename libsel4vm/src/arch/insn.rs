@@ -97,7 +97,9 @@ pub struct Writeback {
 ///
 /// Produced by [`decode_load_store`] or by
 /// [`crate::arch::syndrome::DataAbortIss::mem_access`]; consumed by
-/// [`crate::arch::emulate`].
+/// [`crate::arch::emulate`]. Corresponds to the access description libsel4vm
+/// keeps in `fault_t` (`fault_get_width`, `fault_is_read`, the decoded Rt),
+/// extended with pairs, sign extension and writeback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MemAccess {
     /// Load or store.
@@ -568,7 +570,8 @@ fn decode_single(word: u32) -> Result<MemAccess, DecodeError> {
                 if v {
                     return unallocated;
                 }
-                if bits(word, 22, 2) == 0b10 && bits(word, 12, 9) == 0b11111_1_100 {
+                if bits(word, 22, 2) == 0b10 && bits(word, 12, 9) == (0b11111 << 4 | 1 << 3 | 0b100)
+                {
                     let s = AccessSize::from_log2(size);
                     return Ok(MemAccess {
                         kind: MemKind::Load,

@@ -1,0 +1,418 @@
+//! Pure translations between seL4 values and the core's backend types:
+//! received messages to [`Event`]s, kernel/allocator errors to
+//! [`BackendError`], stage-2 rights to seL4 rights and attributes, and the
+//! VMM address window for guest frames. No kernel calls here, so all of it
+//! is tested on the host.
+
+use alloc::vec::Vec;
+
+use sel4_abi::arch::VmAttributes;
+use sel4_abi::fault::{Fault, VgicMaintenance};
+use sel4_abi::CapRights;
+use sel4_rt::objects::AllocError;
+use sel4_rt::vspace::MapError;
+use sel4vm::backend::badge::{self, Sender};
+use sel4vm::{BackendError, Event, Rights, VcpuId, VcpuReg, PAGE_SIZE};
+
+/// What one `seL4_Recv` on the VMM endpoint delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// An event for the core. For vCPU events the sender waits for a reply.
+    Event(Event),
+    /// A message with badge 0: no cap the backend handed out sends those;
+    /// the backend drops it and keeps waiting.
+    Unbadged {
+        /// The message label.
+        label: u64,
+    },
+}
+
+/// Decodes a received message: the badge says who sent it (see
+/// [`sel4vm::backend::badge`]), the label and MRs say what happened.
+///
+/// A notification delivered through the bound notification arrives with
+/// the notification word as badge and label 0; its badge always has
+/// [`badge::NOTIFICATION_BIT`] set, so it is classified before the label is
+/// looked at. Faults the kernel should never send for a vCPU thread
+/// (cap faults, malformed messages) become [`Event::UnknownFault`] so the
+/// core can stop the VM with a reason instead of the VMM crashing.
+pub fn decode_message(label: u64, badge_word: u64, mrs: &[u64]) -> Received {
+    let vcpu = match badge::decode(badge_word) {
+        Sender::Notification(b) => return Received::Event(Event::Notification { badge: b }),
+        Sender::Unbadged => return Received::Unbadged { label },
+        Sender::Vcpu(v) => v,
+    };
+    Received::Event(fault_event(vcpu, label, mrs))
+}
+
+fn fault_event(vcpu: VcpuId, label: u64, mrs: &[u64]) -> Event {
+    let unknown = Event::UnknownFault { vcpu, label };
+    match Fault::decode(label, mrs) {
+        Ok(Fault::Vm(f)) => Event::VmFault {
+            vcpu,
+            ip: f.ip,
+            addr: f.addr,
+            // ESR_EL2 is a 32-bit syndrome; the kernel sends it in a word.
+            fsr: f.fsr as u32,
+            prefetch: f.prefetch,
+        },
+        Ok(Fault::Vcpu(f)) => Event::VcpuFault { vcpu, hsr: f.hsr },
+        Ok(Fault::VgicMaintenance(VgicMaintenance { idx })) => Event::VgicMaintenance {
+            vcpu,
+            lr: idx.and_then(|i| u32::try_from(i).ok()),
+        },
+        Ok(Fault::VppiEvent(e)) => match u32::try_from(e.irq) {
+            Ok(irq) => Event::VppiEvent { vcpu, irq },
+            Err(_) => unknown,
+        },
+        Ok(Fault::UnknownSyscall(s)) => Event::UnknownSyscall {
+            vcpu,
+            ip: s.fault_ip,
+            syscall: s.syscall,
+        },
+        Ok(Fault::UserException(e)) => Event::UserException {
+            vcpu,
+            ip: e.fault_ip,
+            number: e.number,
+            code: e.code,
+        },
+        Ok(Fault::Null | Fault::Cap(_)) | Err(_) => unknown,
+    }
+}
+
+/// Maps a kernel error to the core's error type (the seL4 error number).
+pub fn kernel_error(e: sel4_abi::Error) -> BackendError {
+    BackendError::Kernel(u32::try_from(e.code()).unwrap_or(u32::MAX))
+}
+
+/// Maps an allocator failure; `paddr` is the physical address asked for, if any.
+pub fn alloc_error(e: AllocError, paddr: Option<u64>) -> BackendError {
+    match e {
+        AllocError::OutOfMemory { .. } | AllocError::OutOfSlots => BackendError::OutOfMemory,
+        AllocError::NoDeviceUntyped { paddr } | AllocError::AddressInUse { paddr } => {
+            BackendError::PhysUnavailable(paddr)
+        }
+        AllocError::InvalidRequest(_) => match paddr {
+            Some(pa) => BackendError::PhysUnavailable(pa),
+            None => BackendError::Unsupported,
+        },
+        AllocError::InvalidHandle => BackendError::InvalidFrame,
+        AllocError::Kernel(k) => kernel_error(k),
+    }
+}
+
+/// Maps a mapping failure at `addr` (an IPA or a VMM address).
+pub fn map_error(e: MapError, addr: u64) -> BackendError {
+    match e {
+        MapError::Alloc(a) => alloc_error(a, None),
+        MapError::AlreadyMapped { .. } | MapError::NoVirtualSpace => {
+            BackendError::InvalidAddress(addr)
+        }
+        MapError::Kernel(sel4_abi::Error::DeleteFirst) => BackendError::InvalidAddress(addr),
+        MapError::Kernel(k) => kernel_error(k),
+    }
+}
+
+/// seL4 rights and attributes for a stage-2 mapping with `rights`.
+///
+/// Guest RAM is mapped cacheable (the guest picks its own memory types with
+/// its stage-1 tables; stage 2 only limits them). Execute permission maps to
+/// the absence of `seL4_ARM_ExecuteNever`.
+pub fn stage2_rights(rights: Rights) -> (CapRights, VmAttributes) {
+    let r = CapRights::new(false, false, rights.read, rights.write);
+    let mut attrs = VmAttributes::DEFAULT;
+    if !rights.execute {
+        attrs = attrs | VmAttributes::EXECUTE_NEVER;
+    }
+    (r, attrs)
+}
+
+/// The ABI crate's register number for a core [`VcpuReg`].
+pub fn vcpu_reg(reg: VcpuReg) -> sel4_abi::VcpuReg {
+    use sel4_abi::VcpuReg as R;
+    match reg {
+        VcpuReg::Sctlr => R::Sctlr,
+        VcpuReg::Cpacr => R::Cpacr,
+        VcpuReg::Ttbr0 => R::Ttbr0,
+        VcpuReg::Ttbr1 => R::Ttbr1,
+        VcpuReg::Tcr => R::Tcr,
+        VcpuReg::Mair => R::Mair,
+        VcpuReg::Amair => R::Amair,
+        VcpuReg::Cidr => R::Cidr,
+        VcpuReg::Actlr => R::Actlr,
+        VcpuReg::Afsr0 => R::Afsr0,
+        VcpuReg::Afsr1 => R::Afsr1,
+        VcpuReg::Esr => R::Esr,
+        VcpuReg::Far => R::Far,
+        VcpuReg::Par => R::Par,
+        VcpuReg::Vbar => R::Vbar,
+        VcpuReg::TpidrEl1 => R::TpidrEl1,
+        VcpuReg::VmpidrEl2 => R::VmpidrEl2,
+        VcpuReg::SpEl1 => R::SpEl1,
+        VcpuReg::ElrEl1 => R::ElrEl1,
+        VcpuReg::SpsrEl1 => R::SpsrEl1,
+        VcpuReg::CntvCtl => R::CntvCtl,
+        VcpuReg::CntvCval => R::CntvCval,
+        VcpuReg::Cntvoff => R::Cntvoff,
+        VcpuReg::CntkctlEl1 => R::CntkctlEl1,
+    }
+}
+
+/// Page-granular allocator for the VMM virtual window that guest frames are
+/// permanently mapped into. Freed pages are reused (lowest first is not
+/// guaranteed; last freed is reused first).
+#[derive(Debug)]
+pub struct VaWindow {
+    base: u64,
+    pages: u64,
+    next: u64,
+    free: Vec<u64>,
+}
+
+impl VaWindow {
+    /// A window of `pages` pages starting at the page-aligned `base`.
+    pub fn new(base: u64, pages: u64) -> Self {
+        Self {
+            base,
+            pages,
+            next: 0,
+            free: Vec::new(),
+        }
+    }
+
+    /// First address of the window.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Size of the window in bytes.
+    pub fn size(&self) -> u64 {
+        self.pages * PAGE_SIZE
+    }
+
+    /// Takes a free page address, `None` when the window is full.
+    pub fn alloc(&mut self) -> Option<u64> {
+        if let Some(va) = self.free.pop() {
+            return Some(va);
+        }
+        if self.next >= self.pages {
+            return None;
+        }
+        let va = self.base + self.next * PAGE_SIZE;
+        self.next += 1;
+        Some(va)
+    }
+
+    /// Returns a page; addresses outside the window or not page aligned are ignored.
+    pub fn free(&mut self, va: u64) {
+        let inside = va >= self.base && va < self.base + self.size() && va % PAGE_SIZE == 0;
+        if inside && !self.free.contains(&va) {
+            self.free.push(va);
+        }
+    }
+
+    /// Pages currently handed out.
+    pub fn in_use(&self) -> u64 {
+        self.next - self.free.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VCPU0: u64 = 1; // badge::for_vcpu(VcpuId(0))
+
+    #[test]
+    fn vm_fault_from_vcpu_badge() {
+        let r = decode_message(5, VCPU0, &[0x4000_0010, 0x2000_0004, 0, 0x9300_0046]);
+        assert_eq!(
+            r,
+            Received::Event(Event::VmFault {
+                vcpu: VcpuId(0),
+                ip: 0x4000_0010,
+                addr: 0x2000_0004,
+                fsr: 0x9300_0046,
+                prefetch: false
+            })
+        );
+        let r = decode_message(5, 3, &[1, 2, 1, 0x8200_0006]);
+        assert!(matches!(
+            r,
+            Received::Event(Event::VmFault {
+                vcpu: VcpuId(2),
+                prefetch: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn hyp_faults() {
+        assert_eq!(
+            decode_message(7, VCPU0, &[0x5a00_0000]),
+            Received::Event(Event::VcpuFault {
+                vcpu: VcpuId(0),
+                hsr: 0x5a00_0000
+            })
+        );
+        assert_eq!(
+            decode_message(6, VCPU0, &[u64::MAX]),
+            Received::Event(Event::VgicMaintenance {
+                vcpu: VcpuId(0),
+                lr: None
+            })
+        );
+        assert_eq!(
+            decode_message(6, VCPU0, &[3]),
+            Received::Event(Event::VgicMaintenance {
+                vcpu: VcpuId(0),
+                lr: Some(3)
+            })
+        );
+        assert_eq!(
+            decode_message(8, VCPU0, &[27]),
+            Received::Event(Event::VppiEvent {
+                vcpu: VcpuId(0),
+                irq: 27
+            })
+        );
+        // An IRQ number that does not fit is not silently truncated.
+        assert_eq!(
+            decode_message(8, VCPU0, &[1 << 40]),
+            Received::Event(Event::UnknownFault {
+                vcpu: VcpuId(0),
+                label: 8
+            })
+        );
+    }
+
+    #[test]
+    fn syscall_and_exception() {
+        let mut m = [0u64; 13];
+        m[8] = 0x4000_0100;
+        m[12] = 42;
+        assert_eq!(
+            decode_message(2, VCPU0, &m),
+            Received::Event(Event::UnknownSyscall {
+                vcpu: VcpuId(0),
+                ip: 0x4000_0100,
+                syscall: 42
+            })
+        );
+        assert_eq!(
+            decode_message(3, VCPU0, &[0x10, 0x20, 0x3c5, 4, 5]),
+            Received::Event(Event::UserException {
+                vcpu: VcpuId(0),
+                ip: 0x10,
+                number: 4,
+                code: 5
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_and_foreign_messages() {
+        // Too short for a VM fault.
+        assert_eq!(
+            decode_message(5, VCPU0, &[1, 2]),
+            Received::Event(Event::UnknownFault {
+                vcpu: VcpuId(0),
+                label: 5
+            })
+        );
+        // Unknown label.
+        assert_eq!(
+            decode_message(99, VCPU0, &[]),
+            Received::Event(Event::UnknownFault {
+                vcpu: VcpuId(0),
+                label: 99
+            })
+        );
+        // Cap faults are not guest events.
+        assert!(matches!(
+            decode_message(1, VCPU0, &[0, 0, 0, 1]),
+            Received::Event(Event::UnknownFault { label: 1, .. })
+        ));
+        assert_eq!(
+            decode_message(5, 0, &[1, 2, 3, 4]),
+            Received::Unbadged { label: 5 }
+        );
+    }
+
+    #[test]
+    fn notifications_win_over_labels() {
+        let b = badge::for_notification(0b101).unwrap();
+        // Label and MRs are leftovers from the Recv arguments; ignored.
+        assert_eq!(
+            decode_message(0, b, &[]),
+            Received::Event(Event::Notification { badge: b })
+        );
+        assert_eq!(
+            decode_message(5, b, &[1, 2, 3, 4]),
+            Received::Event(Event::Notification { badge: b })
+        );
+    }
+
+    #[test]
+    fn errors_map_to_backend_errors() {
+        assert_eq!(
+            kernel_error(sel4_abi::Error::FailedLookup),
+            BackendError::Kernel(6)
+        );
+        assert_eq!(
+            alloc_error(AllocError::OutOfSlots, None),
+            BackendError::OutOfMemory
+        );
+        assert_eq!(
+            alloc_error(AllocError::AddressInUse { paddr: 0x4000_0000 }, Some(0x4000_0000)),
+            BackendError::PhysUnavailable(0x4000_0000)
+        );
+        assert_eq!(
+            alloc_error(AllocError::InvalidRequest("x"), Some(0x123)),
+            BackendError::PhysUnavailable(0x123)
+        );
+        assert_eq!(
+            map_error(MapError::AlreadyMapped { vaddr: 0x1000 }, 0x1000),
+            BackendError::InvalidAddress(0x1000)
+        );
+        assert_eq!(
+            map_error(MapError::Kernel(sel4_abi::Error::DeleteFirst), 0x2000),
+            BackendError::InvalidAddress(0x2000)
+        );
+        assert_eq!(
+            map_error(MapError::Alloc(AllocError::OutOfMemory { size_bits: 12 }), 0),
+            BackendError::OutOfMemory
+        );
+    }
+
+    #[test]
+    fn rights_and_registers() {
+        let (r, a) = stage2_rights(Rights::ALL);
+        assert!(r.can_read() && r.can_write() && !r.can_grant());
+        assert_eq!(a, VmAttributes::DEFAULT);
+        let (r, a) = stage2_rights(Rights::READ_ONLY);
+        assert!(r.can_read() && !r.can_write());
+        assert_eq!(a.into_word(), 3 | 4);
+        for i in 0..u64::from(VcpuReg::COUNT) {
+            let reg = VcpuReg::from_index(i).unwrap();
+            assert_eq!(vcpu_reg(reg).raw(), i);
+        }
+    }
+
+    #[test]
+    fn window_allocates_reuses_and_fills_up() {
+        let mut w = VaWindow::new(0x20_0000_0000, 3);
+        let a = w.alloc().unwrap();
+        let b = w.alloc().unwrap();
+        assert_eq!((a, b), (0x20_0000_0000, 0x20_0000_1000));
+        w.free(a);
+        w.free(a); // double free ignored
+        w.free(0x1234); // foreign address ignored
+        assert_eq!(w.in_use(), 1);
+        assert_eq!(w.alloc(), Some(a));
+        assert_eq!(w.alloc(), Some(0x20_0000_2000));
+        assert_eq!(w.alloc(), None);
+        assert_eq!(w.size(), 3 * PAGE_SIZE);
+    }
+}
