@@ -331,7 +331,7 @@ pub enum Event {
     },
     /// A notification (or a non-vCPU sender) arrived with this badge.
     Notification {
-        /// Badge, with [`badge::NOTIFICATION_BIT`] set.
+        /// Badge, with `badge::NOTIFICATION_BIT` set.
         badge: u64,
     },
 }
@@ -356,7 +356,7 @@ impl Event {
 ///
 /// vCPU fault endpoints are badged `index + 1` (so badge 0, an unbadged send,
 /// is never a vCPU). Notifications bound to or sent to the VMM endpoint must set
-/// [`NOTIFICATION_BIT`], so the two ranges cannot collide whatever the number
+/// [`badge::NOTIFICATION_BIT`], so the two ranges cannot collide whatever the number
 /// of vCPUs. Corresponds to libsel4vm's `VCPU_BADGE_CREATE` / `VCPU_BADGE_IDX`.
 pub mod badge {
     use super::VcpuId;

@@ -1,5 +1,5 @@
 //! The event loop (`vm_run`): receive, decode once, dispatch to a handler
-//! that returns an [`Action`], and perform that action in [`Vm::complete`],
+//! that returns an [`Action`], and perform that action in one internal function,
 //! the only place that replies to the kernel.
 
 use crate::arch::emulate;

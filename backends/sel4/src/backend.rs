@@ -1,0 +1,784 @@
+//! The seL4 implementation of [`sel4vm::Backend`] (target only).
+
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use sel4_abi::arch::VmAttributes;
+use sel4_abi::cap::{Notification, Tcb, VSpace};
+use sel4_abi::invocation::{encode, CacheOp};
+use sel4_abi::{init, syscall, CNodeCapData, CPtr, CapRights, MessageInfo};
+use sel4_rt::objects::{
+    KernelError, Object, ObjectAllocator, ObjectKind, Slot, UntypedOps,
+};
+use sel4_rt::vspace::{MapOps, VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_EXECUTE_NEVER};
+use sel4_rt::RootKernel;
+use sel4vm::backend::badge;
+use sel4vm::{
+    Backend, BackendError, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
+    VcpuObjects, VcpuReg, VirqInjection, PAGE_SIZE,
+};
+
+use crate::decode::{self, Received, VaWindow};
+
+/// Depth that resolves a root-CNode slot index as a CPtr.
+const ROOT_DEPTH: u8 = 64;
+
+/// The root task's allocators, shared by every backend (VM) in the process.
+///
+/// Plays the role of the `vka_t` + `vspace_t` pair libsel4vm is given.
+pub struct Resources {
+    /// Kernel objects and CNode slots.
+    pub objects: ObjectAllocator,
+    /// The VMM's own address space (guest frames are mapped into a window of it).
+    pub vspace: VSpaceMapper,
+    bound: Option<Object>,
+}
+
+impl Resources {
+    /// Wraps the root task's allocators.
+    pub fn new(objects: ObjectAllocator, vspace: VSpaceMapper) -> Self {
+        Self {
+            objects,
+            vspace,
+            bound: None,
+        }
+    }
+
+    /// Wraps them for sharing between backends.
+    pub fn shared(self) -> Rc<RefCell<Resources>> {
+        Rc::new(RefCell::new(self))
+    }
+
+    /// The notification bound to the VMM thread (created and bound on first use).
+    ///
+    /// A thread can have only one bound notification, so all backends of
+    /// the process share it; its signals wake whichever backend is in
+    /// `wait_event`.
+    fn bound_notification(&mut self) -> Result<Object, BackendError> {
+        if let Some(n) = self.bound {
+            return Ok(n);
+        }
+        let n = self
+            .objects
+            .alloc(&mut RootKernel, ObjectKind::Notification)
+            .map_err(|e| decode::alloc_error(e, None))?;
+        let r = init::TCB.tcb_bind_notification(Notification::from_bits(n.cap));
+        if let Err(e) = r {
+            let _ = self.objects.free(&mut RootKernel, n);
+            return Err(decode::kernel_error(e));
+        }
+        self.bound = Some(n);
+        Ok(n)
+    }
+}
+
+/// How the backend keeps the VMM's cached view of guest frames coherent
+/// with a guest that may run with caches off (a vCPU starts with
+/// `SCTLR_EL1.{M,C,I} = 0`, so its accesses bypass the caches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheMaintenance {
+    /// None: the guest is known to use cacheable memory (e.g. Linux with its MMU on).
+    None,
+    /// Clean+invalidate the page before and after every VMM access and make
+    /// the instruction cache coherent afterwards, with `seL4_ARM_Page_*`
+    /// invocations on the VMM's frame cap (3 system calls per page).
+    Kernel,
+}
+
+/// Construction parameters of a [`Sel4Backend`].
+#[derive(Clone, Copy, Debug)]
+pub struct Sel4Config {
+    /// Bytes of VMM virtual address space reserved for guest frames: the most
+    /// guest RAM (plus other guest frames) this VM can have.
+    pub window_size: u64,
+    /// Bind the process-wide notification to the VMM thread so that signals
+    /// arrive as [`Event::Notification`] (see [`Sel4Backend::mint_notification`]).
+    pub bind_notification: bool,
+    /// Cache maintenance around VMM accesses to guest memory.
+    pub cache: CacheMaintenance,
+}
+
+impl Default for Sel4Config {
+    fn default() -> Self {
+        Self {
+            window_size: 256 << 20,
+            bind_notification: true,
+            cache: CacheMaintenance::Kernel,
+        }
+    }
+}
+
+/// One guest frame: the cap mapped into the guest, and a copy mapped into the VMM.
+#[derive(Clone, Copy, Debug)]
+struct GuestFrame {
+    obj: Object,
+    vmm_cap: Slot,
+    vmm_va: u64,
+    guest_ipa: Option<u64>,
+}
+
+/// Kernel objects and slots of one vCPU.
+#[derive(Clone, Copy, Debug)]
+struct VcpuSlots {
+    vcpu: Object,
+    tcb: Object,
+    /// Badged copy of the VMM endpoint, installed as the TCB's fault endpoint.
+    fault_ep: Slot,
+    /// Where the reply cap of the vCPU's current fault is saved.
+    reply: Slot,
+    reply_pending: bool,
+}
+
+/// Stage-2 (guest VSpace) operations for [`VSpaceMapper::map_at`], which
+/// adds page tables on `seL4_FailedLookup` until the frame fits.
+struct Stage2Ops(VSpace);
+
+impl UntypedOps for Stage2Ops {
+    fn retype(
+        &mut self,
+        untyped: Slot,
+        kind: ObjectKind,
+        dest: Slot,
+        count: usize,
+    ) -> Result<(), KernelError> {
+        RootKernel.retype(untyped, kind, dest, count)
+    }
+    fn delete(&mut self, slot: Slot) -> Result<(), KernelError> {
+        RootKernel.delete(slot)
+    }
+}
+
+impl MapOps for Stage2Ops {
+    fn map_frame(
+        &mut self,
+        frame: Slot,
+        vaddr: u64,
+        rights: CapRights,
+        attrs: u64,
+    ) -> Result<(), KernelError> {
+        encode::page_map(self.0, vaddr, rights, VmAttributes(attrs))
+            .perform(CPtr(frame))
+            .map(drop)
+    }
+    fn map_page_table(&mut self, pt: Slot, vaddr: u64) -> Result<(), KernelError> {
+        encode::page_table_map(self.0, vaddr, VmAttributes::DEFAULT)
+            .perform(CPtr(pt))
+            .map(drop)
+    }
+    fn unmap_frame(&mut self, frame: Slot) -> Result<(), KernelError> {
+        encode::page_unmap().perform(CPtr(frame)).map(drop)
+    }
+}
+
+/// `seL4_CNode_Copy` within the root CNode.
+fn copy_cap(dest: Slot, src: Slot, rights: CapRights) -> Result<(), KernelError> {
+    init::CNODE.cnode_copy(dest, ROOT_DEPTH, init::CNODE, src, ROOT_DEPTH, rights)
+}
+
+/// `seL4_CNode_Mint` within the root CNode.
+fn mint_cap(dest: Slot, src: Slot, rights: CapRights, badge: u64) -> Result<(), KernelError> {
+    init::CNODE.cnode_mint(dest, ROOT_DEPTH, init::CNODE, src, ROOT_DEPTH, rights, badge)
+}
+
+/// `seL4_CNode_Delete` in the root CNode (deleting an empty slot succeeds).
+fn delete_cap(slot: Slot) -> Result<(), KernelError> {
+    init::CNODE.cnode_delete(slot, ROOT_DEPTH)
+}
+
+/// `seL4_CNode_SaveCaller`: moves the reply cap of the last received call
+/// into `dest` (non-MCS kernels). The ABI crate has no encoder for it; the
+/// message is just (index, depth).
+fn save_caller(dest: Slot) -> Result<(), KernelError> {
+    let mut mrs = [dest, u64::from(ROOT_DEPTH), 0, 0];
+    let info = MessageInfo::new(
+        sel4_abi::labels::invocation::CNodeSaveCaller,
+        0,
+        0,
+        2,
+    );
+    let reply = syscall::call_with_mrs(init::CNODE.cptr(), info, &mut mrs);
+    sel4_abi::Error::check(reply.label())
+}
+
+/// The seL4 kernel backend: one guest VSpace, its vCPUs, and the VMM
+/// endpoint their faults arrive on.
+///
+/// Corresponds to what libsel4vm does with seL4 directly in `vm_init`,
+/// `vm_create_vcpu`, `vm_run` and its memory code.
+///
+/// # Design
+/// * **Guest VSpace**: an `seL4_ARM_VSpaceObject` assigned to the root task's
+///   ASID pool. Stage-2 tables (4 levels, starting at level 0 with the 44-bit
+///   IPA configuration) are added when `Page_Map` reports `seL4_FailedLookup`.
+/// * **VMM access to guest frames**: each guest frame cap is copied
+///   (`CNode_Copy`, one cap maps once) and the copy is mapped read-write,
+///   cacheable and non-executable into a VMM virtual window reserved at
+///   creation ([`Sel4Config::window_size`]), permanently, until the frame is
+///   freed. `access_frame` is then a pointer computation plus the chosen
+///   [`CacheMaintenance`]. Cost: two CNode slots per guest page.
+/// * **vCPUs**: a VCPU object and a TCB in the VMM's CSpace and the guest
+///   VSpace; the fault endpoint is a copy of the VMM endpoint minted with
+///   badge [`badge::for_vcpu`]; `VCPU_SetTCB` binds them.
+/// * **Replies** (non-MCS): after each vCPU fault is received, its reply cap
+///   is moved with `CNode_SaveCaller` into a slot owned by that vCPU, so the
+///   core can reply in any order; `reply` sends an empty message on it
+///   (`seL4_NBSend`, so a stale slot can never fault the VMM).
+/// * **Notifications**: the process-wide notification is bound to the VMM
+///   thread; [`Sel4Backend::mint_notification`] hands out copies badged with
+///   [`badge::NOTIFICATION_BIT`] set, so they can never be mistaken for vCPUs.
+pub struct Sel4Backend {
+    res: Rc<RefCell<Resources>>,
+    vspace: Object,
+    stage2: VSpaceMapper,
+    endpoint: Object,
+    notification: Option<Object>,
+    minted: Vec<Slot>,
+    frames: BTreeMap<u64, GuestFrame>,
+    window: VaWindow,
+    vcpus: BTreeMap<u32, VcpuSlots>,
+    cache: CacheMaintenance,
+}
+
+impl Sel4Backend {
+    /// Creates the guest VSpace (assigned to the root task's ASID pool), the
+    /// VMM endpoint, the VMM window and (optionally) binds the notification.
+    ///
+    /// Corresponds to the kernel-object part of `vm_init`.
+    pub fn new(res: Rc<RefCell<Resources>>, config: Sel4Config) -> Result<Self, BackendError> {
+        let pages = config.window_size / PAGE_SIZE;
+        if pages == 0 {
+            return Err(BackendError::OutOfMemory);
+        }
+        let mut guard = res.borrow_mut();
+        let r = &mut *guard;
+        let k = &mut RootKernel;
+        let window_base = r
+            .vspace
+            .reserve(pages * PAGE_SIZE, 21)
+            .map_err(|e| decode::map_error(e, 0))?;
+        let vspace = r
+            .objects
+            .alloc(k, ObjectKind::VSpace)
+            .map_err(|e| decode::alloc_error(e, None))?;
+        if let Err(e) = init::ASID_POOL.asid_pool_assign(VSpace::from_bits(vspace.cap)) {
+            let _ = r.objects.free(k, vspace);
+            return Err(decode::kernel_error(e));
+        }
+        let endpoint = match r.objects.alloc(k, ObjectKind::Endpoint) {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = r.objects.free(k, vspace);
+                return Err(decode::alloc_error(e, None));
+            }
+        };
+        let notification = if config.bind_notification {
+            match r.bound_notification() {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    let _ = r.objects.free(k, endpoint);
+                    let _ = r.objects.free(k, vspace);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        drop(guard);
+        Ok(Self {
+            res,
+            vspace,
+            stage2: VSpaceMapper::new(0, 1 << 44),
+            endpoint,
+            notification,
+            minted: Vec::new(),
+            frames: BTreeMap::new(),
+            window: VaWindow::new(window_base, pages),
+            vcpus: BTreeMap::new(),
+            cache: config.cache,
+        })
+    }
+
+    /// The VMM endpoint vCPU faults arrive on (unbadged original cap).
+    pub fn endpoint(&self) -> CPtr {
+        CPtr(self.endpoint.cap)
+    }
+
+    /// The guest VSpace cap.
+    pub fn guest_vspace(&self) -> CPtr {
+        CPtr(self.vspace.cap)
+    }
+
+    /// The notification bound to the VMM thread, if one was bound.
+    pub fn notification(&self) -> Option<CPtr> {
+        self.notification.map(|n| CPtr(n.cap))
+    }
+
+    /// Mints a copy of the bound notification with badge
+    /// `bits | NOTIFICATION_BIT`, for an IRQ handler
+    /// (`IRQHandler_SetNotification`) or another thread to signal. The cap
+    /// stays owned by the backend and is deleted with it.
+    ///
+    /// Corresponds to minting the badged notification caps libsel4vm hands
+    /// to `vm_register_irq` users.
+    pub fn mint_notification(&mut self, bits: u64) -> sel4vm::Result<CPtr> {
+        let badge = badge::for_notification(bits)?;
+        let n = self.notification.ok_or(BackendError::Unsupported)?;
+        let mut res = self.res.borrow_mut();
+        let slot = res
+            .objects
+            .alloc_slot()
+            .map_err(|e| decode::alloc_error(e, None))?;
+        if let Err(e) = mint_cap(slot, n.cap, CapRights::ALL, badge) {
+            let _ = res.objects.free_slot(slot);
+            return Err(decode::kernel_error(e).into());
+        }
+        self.minted.push(slot);
+        Ok(CPtr(slot))
+    }
+
+    /// The VMM address a guest frame is mapped at.
+    pub fn vmm_vaddr(&self, frame: FrameHandle) -> Option<u64> {
+        self.frames.get(&frame.0).map(|f| f.vmm_va)
+    }
+
+    /// The frame cap mapped into the guest (the handle is its slot).
+    pub fn frame_cap(&self, frame: FrameHandle) -> Option<CPtr> {
+        self.frames.get(&frame.0).map(|f| CPtr(f.obj.cap))
+    }
+
+    /// Number of live guest frames.
+    pub fn frame_count(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Number of stage-2 page tables created so far.
+    pub fn stage2_tables(&self) -> usize {
+        self.stage2.page_tables().len()
+    }
+
+    /// `(base, size)` of the VMM window guest frames are mapped into.
+    pub fn vmm_window(&self) -> (u64, u64) {
+        (self.window.base(), self.window.size())
+    }
+
+    /// Changes the cache maintenance done around VMM accesses.
+    pub fn set_cache_maintenance(&mut self, cache: CacheMaintenance) {
+        self.cache = cache;
+    }
+
+    fn frame(&self, frame: FrameHandle) -> Result<GuestFrame, BackendError> {
+        self.frames
+            .get(&frame.0)
+            .copied()
+            .ok_or(BackendError::InvalidFrame)
+    }
+
+    fn vcpu(&self, vcpu: VcpuId) -> Result<VcpuSlots, BackendError> {
+        self.vcpus
+            .get(&vcpu.0)
+            .copied()
+            .ok_or(BackendError::InvalidVcpu(vcpu))
+    }
+
+    fn cache_op(&self, f: &GuestFrame, op: CacheOp) -> Result<(), BackendError> {
+        sel4_abi::cap::Frame::from_bits(f.vmm_cap)
+            .frame_cache_op(op, 0, PAGE_SIZE)
+            .map_err(decode::kernel_error)
+    }
+
+    /// Maps the VMM copy of a new frame; undoes itself on failure.
+    fn map_into_vmm(&mut self, obj: Object) -> Result<GuestFrame, BackendError> {
+        let va = self.window.alloc().ok_or(BackendError::OutOfMemory)?;
+        let mut res = self.res.borrow_mut();
+        let r = &mut *res;
+        let slot = match r.objects.alloc_slot() {
+            Ok(s) => s,
+            Err(e) => {
+                self.window.free(va);
+                return Err(decode::alloc_error(e, None));
+            }
+        };
+        let mapped = copy_cap(slot, obj.cap, CapRights::READ_WRITE)
+            .map_err(decode::kernel_error)
+            .and_then(|()| {
+                r.vspace
+                    .map_at(
+                        &mut RootKernel,
+                        &mut r.objects,
+                        slot,
+                        va,
+                        CapRights::READ_WRITE,
+                        VM_ATTRS_DEFAULT | VM_ATTRS_EXECUTE_NEVER,
+                    )
+                    .map_err(|e| decode::map_error(e, va))
+            });
+        if let Err(e) = mapped {
+            let _ = delete_cap(slot);
+            let _ = r.objects.free_slot(slot);
+            self.window.free(va);
+            return Err(e);
+        }
+        Ok(GuestFrame {
+            obj,
+            vmm_cap: slot,
+            vmm_va: va,
+            guest_ipa: None,
+        })
+    }
+
+    /// Deletes the VMM copy (which unmaps it) and returns slot and address.
+    fn unmap_from_vmm(&mut self, f: &GuestFrame) {
+        if let Err(e) = delete_cap(f.vmm_cap) {
+            log::warn!("sel4vm-sel4: deleting VMM frame copy {}: {e}", f.vmm_cap);
+            return;
+        }
+        let _ = self.res.borrow_mut().objects.free_slot(f.vmm_cap);
+        self.window.free(f.vmm_va);
+    }
+
+    fn destroy_vcpu(&mut self, v: VcpuSlots) {
+        let mut res = self.res.borrow_mut();
+        let _ = Tcb::from_bits(v.tcb.cap).tcb_suspend();
+        for slot in [v.reply, v.fault_ep] {
+            let _ = delete_cap(slot);
+            let _ = res.objects.free_slot(slot);
+        }
+        for o in [v.tcb, v.vcpu] {
+            if let Err(e) = res.objects.free(&mut RootKernel, o) {
+                log::warn!("sel4vm-sel4: freeing vCPU object {}: {e}", o.cap);
+            }
+        }
+    }
+}
+
+impl Backend for Sel4Backend {
+    fn alloc_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
+        let obj = {
+            let mut res = self.res.borrow_mut();
+            match paddr {
+                None => res.objects.alloc(&mut RootKernel, ObjectKind::SmallPage),
+                Some(pa) => res
+                    .objects
+                    .alloc_at(&mut RootKernel, ObjectKind::SmallPage, pa),
+            }
+            .map_err(|e| decode::alloc_error(e, paddr))?
+        };
+        let f = match self.map_into_vmm(obj) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = self.res.borrow_mut().objects.free(&mut RootKernel, obj);
+                return Err(e);
+            }
+        };
+        self.frames.insert(obj.cap, f);
+        // Frames from device untypeds are not zeroed by the kernel and may
+        // hold a previous guest's data.
+        let is_device = {
+            let res = self.res.borrow();
+            res.objects
+                .untyped_covering(obj.paddr, PAGE_SIZE)
+                .is_some_and(|u| u.is_device)
+        };
+        if is_device {
+            let r = self.access_frame(FrameHandle(obj.cap), |b| b.fill(0));
+            if let Err(e) = r {
+                self.free_frame(FrameHandle(obj.cap));
+                return Err(e);
+            }
+        }
+        Ok(FrameHandle(obj.cap))
+    }
+
+    fn free_frame(&mut self, frame: FrameHandle) {
+        let Some(f) = self.frames.remove(&frame.0) else {
+            log::warn!("sel4vm-sel4: free of unknown frame {:#x}", frame.0);
+            return;
+        };
+        self.unmap_from_vmm(&f);
+        // Deleting the last cap also removes a stage-2 mapping that was left.
+        if let Err(e) = self.res.borrow_mut().objects.free(&mut RootKernel, f.obj) {
+            log::warn!("sel4vm-sel4: freeing frame {:#x}: {e}", f.obj.paddr);
+        }
+    }
+
+    fn frame_paddr(&mut self, frame: FrameHandle) -> Result<u64, BackendError> {
+        Ok(self.frame(frame)?.obj.paddr)
+    }
+
+    fn map_guest(&mut self, frame: FrameHandle, ipa: u64, rights: Rights) -> Result<(), BackendError> {
+        let f = self.frame(frame)?;
+        if f.guest_ipa.is_some() || ipa % PAGE_SIZE != 0 {
+            return Err(BackendError::InvalidAddress(ipa));
+        }
+        let (cap_rights, attrs) = decode::stage2_rights(rights);
+        let mut ops = Stage2Ops(VSpace::from_bits(self.vspace.cap));
+        {
+            let mut res = self.res.borrow_mut();
+            self.stage2
+                .map_at(
+                    &mut ops,
+                    &mut res.objects,
+                    f.obj.cap,
+                    ipa,
+                    cap_rights,
+                    attrs.into_word(),
+                )
+                .map_err(|e| decode::map_error(e, ipa))?;
+        }
+        if let Some(g) = self.frames.get_mut(&frame.0) {
+            g.guest_ipa = Some(ipa);
+        }
+        Ok(())
+    }
+
+    fn unmap_guest(&mut self, frame: FrameHandle, ipa: u64) -> Result<(), BackendError> {
+        let f = self.frame(frame)?;
+        if f.guest_ipa != Some(ipa) {
+            return Err(BackendError::InvalidAddress(ipa));
+        }
+        sel4_abi::cap::Frame::from_bits(f.obj.cap)
+            .frame_unmap()
+            .map_err(decode::kernel_error)?;
+        if let Some(g) = self.frames.get_mut(&frame.0) {
+            g.guest_ipa = None;
+        }
+        Ok(())
+    }
+
+    fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
+        let g = self.frame(frame)?;
+        if self.cache == CacheMaintenance::Kernel {
+            // Drop stale lines so data the guest wrote with caches off is seen.
+            self.cache_op(&g, CacheOp::CleanInvalidateData)?;
+        }
+        // SAFETY: the VMM copy of the frame is mapped read-write at `vmm_va`
+        // for as long as the frame is in `self.frames`, and only reachable
+        // through `&mut self`; on one core the guest is not running while the
+        // VMM executes this.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(g.vmm_va as *mut u8, PAGE_SIZE as usize) };
+        let out = f(bytes);
+        if self.cache == CacheMaintenance::Kernel {
+            // Push our writes to memory and make new code visible to fetches.
+            self.cache_op(&g, CacheOp::CleanInvalidateData)?;
+            self.cache_op(&g, CacheOp::UnifyInstruction)?;
+        }
+        Ok(out)
+    }
+
+    fn create_vcpu(&mut self, vcpu: VcpuId, priority: u8) -> Result<VcpuObjects, BackendError> {
+        if self.vcpus.contains_key(&vcpu.0) {
+            return Err(BackendError::InvalidVcpu(vcpu));
+        }
+        let mut res = self.res.borrow_mut();
+        let r = &mut *res;
+        let k = &mut RootKernel;
+        let mut objs: Vec<Object> = Vec::new();
+        let mut slots: Vec<Slot> = Vec::new();
+        let result = (|| {
+            let vo = r.objects.alloc(k, ObjectKind::Vcpu).map_err(|e| decode::alloc_error(e, None))?;
+            objs.push(vo);
+            let tcb = r.objects.alloc(k, ObjectKind::Tcb).map_err(|e| decode::alloc_error(e, None))?;
+            objs.push(tcb);
+            let fault_ep = r.objects.alloc_slot().map_err(|e| decode::alloc_error(e, None))?;
+            slots.push(fault_ep);
+            let reply = r.objects.alloc_slot().map_err(|e| decode::alloc_error(e, None))?;
+            slots.push(reply);
+            // Faults may only be sent (and carry a reply cap); no receive right.
+            let ep_rights = CapRights::new(true, true, false, true);
+            mint_cap(fault_ep, self.endpoint.cap, ep_rights, badge::for_vcpu(vcpu))
+                .map_err(decode::kernel_error)?;
+            let t = Tcb::from_bits(tcb.cap);
+            // The fault endpoint is looked up in the vCPU's CSpace: the VMM's.
+            t.tcb_configure(
+                CPtr(fault_ep),
+                init::CNODE,
+                CNodeCapData::new(0, 0),
+                VSpace::from_bits(self.vspace.cap),
+                0,
+                0,
+                CPtr::NULL,
+            )
+            .map_err(decode::kernel_error)?;
+            t.tcb_set_priority(init::TCB, u64::from(priority))
+                .map_err(decode::kernel_error)?;
+            sel4_abi::cap::Vcpu::from_bits(vo.cap)
+                .vcpu_set_tcb(t)
+                .map_err(decode::kernel_error)?;
+            Ok(VcpuSlots {
+                vcpu: vo,
+                tcb,
+                fault_ep,
+                reply,
+                reply_pending: false,
+            })
+        })();
+        match result {
+            Ok(v) => {
+                self.vcpus.insert(vcpu.0, v);
+                Ok(VcpuObjects {
+                    vcpu: KernelObject(v.vcpu.cap),
+                    tcb: KernelObject(v.tcb.cap),
+                    sc: None,
+                })
+            }
+            Err(e) => {
+                for s in slots {
+                    let _ = delete_cap(s);
+                    let _ = r.objects.free_slot(s);
+                }
+                for o in objs.into_iter().rev() {
+                    let _ = r.objects.free(k, o);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn start_vcpu(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        let v = self.vcpu(vcpu)?;
+        Tcb::from_bits(v.tcb.cap)
+            .tcb_resume()
+            .map_err(decode::kernel_error)
+    }
+
+    fn stop_vcpu(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        let v = self.vcpu(vcpu)?;
+        Tcb::from_bits(v.tcb.cap)
+            .tcb_suspend()
+            .map_err(decode::kernel_error)?;
+        // Suspending cancels the pending fault; make sure no stale reply cap stays.
+        delete_cap(v.reply).map_err(decode::kernel_error)?;
+        if let Some(s) = self.vcpus.get_mut(&vcpu.0) {
+            s.reply_pending = false;
+        }
+        Ok(())
+    }
+
+    fn read_context(&mut self, vcpu: VcpuId) -> Result<UserContext, BackendError> {
+        let v = self.vcpu(vcpu)?;
+        let ctx = Tcb::from_bits(v.tcb.cap)
+            .tcb_read_registers(false, sel4_abi::UserContext::WORDS)
+            .map_err(decode::kernel_error)?;
+        let mut out = UserContext::default();
+        out.words.copy_from_slice(&ctx.as_words());
+        Ok(out)
+    }
+
+    fn write_context(&mut self, vcpu: VcpuId, ctx: &UserContext) -> Result<(), BackendError> {
+        let v = self.vcpu(vcpu)?;
+        let regs = sel4_abi::UserContext::from_words(&ctx.words);
+        Tcb::from_bits(v.tcb.cap)
+            .tcb_write_registers(false, sel4_abi::UserContext::WORDS, &regs)
+            .map_err(decode::kernel_error)
+    }
+
+    fn read_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg) -> Result<u64, BackendError> {
+        let v = self.vcpu(vcpu)?;
+        sel4_abi::cap::Vcpu::from_bits(v.vcpu.cap)
+            .vcpu_read_reg(decode::vcpu_reg(reg))
+            .map_err(decode::kernel_error)
+    }
+
+    fn write_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg, value: u64) -> Result<(), BackendError> {
+        let v = self.vcpu(vcpu)?;
+        sel4_abi::cap::Vcpu::from_bits(v.vcpu.cap)
+            .vcpu_write_reg(decode::vcpu_reg(reg), value)
+            .map_err(decode::kernel_error)
+    }
+
+    fn inject_irq(&mut self, vcpu: VcpuId, irq: VirqInjection) -> Result<(), BackendError> {
+        let v = self.vcpu(vcpu)?;
+        // The kernel takes a 16-bit virtual IRQ number.
+        let virq = u16::try_from(irq.irq).map_err(|_| decode::kernel_error(sel4_abi::Error::InvalidArgument))?;
+        sel4_abi::cap::Vcpu::from_bits(v.vcpu.cap)
+            .vcpu_inject_irq(virq, irq.priority, irq.group, irq.lr)
+            .map_err(decode::kernel_error)
+    }
+
+    fn ack_vppi(&mut self, vcpu: VcpuId, irq: u32) -> Result<(), BackendError> {
+        let v = self.vcpu(vcpu)?;
+        sel4_abi::cap::Vcpu::from_bits(v.vcpu.cap)
+            .vcpu_ack_vppi(u64::from(irq))
+            .map_err(decode::kernel_error)
+    }
+
+    fn wait_event(&mut self) -> Result<Event, BackendError> {
+        loop {
+            let (info, badge_word, fast) = syscall::recv_with_mrs(CPtr(self.endpoint.cap));
+            // Copy the whole message out before any invocation reuses the IPC buffer.
+            let mut mrs = [0u64; sel4_abi::fault::UNKNOWN_SYSCALL_REPLY_LEN + 1];
+            let n = info.length().min(mrs.len());
+            let nfast = n.min(fast.len());
+            mrs[..nfast].copy_from_slice(&fast[..nfast]);
+            if n > nfast {
+                sel4_abi::with_ipc_buffer(|b| mrs[nfast..n].copy_from_slice(&b.msg[nfast..n]));
+            }
+            let event = match decode::decode_message(info.label(), badge_word.0, &mrs[..n]) {
+                Received::Event(e) => e,
+                Received::Unbadged { label } => {
+                    log::warn!("sel4vm-sel4: dropping unbadged message (label {label})");
+                    continue;
+                }
+            };
+            if let Some(vcpu) = event.vcpu() {
+                if let Some(v) = self.vcpus.get_mut(&vcpu.0) {
+                    if v.reply_pending {
+                        // A vCPU cannot fault twice without a reply; clear a stale cap.
+                        let _ = delete_cap(v.reply);
+                    }
+                    save_caller(v.reply).map_err(decode::kernel_error)?;
+                    v.reply_pending = true;
+                }
+                // Unknown vCPUs: the core rejects the event; the reply cap is dropped.
+            }
+            return Ok(event);
+        }
+    }
+
+    fn reply(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        let v = self.vcpus.get_mut(&vcpu.0).ok_or(BackendError::InvalidVcpu(vcpu))?;
+        if !v.reply_pending {
+            // A reply without an outstanding fault is a VMM bug.
+            return Err(decode::kernel_error(sel4_abi::Error::IllegalOperation));
+        }
+        v.reply_pending = false;
+        // An empty reply with label 0 restarts the thread at its current PC.
+        syscall::nb_send_with_mrs(CPtr(v.reply), MessageInfo::new(0, 0, 0, 0), [0; 4]);
+        Ok(())
+    }
+}
+
+impl Drop for Sel4Backend {
+    /// Suspends and deletes the vCPUs, frees every frame, the stage-2 tables,
+    /// the VSpace, the endpoint and the minted notification caps. Memory
+    /// goes back to the shared allocator; the VMM window's address range is
+    /// not reused.
+    fn drop(&mut self) {
+        let vcpus: Vec<VcpuSlots> = self.vcpus.values().copied().collect();
+        self.vcpus.clear();
+        for v in vcpus {
+            self.destroy_vcpu(v);
+        }
+        let frames: Vec<u64> = self.frames.keys().copied().collect();
+        for f in frames {
+            self.free_frame(FrameHandle(f));
+        }
+        let mut res = self.res.borrow_mut();
+        for slot in self.minted.drain(..) {
+            let _ = delete_cap(slot);
+            let _ = res.objects.free_slot(slot);
+        }
+        for pt in self.stage2.page_tables().to_vec() {
+            if let Err(e) = res.objects.free(&mut RootKernel, pt) {
+                log::warn!("sel4vm-sel4: freeing stage-2 table: {e}");
+            }
+        }
+        for o in [self.endpoint, self.vspace] {
+            if let Err(e) = res.objects.free(&mut RootKernel, o) {
+                log::warn!("sel4vm-sel4: freeing object {}: {e}", o.cap);
+            }
+        }
+    }
+}

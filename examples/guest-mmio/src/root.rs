@@ -1,0 +1,228 @@
+//! The root task proper (target only).
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use sel4_rt::objects::ObjectAllocator;
+use sel4_rt::vspace::VSpaceMapper;
+use sel4_rt::{println, BootInfo};
+use sel4vm::{ExitReason, FaultResult, MemFault, UserContext, Vm, VmConfig};
+use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
+
+use crate::guest::*;
+
+sel4_rt::declare_main!(main);
+
+/// Priority of the guest's vCPU thread (the root task runs at 255).
+const VCPU_PRIORITY: u8 = 100;
+
+type G = Vm<Sel4Backend>;
+
+/// Failed checks, each printed as it happens.
+#[derive(Default)]
+struct Checks {
+    run: u32,
+    failed: u32,
+}
+
+impl Checks {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        self.run += 1;
+        if !ok {
+            self.failed += 1;
+            println!("guest-mmio: CHECK FAILED: {}", what());
+        }
+    }
+}
+
+/// The emulated device: 16 32-bit registers and a log of guest accesses.
+struct Device {
+    regs: [u32; NUM_REGS],
+    log: Vec<Access>,
+    done: bool,
+}
+
+impl Device {
+    fn new() -> Self {
+        let mut regs = [0; NUM_REGS];
+        regs[0x10 / 4] = SIGNED16_INIT;
+        regs[0x14 / 4] = SIGNED32_INIT;
+        Self {
+            regs,
+            log: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Emulates one access; out-of-range ones are guest errors.
+    fn access(&mut self, vm: &mut G, f: &mut MemFault) -> FaultResult {
+        let offset = f.address().wrapping_sub(MMIO_BASE);
+        let size = f.size();
+        let i = (offset / 4) as usize;
+        let fits = match size {
+            8 => offset % 8 == 0 && i + 1 < NUM_REGS,
+            1 | 2 | 4 => i < NUM_REGS,
+            _ => false,
+        };
+        if !fits {
+            println!("guest-mmio: access of {size} bytes at +{offset:#x} outside the device");
+            return FaultResult::Error;
+        }
+        let mask = if size == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (size * 8)) - 1
+        };
+        let value = if f.is_write() {
+            let v = f.data() & mask;
+            if size == 8 {
+                self.regs[i] = v as u32;
+                self.regs[i + 1] = (v >> 32) as u32;
+            } else {
+                self.regs[i] = f.emulate(u64::from(self.regs[i])) as u32;
+            }
+            v
+        } else {
+            if size == 8 {
+                f.set_data(u64::from(self.regs[i]) | u64::from(self.regs[i + 1]) << 32);
+            } else {
+                f.set_data_from_word(u64::from(self.regs[i]));
+            }
+            f.data() & mask
+        };
+        self.log.push(Access {
+            offset,
+            size,
+            value,
+            write: f.is_write(),
+        });
+        if f.is_write() && offset == DONE_OFFSET {
+            self.done = true;
+            vm.stop();
+        }
+        FaultResult::Handled
+    }
+}
+
+fn main(bi: &'static BootInfo) {
+    println!("guest-mmio: root task started");
+    let res = Resources::new(ObjectAllocator::from_bootinfo(bi), VSpaceMapper::default()).shared();
+    let mut c = Checks::default();
+    let start = res.borrow().objects.stats();
+    println!(
+        "guest-mmio: {} KiB RAM free, {} free slots",
+        start.ram_free >> 10,
+        start.free_slots
+    );
+    for (name, one_to_one) in [("1:1", true), ("ram", false)] {
+        if let Err(e) = run_vm(&res, name, one_to_one, &mut c) {
+            c.check(false, || format!("{name}: {e:?}"));
+        }
+        let s = res.borrow().objects.stats();
+        println!(
+            "guest-mmio: [{name}] after teardown: {} KiB RAM free, {} free slots",
+            s.ram_free >> 10,
+            s.free_slots
+        );
+        // Only the VMM window's page tables (in the root VSpace) may stay.
+        c.check(start.ram_free - s.ram_free <= 64 << 10, || {
+            format!("{name}: teardown leaked {} KiB", (start.ram_free - s.ram_free) >> 10)
+        });
+    }
+    if c.failed == 0 {
+        println!("guest-mmio: {} checks run", c.run);
+        println!("guest-mmio: all checks passed");
+    } else {
+        println!("guest-mmio: {} of {} checks failed", c.failed, c.run);
+    }
+}
+
+fn run_vm(
+    res: &Rc<RefCell<Resources>>,
+    name: &str,
+    one_to_one: bool,
+    c: &mut Checks,
+) -> Result<(), sel4vm::Error> {
+    let backend = Sel4Backend::new(res.clone(), Sel4Config::default())?;
+    let (wbase, wsize) = backend.vmm_window();
+    println!("guest-mmio: [{name}] VMM window {wbase:#x}+{wsize:#x}");
+    let config = VmConfig {
+        name: format!("guest-mmio-{name}"),
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(backend, config)?;
+    vm.ram_register_at(RAM_BASE, RAM_SIZE, one_to_one)?;
+    let pa = vm.ipa_to_pa(RAM_BASE, 0x1000)?;
+    println!(
+        "guest-mmio: [{name}] {} KiB guest RAM at {RAM_BASE:#x} (pa {pa:#x}), {} stage-2 tables",
+        RAM_SIZE >> 10,
+        vm.backend().stage2_tables()
+    );
+    if one_to_one {
+        c.check(pa == RAM_BASE, || format!("1:1 RAM at pa {pa:#x}"));
+        c.check(vm.ipa_to_pa(RAM_BASE, RAM_SIZE) == Ok(RAM_BASE), || {
+            "1:1 RAM not contiguous".into()
+        });
+    } else {
+        c.check(pa >= 0x6000_0000, || format!("RAM frame at pa {pa:#x} is kernel RAM"));
+    }
+    c.check(
+        vm.guest_vspace().len() as u64 == RAM_SIZE / 0x1000,
+        || format!("{name}: {} pages mapped", vm.guest_vspace().len()),
+    );
+    // Stage 2 starts at level 0 here: one table at each of levels 1..3 at least.
+    c.check(vm.backend().stage2_tables() >= 3, || {
+        format!("{name}: {} stage-2 tables", vm.backend().stage2_tables())
+    });
+
+    let dev = Rc::new(RefCell::new(Device::new()));
+    let d = dev.clone();
+    vm.reserve_memory_at(MMIO_BASE, MMIO_SIZE, move |vm, f| d.borrow_mut().access(vm, f))?;
+
+    let code: Vec<u8> = PROGRAM.iter().flat_map(|w| w.to_le_bytes()).collect();
+    vm.ram_write(PROG_IPA, &code)?;
+    let mut back = [0u8; PROGRAM.len() * 4];
+    vm.ram_read(PROG_IPA, &mut back)?;
+    c.check(back[..] == code[..], || format!("{name}: program read back differs"));
+
+    let vcpu = vm.create_vcpu(VCPU_PRIORITY)?;
+    let mut ctx = UserContext::default();
+    ctx.set_pc(PROG_IPA);
+    ctx.set_spsr(SPSR_EL1H_MASKED);
+    vm.set_thread_context(vcpu, &ctx)?;
+    vm.vcpu_start(vcpu)?;
+    let reason = vm.run();
+    println!("guest-mmio: [{name}] run returned {reason:?}");
+    c.check(reason == ExitReason::Stopped, || format!("{name}: exit {reason:?}"));
+
+    let d = dev.borrow();
+    c.check(d.done, || format!("{name}: guest never wrote DONE"));
+    c.check(d.log.len() == EXPECTED.len(), || {
+        format!("{name}: {} accesses, expected {}", d.log.len(), EXPECTED.len())
+    });
+    for (i, (got, want)) in d.log.iter().zip(EXPECTED.iter()).enumerate() {
+        c.check(got == want, || format!("{name}: access {i}: got {got:x?}, want {want:x?}"));
+    }
+    println!("guest-mmio: [{name}] {} MMIO accesses emulated", d.log.len());
+    drop(d);
+
+    let regs = vm.get_thread_context(vcpu)?;
+    c.check(regs.pc() == FINAL_PC, || format!("{name}: guest pc {:#x}", regs.pc()));
+    for (n, want) in EXPECTED_REGS {
+        let got = regs.x(n).unwrap_or(0);
+        c.check(got == want, || format!("{name}: x{n} = {got:#x}, want {want:#x}"));
+    }
+    let mut scratch = [0u8; 16];
+    vm.ram_read(SCRATCH_IPA, &mut scratch)?;
+    let got = [
+        u64::from_le_bytes(scratch[..8].try_into().unwrap_or_default()),
+        u64::from_le_bytes(scratch[8..].try_into().unwrap_or_default()),
+    ];
+    c.check(got == EXPECTED_SCRATCH, || format!("{name}: guest RAM store pair left {got:x?}"));
+    vm.vcpu_stop(vcpu)?;
+    println!("guest-mmio: [{name}] guest registers and RAM checked");
+    Ok(())
+}

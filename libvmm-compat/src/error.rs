@@ -1,0 +1,155 @@
+//! Typed errors. The C functions return -1 / `false` and log the reason;
+//! the Rust functions return one of these.
+
+use core::fmt;
+
+/// Which of the three images an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blob {
+    /// The Linux kernel.
+    Kernel,
+    /// The flattened device tree.
+    Dtb,
+    /// The initial RAM disk.
+    Initrd,
+}
+
+/// Why `linux_setup_images` refused (nothing was written to the guest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// The kernel is neither an arm64 `Image` nor an ELF file.
+    NotLinux,
+    /// A blob is shorter than its own headers say.
+    Truncated {
+        /// Which blob.
+        blob: Blob,
+        /// Bytes its headers require.
+        need: u64,
+        /// Bytes given.
+        have: u64,
+    },
+    /// The `Image` header has `image_size == 0` (kernels before 3.17).
+    NoImageSize,
+    /// A big-endian kernel; guests here run little-endian.
+    BigEndianKernel,
+    /// A 16 KiB-page kernel; Cortex-A57 has no 16 KiB granule.
+    UnsupportedPageSize,
+    /// `text_offset` is not page aligned or not below 2 MiB.
+    BadTextOffset(u64),
+    /// An ELF file for another machine (`e_machine`).
+    WrongArchitecture(u16),
+    /// The kernel headers are inconsistent.
+    MalformedKernel(&'static str),
+    /// An ELF `vmlinux` must be given as bytes; it cannot be loaded in place.
+    ElfNotInPlace,
+    /// The kernel base is not 2 MiB aligned.
+    KernelNotAligned(u64),
+    /// The image asks to sit at the bottom of RAM (flags bit 3 clear) but
+    /// `ram_start` is not the start of guest RAM.
+    KernelNotAtRamStart(u64),
+    /// The DTB header or tree is invalid.
+    BadDtb(&'static str),
+    /// The DTB's `totalsize` exceeds the size given (or 2 MiB).
+    DtbTooLarge {
+        /// Header `totalsize`.
+        total_size: u64,
+        /// Bytes available.
+        given: u64,
+    },
+    /// The DTB is not 8-byte aligned in the guest.
+    DtbNotAligned(u64),
+    /// `/chosen` names an initrd range other than where the initrd goes.
+    InitrdMismatch {
+        /// `[start, end)` from the DTB.
+        dtb: (u64, u64),
+        /// `[start, end)` of the actual placement.
+        actual: (u64, u64),
+    },
+    /// A destination range is not wholly inside guest RAM.
+    NotInRam {
+        /// Which blob.
+        blob: Blob,
+        /// Guest-physical start.
+        addr: u64,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// Two destination ranges overlap in guest-physical space.
+    Overlap(Blob, Blob),
+    /// A source inside guest RAM overlaps another blob's destination, so a
+    /// copy would destroy it.
+    SourceClobbered {
+        /// The blob whose source would be overwritten.
+        source: Blob,
+        /// The blob whose destination overlaps it.
+        by: Blob,
+    },
+    /// The VM core refused an access (see [`sel4vm::Error`]).
+    Vm(sel4vm::Error),
+}
+
+impl From<sel4vm::Error> for SetupError {
+    fn from(e: sel4vm::Error) -> Self {
+        SetupError::Vm(e)
+    }
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Errors of the guest control and interrupt functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GuestError {
+    /// `virq_controller_init` has not been called.
+    NoController,
+    /// `virq_controller_init` was called already.
+    ControllerExists,
+    /// The IRQ number is outside what the interrupt controller serves.
+    InvalidIrq(u32),
+    /// The IRQ is registered already on that vCPU.
+    AlreadyRegistered(u32),
+    /// The IRQ was never registered on that vCPU.
+    NotRegistered(u32),
+    /// The channel already has a passthrough IRQ.
+    ChannelInUse(u32),
+    /// No passthrough IRQ uses this channel.
+    UnknownChannel(u32),
+    /// The boot vCPU id names no vCPU.
+    InvalidVcpu(u32),
+    /// `guest_restart` without images to reload.
+    NoImages,
+    /// Reloading the images failed.
+    Setup(SetupError),
+    /// The VM core failed.
+    Vm(sel4vm::Error),
+}
+
+impl From<sel4vm::Error> for GuestError {
+    fn from(e: sel4vm::Error) -> Self {
+        match e {
+            sel4vm::Error::NoIrqController => GuestError::NoController,
+            sel4vm::Error::IrqControllerExists => GuestError::ControllerExists,
+            sel4vm::Error::IrqAlreadyRegistered(i) => GuestError::AlreadyRegistered(i),
+            sel4vm::Error::IrqNotRegistered(i) => GuestError::NotRegistered(i),
+            sel4vm::Error::InvalidVcpu(v) => GuestError::InvalidVcpu(v.0),
+            e => GuestError::Vm(e),
+        }
+    }
+}
+
+impl From<SetupError> for GuestError {
+    fn from(e: SetupError) -> Self {
+        GuestError::Setup(e)
+    }
+}
+
+impl fmt::Display for GuestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
