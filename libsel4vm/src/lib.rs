@@ -20,10 +20,13 @@ pub mod fault;
 mod interval;
 pub mod irq;
 pub mod memory;
+pub mod psci;
 pub mod ram;
 pub mod reservation;
 pub mod run;
+pub mod vgic;
 pub mod vm;
+pub mod vtimer;
 
 pub use backend::{
     badge, Backend, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,

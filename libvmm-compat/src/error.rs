@@ -123,6 +123,15 @@ pub enum GuestError {
     InvalidVcpu(u32),
     /// `guest_restart` without images to reload.
     NoImages,
+    /// C ABI: `virq_register_passthrough` before `libvmm_set_passthrough_ack`.
+    NoPassthroughAck,
+    /// C ABI: no default guest installed.
+    NoDefaultGuest,
+    /// C ABI: a libvmm function was called from inside another one on the
+    /// default guest (e.g. from an ack callback).
+    Reentrant,
+    /// C ABI: a null pointer or a negative IRQ number.
+    BadArgument,
     /// Reloading the images failed.
     Setup(SetupError),
     /// The VM core failed.

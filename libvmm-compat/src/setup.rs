@@ -81,12 +81,6 @@ pub struct Placement {
     pub bytes_copied: u64,
 }
 
-/// Called after bytes for the guest were written through a VMM mapping:
-/// clean them to the point of coherency (the guest starts with its MMU and
-/// caches off). On seL4 that is `seL4_ARM_VSpace_Clean_Data` on the VMM's
-/// VSpace (EL0 cache maintenance is trapped when the kernel runs in EL2).
-pub type CacheClean<'c> = &'c mut dyn FnMut(&[u8]);
-
 /// One planned write.
 struct Piece<'a> {
     blob: Blob,
@@ -134,15 +128,42 @@ pub fn is_vmm_view_of<B: Backend>(vm: &mut Vm<B>, dest: u64, len: u64, ptr: *con
 
 /// Validates kernel, DTB and initrd, checks that their guest-physical
 /// destinations lie in RAM and do not overlap, then copies what is not
-/// already in place, cleaning written bytes with `clean`. Returns where
-/// everything went; `entry` is the kernel entry point.
+/// already in place. Returns where everything went; `entry` is the kernel
+/// entry point.
+///
+/// Cache maintenance: the guest starts with its MMU and caches off, so
+/// bytes the VMM writes through a cacheable mapping must reach memory.
+/// That is the backend's job on every guest-memory access
+/// (`sel4vm-sel4`'s `CacheMaintenance::Kernel` cleans each page it touched
+/// with `seL4_ARM_Page_*`; EL0 cache instructions trap when seL4 runs in
+/// EL2). Images validated in place are not touched at all; whoever put them
+/// there (QEMU, which models no caches) is responsible for coherency.
 ///
 /// Corresponds to libvmm's `linux_setup_images`.
-pub fn linux_setup_images<B: Backend>(
-    vm: &mut Vm<B>,
-    imgs: &LinuxImages<'_>,
-    clean: CacheClean<'_>,
-) -> Result<Placement, SetupError> {
+pub fn linux_setup_images<B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'_>) -> Result<Placement, SetupError> {
+    let plan = plan(vm, imgs)?;
+    // Only backend failures can stop us from here on.
+    let mut copied = 0;
+    for p in &plan.pieces {
+        copied += write_piece(vm, p)?;
+    }
+    if copied == 0 {
+        log::info!("linux_setup_images: kernel, DTB and initrd validated in place");
+    }
+    Ok(Placement { bytes_copied: copied, ..plan.placement })
+}
+
+/// Runs every check of [`linux_setup_images`] without writing anything.
+pub fn validate_images<B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'_>) -> Result<Placement, SetupError> {
+    plan(vm, imgs).map(|p| p.placement)
+}
+
+struct Plan<'a> {
+    pieces: Vec<Piece<'a>>,
+    placement: Placement,
+}
+
+fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'a>, SetupError> {
     // ---- kernel ----
     let head = {
         let mut mem = vm.guest_memory();
@@ -244,26 +265,21 @@ pub fn linux_setup_images<B: Backend>(
             }
         }
     }
-    drop(mem);
-
-    // ---- write: nothing above may fail after this point except the backend ----
-    let mut copied = 0;
-    for p in &pieces {
-        copied += write_piece(vm, p, clean)?;
-    }
-    if copied == 0 {
-        log::info!("linux_setup_images: kernel, DTB and initrd validated in place");
-    }
     if let Some(r) = initrd_range {
         let mut h = [0u8; 8];
-        vm.guest_memory().read(r.0, &mut h[..initrd_len.min(8) as usize])?;
+        let n = initrd_len.min(8) as usize;
+        match imgs.initrd {
+            ImageSrc::Bytes(b) => h[..n].copy_from_slice(&b[..n]),
+            ImageSrc::Guest { addr, .. } => mem.read(addr, &mut h[..n])?,
+        }
         log::debug!("linux_setup_images: initrd {:#x}..{:#x} ({})", r.0, r.1, initrd_format(&h));
     }
-    Ok(Placement { entry: kbase, kernel: kernel_range, dtb: dtb_range, initrd: initrd_range, bytes_copied: copied })
+    let placement = Placement { entry: kbase, kernel: kernel_range, dtb: dtb_range, initrd: initrd_range, bytes_copied: 0 };
+    Ok(Plan { pieces, placement })
 }
 
 /// Performs one planned write; returns the bytes copied.
-fn write_piece<B: Backend>(vm: &mut Vm<B>, p: &Piece<'_>, clean: CacheClean<'_>) -> Result<u64, SetupError> {
+fn write_piece<B: Backend>(vm: &mut Vm<B>, p: &Piece<'_>) -> Result<u64, SetupError> {
     let mut copied = 0;
     match p.src {
         ImageSrc::Bytes(b) => {
@@ -273,7 +289,6 @@ fn write_piece<B: Backend>(vm: &mut Vm<B>, p: &Piece<'_>, clean: CacheClean<'_>)
                     .touch_spans(p.dest, p.len, |a| {
                         let o = a.offset as usize;
                         a.bytes.copy_from_slice(&src[o..o + a.bytes.len()]);
-                        clean(a.bytes);
                         Ok::<(), ()>(())
                     })
                     .map_err(touch_err)?;
@@ -283,7 +298,7 @@ fn write_piece<B: Backend>(vm: &mut Vm<B>, p: &Piece<'_>, clean: CacheClean<'_>)
         ImageSrc::Guest { addr, .. } => {
             let from = addr + p.src_off;
             if from != p.dest {
-                move_in_guest(vm, from, p.dest, p.len, clean)?;
+                move_in_guest(vm, from, p.dest, p.len)?;
                 copied += p.len;
             }
         }
@@ -292,7 +307,6 @@ fn write_piece<B: Backend>(vm: &mut Vm<B>, p: &Piece<'_>, clean: CacheClean<'_>)
         vm.guest_memory()
             .touch_spans(p.dest + p.len, p.zero, |a| {
                 a.bytes.fill(0);
-                clean(a.bytes);
                 Ok::<(), ()>(())
             })
             .map_err(touch_err)?;
@@ -309,7 +323,7 @@ fn touch_err(e: sel4vm::TouchError<()>) -> SetupError {
 
 /// `memmove` inside guest RAM through a bounce buffer, in the direction
 /// that is safe for overlapping ranges.
-fn move_in_guest<B: Backend>(vm: &mut Vm<B>, from: u64, to: u64, len: u64, clean: CacheClean<'_>) -> Result<(), SetupError> {
+fn move_in_guest<B: Backend>(vm: &mut Vm<B>, from: u64, to: u64, len: u64) -> Result<(), SetupError> {
     const CHUNK: u64 = 64 * 1024;
     let mut buf = vec![0u8; CHUNK.min(len) as usize];
     let mut mem = vm.guest_memory();
@@ -319,7 +333,6 @@ fn move_in_guest<B: Backend>(vm: &mut Vm<B>, from: u64, to: u64, len: u64, clean
         mem.touch_spans(to + off, n, |a| {
             let o = a.offset as usize;
             a.bytes.copy_from_slice(&b[o..o + a.bytes.len()]);
-            clean(a.bytes);
             Ok::<(), ()>(())
         })
         .map_err(touch_err)

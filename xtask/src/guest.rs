@@ -65,10 +65,14 @@ fn kernel_package() -> Result<String> {
 fn download(pkg: &str, dir: &Path) -> Result<PathBuf> {
     let arch_pkg = format!("{pkg}:arm64");
     let found = |dir: &Path| -> Option<PathBuf> {
-        std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.starts_with(&format!("{pkg}_")) && n.ends_with("_arm64.deb")
-        })
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.starts_with(&format!("{pkg}_")) && n.ends_with("_arm64.deb")
+            })
     };
     if let Some(p) = found(dir) {
         return Ok(p);
@@ -137,10 +141,7 @@ pub fn prepare() -> Result<Guest> {
     let raw = std::fs::read(&vmlinuz).map_err(|e| format!("{}: {e}", vmlinuz.display()))?;
     let kernel = decompress_kernel(&raw)?;
     if !is_arm64_image(&kernel) {
-        return Err(format!(
-            "{} is not an arm64 Linux Image",
-            vmlinuz.display()
-        ));
+        return Err(format!("{} is not an arm64 Linux Image", vmlinuz.display()));
     }
     let busybox_path = broot.join("bin/busybox");
     let busybox =
@@ -167,7 +168,9 @@ pub fn prepare() -> Result<Guest> {
 /// The initramfs: directories, `/dev/console`, busybox and `/init`.
 pub fn initramfs_cpio(busybox: &[u8]) -> Vec<u8> {
     let mut w = cpio::Writer::default();
-    for d in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "root"] {
+    for d in [
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "root",
+    ] {
         w.dir(d);
     }
     // The kernel opens /dev/console for init before anything mounts devtmpfs.
@@ -220,7 +223,7 @@ pub mod cpio {
         }
 
         fn pad(&mut self) {
-            while self.out.len() % 4 != 0 {
+            while !self.out.len().is_multiple_of(4) {
                 self.out.push(0);
             }
         }
@@ -274,7 +277,10 @@ mod tests {
         child.stdin.take().unwrap().write_all(&archive).unwrap();
         let out = child.wait_with_output().unwrap();
         // Creating /dev/console needs privileges the test may not have; everything else must land.
-        assert_eq!(std::fs::read(tmp.join("bin/busybox")).unwrap(), fake_busybox);
+        assert_eq!(
+            std::fs::read(tmp.join("bin/busybox")).unwrap(),
+            fake_busybox
+        );
         assert_eq!(std::fs::read_to_string(tmp.join("init")).unwrap(), INIT);
         assert!(tmp.join("proc").is_dir() && tmp.join("sys").is_dir());
         let listing = {

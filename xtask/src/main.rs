@@ -123,7 +123,11 @@ fn cmd_test(args: &[String]) -> Result<()> {
     step(&mut failed, "host tests", || target::cargo(&["test"]));
     if !o.host_only {
         deps::ensure_target_tools()?;
-        step(&mut failed, "target build (aarch64-unknown-none)", target::build_all_target);
+        step(
+            &mut failed,
+            "target build (aarch64-unknown-none)",
+            target::build_all_target,
+        );
         if !o.no_lint {
             step(&mut failed, "clippy (target crates)", target::clippy_target);
         }

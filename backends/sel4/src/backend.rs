@@ -752,9 +752,10 @@ impl Backend for Sel4Backend {
 
 impl Drop for Sel4Backend {
     /// Suspends and deletes the vCPUs, frees every frame, the stage-2 tables,
-    /// the VSpace, the endpoint and the minted notification caps. Memory
-    /// goes back to the shared allocator; the VMM window's address range is
-    /// not reused.
+    /// the VSpace, the endpoint and the minted notification caps, then
+    /// coalesces the allocator. Memory and slots go back to the shared
+    /// allocator; the VMM window's address range (and the root VSpace page
+    /// tables covering it) are not reused.
     fn drop(&mut self) {
         let vcpus: Vec<VcpuSlots> = self.vcpus.values().copied().collect();
         self.vcpus.clear();
@@ -779,6 +780,11 @@ impl Drop for Sel4Backend {
             if let Err(e) = res.objects.free(&mut RootKernel, o) {
                 log::warn!("sel4vm-sel4: freeing object {}: {e}", o.cap);
             }
+        }
+        // Guest RAM split untypeds down to pages; merging the freed halves
+        // gives their CNode slots back (about one per guest page).
+        if let Err(e) = res.objects.coalesce(&mut RootKernel) {
+            log::warn!("sel4vm-sel4: coalescing untypeds: {e}");
         }
     }
 }

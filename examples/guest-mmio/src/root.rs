@@ -128,8 +128,11 @@ fn main(bi: &'static BootInfo) {
             s.free_slots
         );
         // Only the VMM window's page tables (in the root VSpace) may stay.
-        c.check(start.ram_free - s.ram_free <= 64 << 10, || {
-            format!("{name}: teardown leaked {} KiB", (start.ram_free - s.ram_free) >> 10)
+        c.check(start.ram_free.saturating_sub(s.ram_free) <= 64 << 10, || {
+            format!("{name}: teardown leaked {} KiB", (start.ram_free.saturating_sub(s.ram_free)) >> 10)
+        });
+        c.check(start.free_slots.saturating_sub(s.free_slots) <= 16, || {
+            format!("{name}: teardown leaked {} slots", start.free_slots.saturating_sub(s.free_slots))
         });
     }
     if c.failed == 0 {
