@@ -135,7 +135,7 @@ fn parse_arm64_header(h: &[u8]) -> Result<Arm64Header, SetupError> {
     if page_size == KernelPageSize::K16 {
         return Err(SetupError::UnsupportedPageSize);
     }
-    if text_offset % 4096 != 0 || text_offset >= KERNEL_ALIGN {
+    if !text_offset.is_multiple_of(4096) || text_offset >= KERNEL_ALIGN {
         return Err(SetupError::BadTextOffset(text_offset));
     }
     Ok(Arm64Header { text_offset, image_size, page_size, place_anywhere: flags & (1 << 3) != 0 })

@@ -175,7 +175,7 @@ fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'
     };
     let kernel = KernelInfo::parse(&head, imgs.kernel.len())?;
     drop(head);
-    if imgs.ram_start % KERNEL_ALIGN != 0 {
+    if !imgs.ram_start.is_multiple_of(KERNEL_ALIGN) {
         return Err(SetupError::KernelNotAligned(imgs.ram_start));
     }
     let kbase = imgs.ram_start.checked_add(kernel.text_offset).ok_or(SetupError::Vm(sel4vm::Error::Overflow))?;
@@ -195,7 +195,7 @@ fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'
     DtbInfo::check_header(&dtb_bytes, imgs.dtb.len())?;
     let (dtb, dtb_initrd) = DtbInfo::check(&dtb_bytes)?;
     drop(dtb_bytes);
-    if imgs.dtb_dest % 8 != 0 {
+    if !imgs.dtb_dest.is_multiple_of(8) {
         return Err(SetupError::DtbNotAligned(imgs.dtb_dest));
     }
     mem.check_range(imgs.dtb_dest, dtb.total_size).map_err(|_| not_in_ram(Blob::Dtb, imgs.dtb_dest, dtb.total_size))?;

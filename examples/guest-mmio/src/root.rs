@@ -9,7 +9,7 @@ use core::cell::RefCell;
 use sel4_rt::objects::ObjectAllocator;
 use sel4_rt::vspace::VSpaceMapper;
 use sel4_rt::{println, BootInfo};
-use sel4vm::{ExitReason, FaultResult, MemFault, UserContext, Vm, VmConfig};
+use sel4vm::{badge, ExitReason, FaultResult, MemFault, UserContext, Vm, VmConfig};
 use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
 
 use crate::guest::*;
@@ -18,6 +18,8 @@ sel4_rt::declare_main!(main);
 
 /// Priority of the guest's vCPU thread (the root task runs at 255).
 const VCPU_PRIORITY: u8 = 100;
+/// Badge bits of the notification the VMM signals itself with.
+const NOTIFY_BITS: u64 = 0x5;
 
 type G = Vm<Sel4Backend>;
 
@@ -197,9 +199,26 @@ fn run_vm(
     ctx.set_spsr(SPSR_EL1H_MASKED);
     vm.set_thread_context(vcpu, &ctx)?;
     vm.vcpu_start(vcpu)?;
+
+    // A notification signalled before the run must arrive through the
+    // bound notification, badged with NOTIFICATION_BIT, between guest faults.
+    let ntfn = vm.backend_mut().mint_notification(NOTIFY_BITS)?;
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    vm.register_notification_callback(move |_, badge| {
+        s.borrow_mut().push(badge);
+        Ok(())
+    });
+    sel4_abi::syscall::signal(ntfn);
+
     let reason = vm.run();
     println!("guest-mmio: [{name}] run returned {reason:?}");
     c.check(reason == ExitReason::Stopped, || format!("{name}: exit {reason:?}"));
+
+    let want = badge::for_notification(NOTIFY_BITS)?;
+    c.check(*seen.borrow() == [want], || {
+        format!("{name}: notifications {:x?}, want [{want:#x}]", seen.borrow())
+    });
 
     let d = dev.borrow();
     c.check(d.done, || format!("{name}: guest never wrote DONE"));

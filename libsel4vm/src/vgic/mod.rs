@@ -413,6 +413,40 @@ impl Vgic {
         })
     }
 
+    /// Checks the internal consistency of the queues and list-register
+    /// shadows (for tests and fuzzing): every queued INTID is recorded as
+    /// queued on that CPU exactly once and is deliverable, every INTID in a
+    /// list register is marked as such, and nothing is both.
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        for (c, cpu) in self.cpus.iter().enumerate() {
+            for (k, &irq) in cpu.queue.iter().enumerate() {
+                if cpu.queue[..k].contains(&irq) {
+                    return Err("INTID queued twice");
+                }
+                let i = self.irq(c, irq).ok_or("queued INTID does not exist")?;
+                if i.queued_on != Some(c as u32) {
+                    return Err("queued INTID not marked queued on this CPU");
+                }
+                if !i.wants_delivery(self.ctlr) {
+                    return Err("undeliverable INTID in queue");
+                }
+            }
+            if cpu.lrs.len() != self.cfg.num_list_registers as usize {
+                return Err("list-register count changed");
+            }
+            for irq in cpu.lrs.iter().flatten() {
+                let i = self.irq(c, *irq).ok_or("INTID in list register does not exist")?;
+                if !i.in_lr || i.queued_on.is_some() {
+                    return Err("list-register INTID state mismatch");
+                }
+            }
+            if !cpu.queue.is_empty() && cpu.lrs.iter().any(Option::is_none) {
+                return Err("queue not drained into a free list register");
+            }
+        }
+        Ok(())
+    }
+
     /// The distributor's `GICD_CTLR` group-enable bits.
     pub fn distributor_enabled(&self) -> (bool, bool) {
         (self.ctlr & regs::CTLR_ENABLE_GRP0 != 0, self.ctlr & regs::CTLR_ENABLE_GRP1 != 0)
@@ -566,7 +600,7 @@ impl Vgic {
 /// Validates alignment and width: words always, bytes if `byte_ok`,
 /// doublewords if `dword_ok`, halfwords never (no GIC register allows them).
 fn check_access(offset: u64, size: AccessSize, byte_ok: bool, dword_ok: bool) -> Result<(), VgicError> {
-    if offset % size.bytes() as u64 != 0 {
+    if !offset.is_multiple_of(size.bytes() as u64) {
         return Err(VgicError::Unaligned { offset, size });
     }
     let ok = match size {
