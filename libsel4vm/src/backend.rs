@@ -9,10 +9,17 @@ use core::fmt;
 
 use crate::error::BackendError;
 
-/// Size of the pages the core manages guest memory in (4 KiB, `seL4_PageBits`).
+/// Size of a small frame and of the pages the core allocates and walks guest
+/// memory in (4 KiB, `seL4_PageBits`).
 pub const PAGE_SIZE: u64 = 4096;
 /// log2 of [`PAGE_SIZE`].
 pub const PAGE_BITS: u32 = 12;
+/// Size of a large frame (2 MiB, `seL4_LargePageBits` on aarch64). Guest RAM
+/// is backed by large frames wherever a 2 MiB-aligned 2 MiB chunk allows it
+/// and the backend supports them ([`Backend::alloc_large_frame`]).
+pub const LARGE_PAGE_SIZE: u64 = 1 << LARGE_PAGE_BITS;
+/// log2 of [`LARGE_PAGE_SIZE`] (`seL4_LargePageBits`).
+pub const LARGE_PAGE_BITS: u32 = 21;
 
 /// Index of a vCPU inside one VM (0 is the boot vCPU).
 ///
@@ -26,8 +33,9 @@ impl fmt::Display for VcpuId {
     }
 }
 
-/// Opaque handle for a 4 KiB frame owned by the backend (a frame cap on seL4,
-/// an index into host memory on the host).
+/// Opaque handle for a frame owned by the backend (a frame cap on seL4, an
+/// index into host memory on the host). A frame is either 4 KiB
+/// ([`PAGE_SIZE`]) or 2 MiB ([`LARGE_PAGE_SIZE`]); the backend remembers which.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FrameHandle(pub u64);
 
@@ -406,22 +414,42 @@ pub mod badge {
 /// Kernel services the VM core needs. `'static` because callbacks stored in
 /// the VM name the backend type.
 ///
-/// All guest memory is handled in 4 KiB frames. Implementations must be
-/// deterministic with respect to errors: a failed call leaves no partial
-/// kernel state behind (the core undoes its own earlier steps).
+/// Guest memory is handled in frames of two sizes: 4 KiB ([`PAGE_SIZE`],
+/// always available) and 2 MiB ([`LARGE_PAGE_SIZE`], optional, see
+/// [`Backend::alloc_large_frame`]). The frame methods (`free_frame`,
+/// `frame_paddr`, `map_guest`, `unmap_guest`, `access_frame`,
+/// `contiguous_frames`, `access_frames`) accept frames of either size; the
+/// backend knows each frame's size. Implementations must be deterministic
+/// with respect to errors: a failed call leaves no partial kernel state
+/// behind (the core undoes its own earlier steps).
 pub trait Backend: 'static {
     /// Allocates a 4 KiB guest frame. `paddr: None` takes memory from anywhere;
     /// `Some(pa)` asks for the frame at exactly physical address `pa` (retyped
     /// from the untyped that covers it) for 1:1 guest RAM.
     fn alloc_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError>;
 
-    /// Returns a frame from [`Backend::alloc_frame`]; it must not be mapped anywhere.
+    /// Allocates a 2 MiB guest frame (`seL4_ARM_LargePageObject`,
+    /// `seL4_LargePageBits` = 21). `paddr` as for [`Backend::alloc_frame`];
+    /// `Some(pa)` is 2 MiB aligned. New frames read as zero.
+    ///
+    /// The default reports [`BackendError::Unsupported`]; the core then backs
+    /// guest RAM with 4 KiB frames only. Any other error makes the core fall
+    /// back to 4 KiB frames for that 2 MiB chunk. Large frames cut the number
+    /// of frame caps (and mappings) for big guests by 512.
+    fn alloc_large_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
+        let _ = paddr;
+        Err(BackendError::Unsupported)
+    }
+
+    /// Returns a frame (of either size); it must not be mapped anywhere.
     fn free_frame(&mut self, frame: FrameHandle);
 
-    /// Physical address of a frame (`seL4_ARM_Page_GetAddress`).
+    /// Physical address of the start of a frame (`seL4_ARM_Page_GetAddress`).
     fn frame_paddr(&mut self, frame: FrameHandle) -> Result<u64, BackendError>;
 
-    /// Maps `frame` into the guest's stage-2 address space at `ipa` (page aligned).
+    /// Maps `frame` into the guest's stage-2 address space at `ipa`, which is
+    /// aligned to the frame's size (4 KiB or 2 MiB). One mapping covers the
+    /// whole frame.
     fn map_guest(
         &mut self,
         frame: FrameHandle,
@@ -429,10 +457,12 @@ pub trait Backend: 'static {
         rights: Rights,
     ) -> Result<(), BackendError>;
 
-    /// Removes the stage-2 mapping of `frame` at `ipa`.
+    /// Removes the stage-2 mapping of `frame` at `ipa` (the address it was
+    /// mapped at).
     fn unmap_guest(&mut self, frame: FrameHandle, ipa: u64) -> Result<(), BackendError>;
 
-    /// Runs `f` with the frame's 4096 bytes visible in the VMM.
+    /// Runs `f` with all of the frame's bytes (4096 or 2 MiB, by its size)
+    /// visible in the VMM.
     ///
     /// The backend chooses how: a permanent VMM mapping made once, or map,
     /// call, unmap. The slice must not outlive the call. On seL4 the guest
@@ -443,17 +473,18 @@ pub trait Backend: 'static {
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError>;
 
-    /// How many of `frames` (consecutive guest pages, at least one) the
-    /// backend can present as one contiguous VMM slice starting with
-    /// `frames[0]`. The default, 1, means page by page.
+    /// How many of `frames` (frames backing consecutive guest memory, at
+    /// least one, possibly of mixed sizes) the backend can present as one
+    /// contiguous VMM slice starting with `frames[0]`. The default, 1, means
+    /// frame by frame.
     fn contiguous_frames(&mut self, frames: &[FrameHandle]) -> usize {
         let _ = frames;
         1
     }
 
-    /// Runs `f` with the bytes of `frames` as one slice; only called with a
-    /// run accepted by [`Backend::contiguous_frames`]. The default handles
-    /// a single frame.
+    /// Runs `f` with the bytes of `frames` as one slice (its length is the
+    /// sum of the frames' sizes); only called with a run accepted by
+    /// [`Backend::contiguous_frames`]. The default handles a single frame.
     fn access_frames<R>(
         &mut self,
         frames: &[FrameHandle],

@@ -92,6 +92,14 @@ pub enum Error {
     Callback,
     /// The kernel backend failed.
     Backend(BackendError),
+    /// The vGIC refused the request (bad INTID, vCPU or configuration).
+    Vgic(crate::vgic::VgicError),
+}
+
+impl From<crate::vgic::VgicError> for Error {
+    fn from(e: crate::vgic::VgicError) -> Self {
+        Error::Vgic(e)
+    }
 }
 
 impl From<BackendError> for Error {

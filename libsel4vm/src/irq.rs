@@ -1,65 +1,262 @@
-//! Virtual IRQ delivery (`guest_irq_controller.h`).
+//! Virtual IRQ controller (`guest_irq_controller.h`) on top of the vGIC
+//! device model ([`crate::vgic`]) and the virtual timer ([`crate::vtimer`]).
 //!
-//! The default controller manages the GIC list registers of each vCPU:
-//! registered virtual IRQs are placed in a free list register through the
-//! backend, queued when all are busy, and their ack callback runs when the
-//! guest completes them (vGIC maintenance event). Emulation of the GIC
-//! distributor's MMIO interface is a separate device on top of this.
+//! Two ways to create it:
+//! * [`Vm::create_default_irq_controller`]: no guest-visible distributor;
+//!   every interrupt counts as enabled and SPIs go to the vCPU they are
+//!   injected on. For guests without a GIC driver and for VMM tests.
+//! * [`Vm::create_vgic`]: a GICv2 or GICv3 the guest programs itself —
+//!   distributor (and v3 redistributors) emulated through MMIO reservations,
+//!   the v2 virtual CPU interface mapped at the guest's GICC address, SGIs
+//!   from `GICD_SGIR` or trapped `ICC_SGI1R_EL1`.
+//!
+//! Either way the vGIC decides what goes into which list register; this
+//! module carries its [`Effect`]s out through the backend, wakes vCPUs
+//! parked in WFI, runs the registered ack callbacks on EOI, and acknowledges
+//! the virtual-timer VPPI once the guest completed PPI 27.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
-use alloc::vec;
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::backend::{Backend, VcpuId, VirqInjection};
+use crate::arch::syndrome::SysRegIss;
+use crate::arch::AccessSize;
+use crate::backend::{Backend, Rights, UserContext, VcpuId};
 use crate::error::{Error, Result};
+use crate::fault::MemFault;
+use crate::reservation::{FaultResult, MapFrame, MapMode};
 use crate::run::Action;
+use crate::vgic::{regs, Effect, GicVersion, SysRegOutcome, Vgic, VgicConfig, NUM_PRIVATE};
 use crate::vm::{VcpuState, Vm};
+use crate::vtimer::{VTimer, VppiAction, VTIMER_PPI};
 
 /// Called when the guest has completed (EOI'd) a virtual IRQ: `(vm, vcpu, irq)`.
 ///
 /// Corresponds to `irq_ack_fn_t`.
 pub type IrqAckHandler<B> = Box<dyn FnMut(&mut Vm<B>, VcpuId, u32)>;
 
-struct IrqEntry<B: Backend> {
-    ack: Option<IrqAckHandler<B>>,
-    /// Line level for level-triggered use (`set_irq_level`).
-    level: bool,
-    /// In a list register or queued for one.
-    inflight: bool,
+/// Guest-physical layout of an emulated GIC.
+///
+/// Corresponds to libsel4vm's `GIC_DIST_PADDR`/`GIC_CPU_PADDR`/`GIC_VCPU_PADDR`
+/// platform constants and libvmm's `GIC_DIST_PADDR`/`GIC_REDIST_PADDR`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GicLayout {
+    /// Architecture presented to the guest.
+    pub version: GicVersion,
+    /// Guest address of the distributor (`GICD`).
+    pub dist_base: u64,
+    /// v2: guest address of the CPU interface (`GICC`), where the hardware's
+    /// virtual CPU interface is mapped (8 KiB).
+    pub cpu_interface: u64,
+    /// v2: physical address of the hardware's virtual CPU interface (`GICV`).
+    pub vcpu_interface_paddr: u64,
+    /// v3: guest address of the redistributor region (128 KiB per vCPU).
+    pub redist_base: u64,
+    /// Implemented INTIDs including the 32 private ones.
+    pub num_irqs: u32,
 }
 
-struct CpuInterface {
-    lrs: Vec<Option<u32>>,
-    overflow: VecDeque<u32>,
+impl GicLayout {
+    /// QEMU `virt` with `gic-version=2`, guest addresses equal to the physical ones.
+    pub const fn qemu_virt_v2() -> Self {
+        Self {
+            version: GicVersion::V2,
+            dist_base: 0x0800_0000,
+            cpu_interface: 0x0801_0000,
+            vcpu_interface_paddr: 0x0804_0000,
+            redist_base: 0,
+            num_irqs: 288,
+        }
+    }
+
+    /// QEMU `virt` with `gic-version=3`.
+    pub const fn qemu_virt_v3() -> Self {
+        Self {
+            version: GicVersion::V3,
+            dist_base: 0x0800_0000,
+            cpu_interface: 0,
+            vcpu_interface_paddr: 0,
+            redist_base: 0x080a_0000,
+            num_irqs: 288,
+        }
+    }
 }
+
+/// Size of the GICv2 CPU interface frame (`GICC_DIR` is at 0x1000).
+const GICC_SIZE: u64 = 0x2000;
 
 /// Per-VM IRQ controller state.
 pub(crate) struct IrqController<B: Backend> {
-    num_lrs: u8,
-    irqs: BTreeMap<(VcpuId, u32), IrqEntry<B>>,
-    cpus: BTreeMap<VcpuId, CpuInterface>,
+    pub(crate) vgic: Vgic,
+    vtimer: VTimer,
+    /// Ack callbacks by [`key`]; `None` while one runs.
+    acks: BTreeMap<(u32, u32), Option<IrqAckHandler<B>>>,
+    /// `None`: no guest-visible distributor (everything pre-enabled).
+    layout: Option<GicLayout>,
+}
+
+/// Registration key: private INTIDs per vCPU, SPIs once per VM.
+fn key(vcpu: VcpuId, irq: u32) -> (u32, u32) {
+    if irq < NUM_PRIVATE {
+        (vcpu.0, irq)
+    } else {
+        (u32::MAX, irq)
+    }
+}
+
+/// Programs a vGIC the way a guest that wants every interrupt would: both
+/// groups on, everything enabled. Used when the guest sees no distributor.
+fn preenable(vgic: &mut Vgic) -> core::result::Result<(), crate::vgic::VgicError> {
+    let mut out = Vec::new();
+    let all = u64::from(u32::MAX);
+    vgic.dist_write(VcpuId(0), regs::GICD_CTLR, AccessSize::Word, 3, &mut out)?;
+    for c in 0..vgic.config().num_vcpus {
+        match vgic.config().version {
+            GicVersion::V2 => vgic.dist_write(VcpuId(c), regs::GICD_ISENABLER, AccessSize::Word, all, &mut out)?,
+            GicVersion::V3 => {
+                let off = u64::from(c) * regs::GICR_STRIDE + regs::GICR_SGI_BASE + regs::GICD_ISENABLER;
+                vgic.redist_write(VcpuId(c), off, AccessSize::Word, all, &mut out)?
+            }
+        }
+    }
+    for n in 1..vgic.config().num_irqs / 32 {
+        let off = regs::GICD_ISENABLER + 4 * u64::from(n);
+        vgic.dist_write(VcpuId(0), off, AccessSize::Word, all, &mut out)?;
+    }
+    debug_assert!(out.is_empty());
+    Ok(())
 }
 
 impl<B: Backend> Vm<B> {
-    /// Creates the VM's IRQ controller (list-register manager).
+    /// Creates the VM's IRQ controller without a guest-visible distributor:
+    /// registered IRQs injected with [`Vm::inject_irq`] go straight to list
+    /// registers of the vCPU named (queued by priority when all are busy).
     ///
     /// Corresponds to `vm_create_default_irq_controller`.
     pub fn create_default_irq_controller(&mut self) -> Result<()> {
         if self.irq.is_some() {
             return Err(Error::IrqControllerExists);
         }
-        let num_lrs = self.config().num_list_registers.max(1);
-        self.irq = Some(IrqController {
-            num_lrs,
-            irqs: BTreeMap::new(),
-            cpus: BTreeMap::new(),
-        });
+        let n = self.config().max_vcpus;
+        let version = if n <= crate::vgic::MAX_VCPUS_V2 { GicVersion::V2 } else { GicVersion::V3 };
+        let cfg = VgicConfig {
+            version,
+            num_vcpus: n.min(crate::vgic::MAX_VCPUS_V3),
+            num_irqs: 256,
+            num_list_registers: self.config().num_list_registers.max(1),
+        };
+        let mut vgic = Vgic::new(cfg)?;
+        preenable(&mut vgic)?;
+        self.irq = Some(IrqController { vgic, vtimer: VTimer::new(n), acks: BTreeMap::new(), layout: None });
         Ok(())
     }
 
-    /// Registers virtual IRQ `irq` on `vcpu` with a callback run when the
-    /// guest completes it (e.g. to ack the physical IRQ).
+    /// Creates an emulated GIC the guest programs itself: reserves the
+    /// distributor (and v3 redistributor) range with an MMIO handler and, for
+    /// v2, maps the hardware's virtual CPU interface at the guest's CPU
+    /// interface address. vCPUs: the VM's `max_vcpus`.
+    ///
+    /// Corresponds to `vm_create_default_irq_controller` with libsel4vm's
+    /// vGIC distributor device (`vm_install_vgic`), and libvmm's `vgic_init`.
+    pub fn create_vgic(&mut self, layout: GicLayout) -> Result<()> {
+        if self.irq.is_some() {
+            return Err(Error::IrqControllerExists);
+        }
+        let n = self.config().max_vcpus;
+        let cfg = VgicConfig {
+            version: layout.version,
+            num_vcpus: n,
+            num_irqs: layout.num_irqs,
+            num_list_registers: self.config().num_list_registers.max(1),
+        };
+        let vgic = Vgic::new(cfg)?;
+        let dist_size = vgic.dist_size();
+        let redist_size = vgic.redist_size();
+        self.irq = Some(IrqController { vgic, vtimer: VTimer::new(n), acks: BTreeMap::new(), layout: Some(layout) });
+        let res = self.install_gic_frames(layout, dist_size, redist_size);
+        if res.is_err() {
+            self.irq = None;
+        }
+        res
+    }
+
+    fn install_gic_frames(&mut self, layout: GicLayout, dist_size: u64, redist_size: u64) -> Result<()> {
+        let dist = layout.dist_base;
+        self.reserve_memory_at(dist, dist_size, move |vm, f| vm.gic_mmio(f, dist, false))?;
+        match layout.version {
+            GicVersion::V3 => {
+                let rd = layout.redist_base;
+                self.reserve_memory_at(rd, redist_size, move |vm, f| vm.gic_mmio(f, rd, true))?;
+            }
+            GicVersion::V2 => {
+                // The guest talks to the virtual CPU interface directly; a fault
+                // there means the mapping is missing, which nothing can fix.
+                let gicc = layout.cpu_interface;
+                let gicv = layout.vcpu_interface_paddr;
+                let r = self.reserve_memory_at(gicc, GICC_SIZE, |vm, f| {
+                    log::error!("{}: {} fault in the GIC CPU interface at {:#x}", vm.name(), f.vcpu, f.addr);
+                    FaultResult::Error
+                })?;
+                let rights = Rights { read: true, write: true, execute: false };
+                self.map_reservation(
+                    r,
+                    move |b: &mut B, ipa| {
+                        let frame = b.alloc_frame(Some(gicv + (ipa - gicc)))?;
+                        Ok(MapFrame { frame, rights, owned: true })
+                    },
+                    MapMode::Now,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// MMIO handler of the distributor / redistributor reservations. Guest
+    /// mistakes (bad width, reserved offset, read-only register) are logged
+    /// and ignored: reads return 0, writes have no effect.
+    fn gic_mmio(&mut self, f: &mut MemFault, base: u64, redist: bool) -> FaultResult {
+        let name = self.name_owned();
+        let Some(ctl) = self.irq.as_mut() else { return FaultResult::Error };
+        if f.access.is_none() {
+            log::error!("{name}: {} executes from the GIC at {:#x}", f.vcpu, f.addr);
+            return FaultResult::Error;
+        }
+        let offset = f.addr - base;
+        let Some(size) = AccessSize::from_bytes(f.size()) else {
+            log::warn!("{name}: {} {}-byte GIC access at {:#x} ignored", f.vcpu, f.size(), f.addr);
+            f.set_data(0);
+            return FaultResult::Handled;
+        };
+        let mut out = Vec::new();
+        let res = if f.is_read() {
+            let r = if redist { ctl.vgic.redist_read(f.vcpu, offset, size) } else { ctl.vgic.dist_read(f.vcpu, offset, size) };
+            f.set_data(r.unwrap_or(0));
+            r.map(drop)
+        } else if redist {
+            ctl.vgic.redist_write(f.vcpu, offset, size, f.data(), &mut out)
+        } else {
+            ctl.vgic.dist_write(f.vcpu, offset, size, f.data(), &mut out)
+        };
+        if let Err(e) = res {
+            let what = if redist { "GICR" } else { "GICD" };
+            log::warn!("{name}: {} {what}+{offset:#x} {:?}: {e}; ignored", f.vcpu, f.kind);
+        }
+        match self.apply_irq_effects(out) {
+            Ok(()) => FaultResult::Handled,
+            Err(e) => {
+                log::error!("{name}: delivering vGIC effects failed: {e}");
+                FaultResult::Error
+            }
+        }
+    }
+
+    fn name_owned(&self) -> alloc::string::String {
+        alloc::string::String::from(self.name())
+    }
+
+    /// Registers virtual IRQ `irq` with a callback run when the guest
+    /// completes it (e.g. to ack the physical IRQ). Private INTIDs (< 32) are
+    /// per vCPU; an SPI is registered once for the VM (`vcpu` is checked only).
     ///
     /// Corresponds to `vm_register_irq`.
     pub fn register_irq(
@@ -70,210 +267,193 @@ impl<B: Backend> Vm<B> {
     ) -> Result<()> {
         self.check_vcpu(vcpu)?;
         let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
-        if ctl.irqs.contains_key(&(vcpu, irq)) {
+        if irq >= ctl.vgic.config().num_irqs {
+            return Err(Error::Vgic(crate::vgic::VgicError::InvalidIrq(irq)));
+        }
+        if ctl.acks.contains_key(&key(vcpu, irq)) {
             return Err(Error::IrqAlreadyRegistered(irq));
         }
-        ctl.irqs.insert(
-            (vcpu, irq),
-            IrqEntry {
-                ack: Some(Box::new(ack)),
-                level: false,
-                inflight: false,
-            },
-        );
+        ctl.acks.insert(key(vcpu, irq), Some(Box::new(ack)));
         Ok(())
     }
 
-    /// Makes `irq` pending on `vcpu` (edge); a no-op if it is already pending
-    /// or active. Wakes the vCPU if it waits in WFI.
+    /// Makes registered `irq` pending once (an edge). If it is in a list
+    /// register already it is delivered again after the guest's EOI. Wakes a
+    /// vCPU waiting in WFI when it gets a list register. Without a
+    /// guest-visible distributor an SPI goes to `vcpu`; with one, where the
+    /// guest routed it (and only once the guest enabled it).
     ///
     /// Corresponds to `vm_inject_irq`.
     pub fn inject_irq(&mut self, vcpu: VcpuId, irq: u32) -> Result<()> {
         self.check_vcpu(vcpu)?;
-        self.deliver(vcpu, irq)?;
-        self.wake(vcpu)
+        let mut out = Vec::new();
+        {
+            let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
+            if !ctl.acks.contains_key(&key(vcpu, irq)) {
+                return Err(Error::IrqNotRegistered(irq));
+            }
+            if ctl.layout.is_none() && irq >= NUM_PRIVATE {
+                ctl.vgic.set_spi_target(irq, vcpu, &mut out)?;
+            }
+            ctl.vgic.inject(vcpu, irq, &mut out)?;
+        }
+        self.apply_irq_effects(out)
     }
 
-    /// Sets the line level of `irq` on `vcpu`: high makes it pending (and it
-    /// is re-delivered after each ack while it stays high); low withdraws it
-    /// if it has not reached a list register yet.
+    /// Sets the line level of registered `irq`: while high a level-sensitive
+    /// IRQ is pending (and re-delivered after each EOI); lowering it withdraws
+    /// it if it has not reached a list register yet.
     ///
     /// Corresponds to `vm_set_irq_level`.
     pub fn set_irq_level(&mut self, vcpu: VcpuId, irq: u32, level: bool) -> Result<()> {
         self.check_vcpu(vcpu)?;
-        let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
-        let e = ctl
-            .irqs
-            .get_mut(&(vcpu, irq))
-            .ok_or(Error::IrqNotRegistered(irq))?;
-        e.level = level;
-        if level {
-            self.deliver(vcpu, irq)?;
-            return self.wake(vcpu);
-        }
-        let inflight = &mut e.inflight;
-        if let Some(cpu) = ctl.cpus.get_mut(&vcpu) {
-            if let Some(pos) = cpu.overflow.iter().position(|&q| q == irq) {
-                cpu.overflow.remove(pos);
-                *inflight = false;
+        let mut out = Vec::new();
+        {
+            let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
+            if !ctl.acks.contains_key(&key(vcpu, irq)) {
+                return Err(Error::IrqNotRegistered(irq));
             }
+            if ctl.layout.is_none() && irq >= NUM_PRIVATE {
+                ctl.vgic.set_spi_target(irq, vcpu, &mut out)?;
+            }
+            ctl.vgic.set_level(vcpu, irq, level, &mut out)?;
         }
-        Ok(())
+        self.apply_irq_effects(out)
     }
 
     /// IRQs currently in `vcpu`'s list registers (index = LR).
     pub fn list_registers(&self, vcpu: VcpuId) -> Vec<Option<u32>> {
         match &self.irq {
-            Some(ctl) => match ctl.cpus.get(&vcpu) {
-                Some(c) => c.lrs.clone(),
-                None => vec![None; ctl.num_lrs as usize],
-            },
+            Some(ctl) => ctl.vgic.list_registers(vcpu).to_vec(),
             None => Vec::new(),
         }
     }
 
-    /// IRQs waiting for a free list register on `vcpu`, in order.
+    /// IRQs waiting for a free list register on `vcpu`, in delivery
+    /// (priority) order.
     pub fn queued_irqs(&self, vcpu: VcpuId) -> Vec<u32> {
-        self.irq
-            .as_ref()
-            .and_then(|c| c.cpus.get(&vcpu))
-            .map(|c| c.overflow.iter().copied().collect())
-            .unwrap_or_default()
+        self.irq.as_ref().map(|c| c.vgic.queued(vcpu)).unwrap_or_default()
+    }
+
+    /// The vGIC device model, for inspection.
+    pub fn vgic(&self) -> Option<&Vgic> {
+        self.irq.as_ref().map(|c| &c.vgic)
+    }
+
+    /// The guest-visible GIC layout, if [`Vm::create_vgic`] made one.
+    pub fn gic_layout(&self) -> Option<GicLayout> {
+        self.irq.as_ref().and_then(|c| c.layout)
+    }
+
+    /// Puts the IRQ controller back to its reset state (for a VM restart);
+    /// registrations stay. The kernel's list registers are not cleared: a
+    /// restarted guest may see an interrupt that was in flight.
+    pub fn reset_irq_controller(&mut self) -> Result<()> {
+        let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
+        ctl.vgic.reset();
+        ctl.vtimer.reset();
+        if ctl.layout.is_none() {
+            preenable(&mut ctl.vgic)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn has_inflight_irq(&self, vcpu: VcpuId) -> bool {
-        self.irq
-            .as_ref()
-            .and_then(|c| c.cpus.get(&vcpu))
-            .is_some_and(|c| c.lrs.iter().any(Option::is_some) || !c.overflow.is_empty())
+        self.irq.as_ref().is_some_and(|c| c.vgic.has_inflight(vcpu))
     }
 
-    /// Puts `irq` in a free list register or the queue.
-    fn deliver(&mut self, vcpu: VcpuId, irq: u32) -> Result<()> {
-        let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
-        let num_lrs = ctl.num_lrs as usize;
-        let e = ctl
-            .irqs
-            .get_mut(&(vcpu, irq))
-            .ok_or(Error::IrqNotRegistered(irq))?;
-        if e.inflight {
-            return Ok(());
-        }
-        let cpu = ctl.cpus.entry(vcpu).or_insert_with(|| CpuInterface {
-            lrs: vec![None; num_lrs],
-            overflow: VecDeque::new(),
-        });
-        match cpu.lrs.iter().position(Option::is_none) {
-            Some(lr) => {
-                self.backend.inject_irq(
-                    vcpu,
-                    VirqInjection {
-                        irq,
-                        priority: 0,
-                        group: 0,
-                        lr: lr as u8,
-                    },
-                )?;
-                cpu.lrs[lr] = Some(irq);
+    /// Carries out vGIC effects: list-register injections (waking vCPUs in
+    /// WFI), and for completed IRQs the VPPI ack and the ack callback.
+    pub(crate) fn apply_irq_effects(&mut self, effects: Vec<Effect>) -> Result<()> {
+        for e in effects {
+            match e {
+                Effect::Inject { vcpu, injection } => {
+                    self.backend.inject_irq(vcpu, injection)?;
+                    self.wake(vcpu)?;
+                }
+                Effect::Eoi { vcpu, irq } => self.irq_completed(vcpu, irq)?,
             }
-            None => cpu.overflow.push_back(irq),
         }
-        e.inflight = true;
+        Ok(())
+    }
+
+    fn irq_completed(&mut self, vcpu: VcpuId, irq: u32) -> Result<()> {
+        let Some(ctl) = self.irq.as_mut() else { return Ok(()) };
+        let vppi = ctl.vtimer.eoi(vcpu, irq);
+        // Take the callback out while it runs: it gets `&mut Vm`.
+        let cb = ctl.acks.get_mut(&key(vcpu, irq)).and_then(Option::take);
+        if let Some(p) = vppi {
+            self.backend.ack_vppi(vcpu, p)?;
+        }
+        if let Some(mut cb) = cb {
+            cb(self, vcpu, irq);
+            if let Some(slot @ None) = self.irq.as_mut().and_then(|c| c.acks.get_mut(&key(vcpu, irq))) {
+                *slot = Some(cb);
+            }
+        }
         Ok(())
     }
 
     /// Replies to a vCPU parked in WFI, stepping over the WFI.
     fn wake(&mut self, vcpu: VcpuId) -> Result<()> {
-        if self.vcpus[vcpu.0 as usize].state == VcpuState::WaitingForIrq {
+        if self.vcpus.get(vcpu.0 as usize).is_some_and(|v| v.state == VcpuState::WaitingForIrq) {
             self.complete(vcpu, Action::Advance, None)?;
         }
         Ok(())
     }
 
-    /// A list register of `vcpu` became free: run the ack callback, re-deliver
-    /// level-high IRQs, refill from the queue.
+    /// A list register of `vcpu` became free (vGIC maintenance event).
     pub(crate) fn irq_maintenance(&mut self, vcpu: VcpuId, lr: Option<u32>) -> Result<()> {
-        let Some(lr) = lr else { return Ok(()) };
-        let Some(ctl) = self.irq.as_mut() else {
-            return Err(Error::NoIrqController);
-        };
-        let freed = ctl
-            .cpus
-            .get_mut(&vcpu)
-            .and_then(|c| c.lrs.get_mut(lr as usize))
-            .and_then(Option::take);
-        if let Some(irq) = freed {
-            let mut ack = None;
-            if let Some(e) = ctl.irqs.get_mut(&(vcpu, irq)) {
-                e.inflight = false;
-                ack = e.ack.take();
-            }
-            if let Some(mut cb) = ack {
-                cb(self, vcpu, irq);
-                if let Some(e) = self.irq.as_mut().and_then(|c| c.irqs.get_mut(&(vcpu, irq))) {
-                    if e.ack.is_none() {
-                        e.ack = Some(cb);
-                    }
-                }
-            }
-            let level = self
-                .irq
-                .as_ref()
-                .and_then(|c| c.irqs.get(&(vcpu, irq)))
-                .is_some_and(|e| e.level);
-            if level {
-                self.deliver(vcpu, irq)?;
-            }
+        let mut out = Vec::new();
+        let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
+        if let Err(e) = ctl.vgic.maintenance(vcpu, lr, &mut out) {
+            // A bogus index from the kernel is not worth stopping the guest for.
+            log::warn!("{}: maintenance on {vcpu}: {e}", self.name());
         }
-        self.refill(vcpu)
+        self.apply_irq_effects(out)
     }
 
-    fn refill(&mut self, vcpu: VcpuId) -> Result<()> {
-        let Some(ctl) = self.irq.as_mut() else {
-            return Ok(());
-        };
-        let Some(cpu) = ctl.cpus.get_mut(&vcpu) else {
-            return Ok(());
-        };
-        while let Some(lr) = cpu.lrs.iter().position(Option::is_none) {
-            let Some(irq) = cpu.overflow.pop_front() else {
-                break;
-            };
-            if let Err(e) = self.backend.inject_irq(
-                vcpu,
-                VirqInjection {
-                    irq,
-                    priority: 0,
-                    group: 0,
-                    lr: lr as u8,
-                },
-            ) {
-                cpu.overflow.push_front(irq);
-                return Err(e.into());
-            }
-            cpu.lrs[lr] = Some(irq);
-        }
-        Ok(())
-    }
-
-    /// A virtual PPI fired: deliver it if registered, else ack it so the
-    /// kernel unmasks it (the guest never sees it).
+    /// A virtual PPI fired: the virtual timer (PPI 27) is injected and acked
+    /// after the guest's EOI; other registered PPIs are injected (their ack
+    /// callback must ack the VPPI); anything else is acked and dropped.
     pub(crate) fn vppi_event(&mut self, vcpu: VcpuId, irq: u32) -> Result<()> {
-        let registered = self
-            .irq
-            .as_ref()
-            .is_some_and(|c| c.irqs.contains_key(&(vcpu, irq)));
-        if registered {
-            // The sender is this vCPU, so it is not parked in WFI: no wake needed.
-            self.deliver(vcpu, irq)
+        let name = self.name_owned();
+        let Some(ctl) = self.irq.as_mut() else {
+            log::warn!("{name}: VPPI {irq} on {vcpu} without an IRQ controller; dropped");
+            return Ok(self.backend.ack_vppi(vcpu, irq)?);
+        };
+        let inject = if irq == VTIMER_PPI {
+            ctl.vtimer.vppi_event(vcpu, irq)
+        } else if ctl.acks.contains_key(&key(vcpu, irq)) {
+            VppiAction::Inject(irq)
         } else {
-            log::warn!(
-                "{}: VPPI {} on {} not registered, dropped",
-                self.name(),
-                irq,
-                vcpu
-            );
-            Ok(self.backend.ack_vppi(vcpu, irq)?)
+            log::warn!("{name}: VPPI {irq} on {vcpu} not registered; dropped");
+            VppiAction::AckNow(irq)
+        };
+        match inject {
+            VppiAction::Inject(p) => {
+                let mut out = Vec::new();
+                ctl.vgic.inject(vcpu, p, &mut out)?;
+                self.apply_irq_effects(out)
+            }
+            VppiAction::AckNow(p) => Ok(self.backend.ack_vppi(vcpu, p)?),
         }
+    }
+
+    /// A trapped MSR/MRS: GICv3 SGI generation registers are handled here.
+    /// Returns the action and registers to install, or `None` if the register
+    /// is not the vGIC's.
+    pub(crate) fn vgic_sysreg(&mut self, vcpu: VcpuId, iss: &SysRegIss) -> Result<Option<(Action, UserContext)>> {
+        let Some(ctl) = self.irq.as_mut() else { return Ok(None) };
+        let mut ctx = self.backend.read_context(vcpu)?;
+        let value = ctx.data_reg(iss.rt);
+        let mut out = Vec::new();
+        match ctl.vgic.sysreg_access(vcpu, iss, value, &mut out)? {
+            SysRegOutcome::NotMine => return Ok(None),
+            SysRegOutcome::Handled => {}
+            SysRegOutcome::Read(v) => ctx.set_data_reg(iss.rt, v),
+        }
+        self.apply_irq_effects(out)?;
+        Ok(Some((Action::Advance, ctx)))
     }
 }

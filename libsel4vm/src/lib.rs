@@ -30,7 +30,7 @@ pub mod vtimer;
 
 pub use backend::{
     badge, Backend, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
-    VcpuObjects, VcpuReg, VirqInjection, PAGE_BITS, PAGE_SIZE,
+    VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_BITS, LARGE_PAGE_SIZE, PAGE_BITS, PAGE_SIZE,
 };
 pub use error::{BackendError, Error, Result};
 pub use fault::{AccessKind, MemFault};

@@ -1,17 +1,17 @@
 //! The one way the VMM reaches guest memory.
 //!
-//! [`GuestMemory`] maps guest-physical ranges onto VMM-visible bytes page by
-//! page (modelled on rust-vmm's `GuestMemory` + `Bytes`). Whether a page is
+//! [`GuestMemory`] maps guest-physical ranges onto VMM-visible bytes frame
+//! by frame (modelled on rust-vmm's `GuestMemory` + `Bytes`). Whether a page is
 //! permanently mapped into the VMM or mapped just for the call is the
 //! backend's business ([`Backend::access_frame`]). Ranges not wholly inside
 //! registered RAM are rejected before any byte is touched.
 
 use crate::backend::{Backend, PAGE_BITS, PAGE_SIZE};
-use crate::error::{Error, Result};
+use crate::error::{BackendError, Error, Result};
 use crate::ram::GuestRam;
 
-/// One piece of a [`GuestMemory::touch`] walk (at most a page) or of a
-/// [`GuestMemory::touch_spans`] walk (possibly several pages).
+/// One piece of a [`GuestMemory::touch`] walk (at most a 4 KiB page) or of a
+/// [`GuestMemory::touch_spans`] walk (a frame or a run of frames).
 ///
 /// Corresponds to the arguments of `ram_touch_callback_fn`.
 #[derive(Debug)]
@@ -65,7 +65,9 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
     }
 
     /// Calls `f` for each page-bounded piece of `[addr, addr + size)`, in order.
-    /// A zero size touches nothing and succeeds.
+    /// A zero size touches nothing and succeeds. Pieces never cross a 4 KiB
+    /// boundary, also inside 2 MiB frames (each frame is made visible once
+    /// and its pages handed out one by one).
     ///
     /// Corresponds to `vm_ram_touch`.
     pub fn touch<E>(
@@ -77,41 +79,53 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
         if size == 0 {
             return Ok(());
         }
-        let (e, mut page) = self.ram.locate(addr, size)?;
-        let frames = &self.ram.extents[e].frames;
+        let (e, page) = self.ram.locate(addr, size)?;
+        let ext = &self.ram.extents[e];
         let end = addr + size;
         let mut cur = addr;
+        let mut fi = ext.frame_index(page);
         while cur < end {
-            let in_page = (cur & (PAGE_SIZE - 1)) as usize;
-            let len = core::cmp::min(PAGE_SIZE - in_page as u64, end - cur) as usize;
-            let offset = cur - addr;
-            let res = self.backend.access_frame(frames[page], |bytes| {
-                f(TouchAccess {
-                    guest_addr: cur,
-                    offset,
-                    bytes: &mut bytes[in_page..in_page + len],
-                })
-            });
-            match res {
-                Err(b) => return Err(TouchError::Vm(Error::Backend(b))),
-                Ok(Err(error)) => {
-                    return Err(TouchError::Callback {
-                        guest_addr: cur,
-                        error,
+            let fstart = ext.frame_addr(fi);
+            let fend = core::cmp::min(
+                ext.start + ((ext.frame_end_page(fi) as u64) << PAGE_BITS),
+                end,
+            );
+            let from = cur;
+            let res = self.backend.access_frame(ext.frames[fi], |bytes| {
+                let mut c = from;
+                while c < fend {
+                    let len = core::cmp::min(PAGE_SIZE - (c & (PAGE_SIZE - 1)), fend - c);
+                    let lo = (c - fstart) as usize;
+                    let piece = bytes
+                        .get_mut(lo..lo + len as usize)
+                        .ok_or(TouchError::<E>::Vm(Error::Backend(
+                            BackendError::InvalidFrame,
+                        )))?;
+                    f(TouchAccess {
+                        guest_addr: c,
+                        offset: c - addr,
+                        bytes: piece,
                     })
+                    .map_err(|error| TouchError::Callback {
+                        guest_addr: c,
+                        error,
+                    })?;
+                    c += len;
                 }
-                Ok(Ok(())) => {}
-            }
-            cur += len as u64;
-            page += 1;
+                Ok::<(), TouchError<E>>(())
+            });
+            res.map_err(|b| TouchError::Vm(Error::Backend(b)))??;
+            cur = fend;
+            fi += 1;
         }
         Ok(())
     }
 
-    /// Like [`GuestMemory::touch`], but a piece may span several pages when
-    /// the backend maps them contiguously in the VMM (see
-    /// [`Backend::contiguous_frames`]); with page-by-page backends the
-    /// pieces are the same as `touch`'s. Used by the copy helpers.
+    /// Like [`GuestMemory::touch`], but a piece covers a whole frame (2 MiB
+    /// for large frames) or several frames when the backend maps them
+    /// contiguously in the VMM (see [`Backend::contiguous_frames`]); with
+    /// page-by-page backends and 4 KiB frames the pieces are the same as
+    /// `touch`'s. Used by the copy helpers.
     pub fn touch_spans<E>(
         &mut self,
         addr: u64,
@@ -121,41 +135,49 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
         if size == 0 {
             return Ok(());
         }
-        let (e, mut page) = self.ram.locate(addr, size)?;
-        let frames = &self.ram.extents[e].frames;
+        let (e, page) = self.ram.locate(addr, size)?;
+        let ext = &self.ram.extents[e];
         let end = addr + size;
-        let last_page = page + ((end - 1 - (addr & !(PAGE_SIZE - 1))) >> PAGE_BITS) as usize;
+        let mut fi = ext.frame_index(page);
+        let last = ext.frame_index(((end - 1 - ext.start) >> PAGE_BITS) as usize);
         let mut cur = addr;
         while cur < end {
             let run = self
                 .backend
-                .contiguous_frames(&frames[page..=last_page])
-                .clamp(1, last_page + 1 - page);
-            let in_page = (cur & (PAGE_SIZE - 1)) as usize;
-            let span_end = core::cmp::min(((cur >> PAGE_BITS) + run as u64) << PAGE_BITS, end);
-            let len = (span_end - cur) as usize;
+                .contiguous_frames(&ext.frames[fi..=last])
+                .clamp(1, last + 1 - fi);
+            let span_start = ext.frame_addr(fi);
+            let span_end = core::cmp::min(
+                ext.start + ((ext.frame_end_page(fi + run - 1) as u64) << PAGE_BITS),
+                end,
+            );
+            let (lo, hi) = (
+                (cur - span_start) as usize,
+                (span_end - span_start) as usize,
+            );
             let offset = cur - addr;
             let res = self
                 .backend
-                .access_frames(&frames[page..page + run], |bytes| {
+                .access_frames(&ext.frames[fi..fi + run], |bytes| {
+                    let piece =
+                        bytes
+                            .get_mut(lo..hi)
+                            .ok_or(TouchError::<E>::Vm(Error::Backend(
+                                BackendError::InvalidFrame,
+                            )))?;
                     f(TouchAccess {
                         guest_addr: cur,
                         offset,
-                        bytes: &mut bytes[in_page..in_page + len],
+                        bytes: piece,
                     })
-                });
-            match res {
-                Err(b) => return Err(TouchError::Vm(Error::Backend(b))),
-                Ok(Err(error)) => {
-                    return Err(TouchError::Callback {
+                    .map_err(|error| TouchError::Callback {
                         guest_addr: cur,
                         error,
                     })
-                }
-                Ok(Ok(())) => {}
-            }
+                });
+            res.map_err(|b| TouchError::Vm(Error::Backend(b)))??;
             cur = span_end;
-            page += run;
+            fi += run;
         }
         Ok(())
     }

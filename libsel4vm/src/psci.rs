@@ -271,7 +271,11 @@ impl Psci {
     /// Back to the power-on state (boot vCPU on, others off), e.g. for a reset.
     pub fn reset(&mut self) {
         for (i, s) in self.states.iter_mut().enumerate() {
-            *s = if i == 0 { PowerState::On } else { PowerState::Off };
+            *s = if i == 0 {
+                PowerState::On
+            } else {
+                PowerState::Off
+            };
         }
     }
 
@@ -333,7 +337,13 @@ impl Psci {
         }
         let fid = x[0] as u32;
         // SMC32 calls pass 32-bit arguments; the upper halves are not defined.
-        let arg = |i: usize| if is_64bit(fid) { x[i] } else { x[i] & 0xffff_ffff };
+        let arg = |i: usize| {
+            if is_64bit(fid) {
+                x[i]
+            } else {
+                x[i] & 0xffff_ffff
+            }
+        };
         match Function::decode(x[0]) {
             Function::SmcccVersion => Return(u64::from(SMCCC_VERSION_1_1)),
             Function::SmcccArchFeatures => Return(code(smccc_feature(arg(1) as u32))),
@@ -360,7 +370,9 @@ impl Psci {
             Function::SystemOff => PsciOutcome::SystemOff,
             Function::SystemReset => PsciOutcome::SystemReset,
             Function::Unknown(f) => {
-                log::debug!("{caller}: unknown SMCCC function {f:#x} via {conduit:?}; NOT_SUPPORTED");
+                log::debug!(
+                    "{caller}: unknown SMCCC function {f:#x} via {conduit:?}; NOT_SUPPORTED"
+                );
                 not_supported
             }
         }
@@ -387,7 +399,12 @@ impl Psci {
             return Return(code(ret::INVALID_ADDRESS));
         }
         self.states[t.0 as usize] = PowerState::OnPending;
-        PsciOutcome::StartVcpu { target: t, entry, context_id, mpidr: vcpu_mpidr(t) }
+        PsciOutcome::StartVcpu {
+            target: t,
+            entry,
+            context_id,
+            mpidr: vcpu_mpidr(t),
+        }
     }
 }
 
@@ -415,3 +432,109 @@ pub const CPU_ON_SPSR: u64 = 0x3c5;
 /// `SCTLR_EL1` for a vCPU started by `CPU_ON`: MMU, caches and alignment
 /// checks off; only the ARMv8.0 RES1 bits set.
 pub const CPU_ON_SCTLR: u64 = 0x30d0_0800;
+
+// ---- integration with the VM event loop ----
+
+use crate::backend::{Backend, UserContext, VcpuReg};
+use crate::run::{Action, ExitReason};
+use crate::vm::{VcpuState, Vm};
+
+impl Psci {
+    /// Takes the power states from the VM: `online[i]` for vCPU `i`
+    /// (the VM is the source of truth; a `CPU_ON` start is synchronous).
+    fn sync(&mut self, online: impl Iterator<Item = bool>) {
+        self.states = online.map(|on| if on { PowerState::On } else { PowerState::Off }).collect();
+    }
+}
+
+impl<B: Backend> Vm<B> {
+    /// Handles a trapped SMC or HVC (no SMC handler registered) as a
+    /// PSCI/SMCCC call and says what the loop does next. Errors come back
+    /// to the guest as PSCI codes; only `SYSTEM_OFF`/`SYSTEM_RESET` (and the
+    /// last vCPU turning itself off) end the run.
+    ///
+    /// Corresponds to libsel4vm's `handle_smc` → `handle_psci`.
+    pub(crate) fn psci_trap(
+        &mut self,
+        vcpu: VcpuId,
+        conduit: Conduit,
+        imm: u16,
+    ) -> core::result::Result<(Action, Option<UserContext>), ExitReason> {
+        let mut ctx = self.backend.read_context(vcpu)?;
+        let x = [0, 1, 2, 3].map(|i| ctx.x(i).unwrap_or(0));
+        let online: Vec<bool> = self.vcpus.iter().map(|v| v.is_online()).collect();
+        self.psci.sync(online.into_iter());
+        let ram = &self.mem.ram;
+        let outcome = self.psci.call(vcpu, conduit, imm, x, |a| ram.contains(a, 4));
+        // A trapped SMC reports the SMC itself as the return address; HVC the next one.
+        let step = match conduit {
+            Conduit::Smc => Action::Advance,
+            Conduit::Hvc => Action::Resume,
+        };
+        let x0 = match outcome {
+            PsciOutcome::Return(v) => v,
+            PsciOutcome::Suspend => code(ret::SUCCESS),
+            PsciOutcome::StartVcpu { target, entry, context_id, .. } => {
+                match self.psci_start_vcpu(target, entry, context_id) {
+                    Ok(()) => {
+                        self.psci.vcpu_started(target);
+                        log::info!("{}: PSCI CPU_ON {target} at {entry:#x} from {vcpu}", self.name());
+                        code(ret::SUCCESS)
+                    }
+                    Err(e) => {
+                        self.psci.vcpu_start_failed(target);
+                        log::error!("{}: PSCI CPU_ON {target} failed: {e}", self.name());
+                        code(ret::INTERNAL_FAILURE)
+                    }
+                }
+            }
+            PsciOutcome::StopVcpu { vcpu, last } => {
+                if last {
+                    log::info!("{}: last vCPU {vcpu} called CPU_OFF: system off", self.name());
+                    self.stop_all_vcpus();
+                    return Err(ExitReason::SystemOff { vcpu });
+                }
+                return Ok((Action::StopVcpu, None));
+            }
+            PsciOutcome::SystemOff => {
+                log::info!("{}: PSCI SYSTEM_OFF from {vcpu}", self.name());
+                self.stop_all_vcpus();
+                return Err(ExitReason::SystemOff { vcpu });
+            }
+            PsciOutcome::SystemReset => {
+                log::info!("{}: PSCI SYSTEM_RESET from {vcpu}", self.name());
+                self.stop_all_vcpus();
+                return Err(ExitReason::SystemReset { vcpu });
+            }
+        };
+        ctx.set_x(0, x0);
+        Ok((step, Some(ctx)))
+    }
+
+    /// Starts `target` the way PSCI `CPU_ON` specifies: at `entry` in EL1h
+    /// with DAIF masked, MMU and caches off, `x0 = context_id`, other
+    /// registers zero, MPIDR from [`vcpu_mpidr`], the timer disabled.
+    fn psci_start_vcpu(&mut self, target: VcpuId, entry: u64, context_id: u64) -> crate::Result<()> {
+        let mut ctx = UserContext::default();
+        ctx.set_pc(entry);
+        ctx.set_spsr(CPU_ON_SPSR);
+        ctx.set_x(0, context_id);
+        self.backend.write_context(target, &ctx)?;
+        self.backend.write_vcpu_reg(target, VcpuReg::Sctlr, CPU_ON_SCTLR)?;
+        for (reg, v) in crate::vtimer::RESET_REGISTERS {
+            self.backend.write_vcpu_reg(target, reg, v)?;
+        }
+        // Sets VMPIDR_EL2 and resumes the thread.
+        self.vcpu_start(target)
+    }
+
+    fn stop_all_vcpus(&mut self) {
+        for i in 0..self.vcpus.len() {
+            if self.vcpus[i].state != VcpuState::Offline {
+                if let Err(e) = self.vcpu_stop(VcpuId(i as u32)) {
+                    log::error!("{}: stopping vcpu{i}: {e}", self.name());
+                }
+            }
+        }
+    }
+}

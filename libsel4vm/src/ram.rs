@@ -1,5 +1,6 @@
 //! Guest RAM bookkeeping: which guest-physical pages are RAM, which frame
-//! backs each page, and which pages are allocated (per-page bitmap).
+//! (4 KiB or 2 MiB) backs each part, and which pages are allocated (per-page
+//! bitmap; allocation granularity stays 4 KiB whatever the frame sizes).
 
 use alloc::vec::Vec;
 
@@ -24,15 +25,45 @@ pub struct RamRegion {
 /// A contiguous stretch of registered RAM.
 pub(crate) struct Extent {
     pub start: u64,
-    /// Backing frame of each page, in order.
+    /// Backing frames in address order (each 4 KiB or 2 MiB).
     pub frames: Vec<FrameHandle>,
+    /// Page index (from `start`) at which `frames[i]` begins; strictly
+    /// increasing, `first_page[0] == 0`.
+    pub first_page: Vec<usize>,
+    /// Number of 4 KiB pages in the extent.
+    pub pages: usize,
     /// One bit per page: set = allocated.
     alloc: BitVec<usize, Lsb0>,
 }
 
 impl Extent {
     fn end(&self) -> u64 {
-        self.start + ((self.frames.len() as u64) << PAGE_BITS)
+        self.start + ((self.pages as u64) << PAGE_BITS)
+    }
+
+    /// Index of the frame backing page `page` (which must be < `pages`).
+    pub fn frame_index(&self, page: usize) -> usize {
+        self.first_page.partition_point(|&p| p <= page) - 1
+    }
+
+    /// Page index just past frame `i`.
+    pub fn frame_end_page(&self, i: usize) -> usize {
+        self.first_page.get(i + 1).copied().unwrap_or(self.pages)
+    }
+
+    /// Guest address of the start of frame `i`.
+    pub fn frame_addr(&self, i: usize) -> u64 {
+        self.start + ((self.first_page[i] as u64) << PAGE_BITS)
+    }
+
+    /// Appends `other`, which starts where `self` ends.
+    fn append(&mut self, other: Extent) {
+        let shift = self.pages;
+        self.frames.extend(other.frames);
+        self.first_page
+            .extend(other.first_page.into_iter().map(|p| p + shift));
+        self.pages += other.pages;
+        self.alloc.extend_from_bitslice(&other.alloc);
     }
 }
 
@@ -50,31 +81,36 @@ fn pages_for(bytes: u64) -> u64 {
 }
 
 impl GuestRam {
-    /// Adds RAM at `start` backed by `frames` (one per page). The caller has
-    /// checked it does not overlap; neighbours are merged.
-    pub(crate) fn insert(&mut self, start: u64, frames: Vec<FrameHandle>) {
-        let n = frames.len();
+    /// Adds RAM at `start` backed by `frames`, given as `(frame, size in
+    /// bytes)` in address order (sizes are multiples of the page size). The
+    /// caller has checked it does not overlap; neighbours are merged.
+    pub(crate) fn insert(&mut self, start: u64, frames: &[(FrameHandle, u64)]) {
+        let mut ext = Extent {
+            start,
+            frames: Vec::with_capacity(frames.len()),
+            first_page: Vec::with_capacity(frames.len()),
+            pages: 0,
+            alloc: BitVec::new(),
+        };
+        for &(f, size) in frames {
+            ext.frames.push(f);
+            ext.first_page.push(ext.pages);
+            ext.pages += (size >> PAGE_BITS) as usize;
+        }
+        if ext.pages == 0 {
+            return;
+        }
+        ext.alloc = BitVec::repeat(false, ext.pages);
         let idx = self.extents.partition_point(|e| e.start < start);
-        self.extents.insert(
-            idx,
-            Extent {
-                start,
-                frames,
-                alloc: BitVec::repeat(false, n),
-            },
-        );
+        self.extents.insert(idx, ext);
         // Merge with the following extent, then with the preceding one.
         if idx + 1 < self.extents.len() && self.extents[idx].end() == self.extents[idx + 1].start {
             let next = self.extents.remove(idx + 1);
-            let cur = &mut self.extents[idx];
-            cur.frames.extend(next.frames);
-            cur.alloc.extend_from_bitslice(&next.alloc);
+            self.extents[idx].append(next);
         }
         if idx > 0 && self.extents[idx - 1].end() == self.extents[idx].start {
             let cur = self.extents.remove(idx);
-            let prev = &mut self.extents[idx - 1];
-            prev.frames.extend(cur.frames);
-            prev.alloc.extend_from_bitslice(&cur.alloc);
+            self.extents[idx - 1].append(cur);
         }
     }
 
@@ -93,10 +129,19 @@ impl GuestRam {
         Ok((idx - 1, ((addr - e.start) >> PAGE_BITS) as usize))
     }
 
-    /// Frame backing the page containing `addr`.
+    /// Frame backing the page containing `addr` (a 2 MiB frame covers 512 pages).
     pub fn frame_at(&self, addr: u64) -> Option<FrameHandle> {
+        self.backing_at(addr).map(|(f, _, _)| f)
+    }
+
+    /// Frame backing `addr` as `(frame, guest address of the frame's start,
+    /// frame size in bytes)`.
+    pub fn backing_at(&self, addr: u64) -> Option<(FrameHandle, u64, u64)> {
         let (e, p) = self.locate(addr, 1).ok()?;
-        Some(self.extents[e].frames[p])
+        let ext = &self.extents[e];
+        let i = ext.frame_index(p);
+        let size = ((ext.frame_end_page(i) - ext.first_page[i]) as u64) << PAGE_BITS;
+        Some((ext.frames[i], ext.frame_addr(i), size))
     }
 
     /// True if `[addr, addr + size)` is wholly registered RAM.
@@ -132,7 +177,7 @@ impl GuestRam {
     pub fn total_size(&self) -> u64 {
         self.extents
             .iter()
-            .map(|e| (e.frames.len() as u64) << PAGE_BITS)
+            .map(|e| (e.pages as u64) << PAGE_BITS)
             .sum()
     }
 

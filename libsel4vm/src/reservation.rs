@@ -10,8 +10,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use crate::backend::{Backend, FrameHandle, Rights, PAGE_SIZE};
-use crate::error::{Error, Result};
+use crate::backend::{Backend, FrameHandle, Rights, LARGE_PAGE_SIZE, PAGE_SIZE};
+use crate::error::{BackendError, Error, Result};
 use crate::fault::MemFault;
 use crate::interval::IntervalSet;
 use crate::memory::{TouchAccess, TouchError};
@@ -45,7 +45,8 @@ pub type MemFaultHandler<B> = Box<dyn FnMut(&mut Vm<B>, &mut MemFault) -> FaultR
 
 /// One frame supplied by a map iterator for a page of a reservation.
 ///
-/// Corresponds to `vm_frame_t`.
+/// Corresponds to `vm_frame_t` (map iterators supply 4 KiB frames only;
+/// `size_bits` is always `seL4_PageBits`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapFrame {
     /// The 4 KiB frame.
@@ -98,12 +99,19 @@ impl Reservation {
     }
 }
 
+/// One frame the core mapped for a reservation.
 #[derive(Clone, Copy)]
 struct MappedPage {
     ipa: u64,
     frame: FrameHandle,
     owned: bool,
+    /// Frame size in bytes (4 KiB or 2 MiB).
+    size: u64,
 }
+
+/// Supplies `(frame, frame size)` for the mapping starting at `ipa`
+/// (second argument) of a range ending at the third argument.
+type FrameSource<'a, B> = dyn FnMut(&mut B, u64, u64) -> Result<(MapFrame, u64)> + 'a;
 
 pub(crate) struct ResData<B: Backend> {
     id: u64,
@@ -417,37 +425,56 @@ impl<B: Backend> Vm<B> {
         self.map_now(reservation, &mut it)
     }
 
-    /// Maps every page of `r` now; on failure undoes everything done here.
+    /// Maps every page of `r` now with 4 KiB frames from `it`; on failure
+    /// undoes everything done here.
     fn map_now(&mut self, r: Reservation, it: &mut MapIterator<B>) -> Result<()> {
-        let pages = Self::pages(r.size);
-        let mut done: Vec<MappedPage> = Vec::with_capacity(pages as usize);
-        for i in 0..pages {
-            let ipa = r.start + i * PAGE_SIZE;
-            let step = it(&mut self.backend, ipa).and_then(|mf| {
-                match self.backend.map_guest(mf.frame, ipa, mf.rights) {
-                    Ok(()) => Ok(mf),
+        self.map_with(r, &mut |b, ipa, _| it(b, ipa).map(|mf| (mf, PAGE_SIZE)))
+    }
+
+    /// Maps all of `r` with frames from `next`, which also says how big each
+    /// frame is; on failure undoes everything done here (frames `next` made
+    /// and marked owned are freed).
+    fn map_with(&mut self, r: Reservation, next: &mut FrameSource<'_, B>) -> Result<()> {
+        let end = r.start + r.size;
+        let mut done: Vec<MappedPage> = Vec::new();
+        let mut ipa = r.start;
+        while ipa < end {
+            let step = next(&mut self.backend, ipa, end).and_then(|(mf, size)| {
+                let res = if size == 0 || !ipa.is_multiple_of(size) || size > end - ipa {
+                    // A frame source broke its contract; never map past the range.
+                    Err(Error::BadFrame(ipa))
+                } else {
+                    self.backend
+                        .map_guest(mf.frame, ipa, mf.rights)
+                        .map_err(Error::from)
+                };
+                match res {
+                    Ok(()) => Ok((mf, size)),
                     Err(e) => {
                         if mf.owned {
                             self.backend.free_frame(mf.frame);
                         }
-                        Err(e.into())
+                        Err(e)
                     }
                 }
             });
             match step {
-                Ok(mf) => {
+                Ok((mf, size)) => {
                     self.mem.stage2.map.insert(
                         ipa,
                         Stage2Entry {
                             frame: mf.frame,
                             rights: mf.rights,
+                            size,
                         },
                     );
                     done.push(MappedPage {
                         ipa,
                         frame: mf.frame,
                         owned: mf.owned,
+                        size,
                     });
+                    ipa += size;
                 }
                 Err(e) => {
                     self.unmap_pages(&done);
@@ -543,52 +570,67 @@ impl<B: Backend> Vm<B> {
 
     /// Registers `size` bytes of RAM at an address chosen from the anonymous
     /// regions, backed by frames from anywhere, and maps it. Returns the start.
+    /// RAM of 2 MiB or more is placed 2 MiB aligned when an anonymous region
+    /// has room for that, so it can be backed by 2 MiB frames.
     ///
     /// Corresponds to `vm_ram_register`.
     pub fn ram_register(&mut self, size: u64) -> Result<u64> {
         if !size.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Unaligned(size));
         }
-        let r = self.reserve_anon_inner(size, PAGE_SIZE, true, None)?;
-        let mut it: MapIterator<B> = Box::new(alloc_iterator(false));
-        self.finish_ram(r, &mut it)?;
+        let r = if size >= LARGE_PAGE_SIZE {
+            match self.reserve_anon_inner(size, LARGE_PAGE_SIZE, true, None) {
+                Err(Error::NoAnonSpace) => self.reserve_anon_inner(size, PAGE_SIZE, true, None),
+                other => other,
+            }
+        } else {
+            self.reserve_anon_inner(size, PAGE_SIZE, true, None)
+        }?;
+        self.finish_ram(r, &mut ram_frame_source(false))?;
         Ok(r.start)
     }
 
     /// Registers RAM at `[start, start + size)` and maps it. With
-    /// `one_to_one` each page is the frame at the same physical address
+    /// `one_to_one` each frame is the frame at the same physical address
     /// (IPA == PA), retyped from the untyped covering it; otherwise frames
-    /// come from anywhere.
+    /// come from anywhere. Every 2 MiB-aligned 2 MiB chunk gets a 2 MiB frame
+    /// if the backend provides one ([`Backend::alloc_large_frame`]); the rest,
+    /// and chunks whose large frame could not be had, get 4 KiB frames.
     ///
     /// Corresponds to `vm_ram_register_at` (`untyped` = `one_to_one`).
     pub fn ram_register_at(&mut self, start: u64, size: u64, one_to_one: bool) -> Result<()> {
-        self.ram_register_at_custom_iterator(start, size, alloc_iterator(one_to_one))
+        let r = self.reserve_at_inner(start, size, true, None)?;
+        self.finish_ram(r, &mut ram_frame_source(one_to_one))
     }
 
-    /// Registers RAM at `[start, start + size)` with frames from `iterator`.
+    /// Registers RAM at `[start, start + size)` with 4 KiB frames from
+    /// `iterator` (called once per page).
     ///
     /// Corresponds to `vm_ram_register_at_custom_iterator`.
     pub fn ram_register_at_custom_iterator(
         &mut self,
         start: u64,
         size: u64,
-        iterator: impl FnMut(&mut B, u64) -> Result<MapFrame> + 'static,
+        mut iterator: impl FnMut(&mut B, u64) -> Result<MapFrame> + 'static,
     ) -> Result<()> {
         let r = self.reserve_at_inner(start, size, true, None)?;
-        let mut it: MapIterator<B> = Box::new(iterator);
-        self.finish_ram(r, &mut it)
+        self.finish_ram(r, &mut |b, ipa, _| {
+            iterator(b, ipa).map(|mf| (mf, PAGE_SIZE))
+        })
     }
 
-    fn finish_ram(&mut self, r: Reservation, it: &mut MapIterator<B>) -> Result<()> {
-        if let Err(e) = self.map_now(r, it) {
+    /// Maps a fresh RAM reservation and records its frames as guest RAM; on
+    /// failure the reservation is dropped and nothing is left behind.
+    fn finish_ram(&mut self, r: Reservation, next: &mut FrameSource<'_, B>) -> Result<()> {
+        if let Err(e) = self.map_with(r, next) {
             self.mem.reservations.remove(r);
             return Err(e);
         }
-        let frames = match self.mem.reservations.data_mut(r) {
-            Some(d) => d.mapped.iter().map(|p| p.frame).collect(),
+        let frames: Vec<(FrameHandle, u64)> = match self.mem.reservations.data_mut(r) {
+            Some(d) => d.mapped.iter().map(|p| (p.frame, p.size)).collect(),
             None => return Err(Error::NoSuchReservation),
         };
-        self.mem.ram.insert(r.start, frames);
+        self.mem.ram.insert(r.start, &frames);
         Ok(())
     }
 
@@ -658,15 +700,30 @@ impl<B: Backend> Vm<B> {
     }
 }
 
-/// Allocates an owned frame per page: anywhere, or at PA == IPA.
-fn alloc_iterator<B: Backend>(one_to_one: bool) -> impl FnMut(&mut B, u64) -> Result<MapFrame> {
-    move |b: &mut B, ipa| {
-        let frame = b.alloc_frame(one_to_one.then_some(ipa))?;
-        Ok(MapFrame {
+/// Frame source for RAM: owned frames from anywhere or at PA == IPA, 2 MiB
+/// for each 2 MiB-aligned 2 MiB chunk while the backend has large frames,
+/// 4 KiB otherwise.
+fn ram_frame_source<B: Backend>(
+    one_to_one: bool,
+) -> impl FnMut(&mut B, u64, u64) -> Result<(MapFrame, u64)> {
+    let mut large = true;
+    move |b: &mut B, ipa, end| {
+        let owned = |frame| MapFrame {
             frame,
             rights: Rights::ALL,
             owned: true,
-        })
+        };
+        if large && ipa.is_multiple_of(LARGE_PAGE_SIZE) && end - ipa >= LARGE_PAGE_SIZE {
+            match b.alloc_large_frame(one_to_one.then_some(ipa)) {
+                Ok(f) => return Ok((owned(f), LARGE_PAGE_SIZE)),
+                // No large frames at all: stop asking for this range.
+                Err(BackendError::Unsupported) => large = false,
+                // This chunk only (e.g. the untyped is fragmented): 4 KiB frames.
+                Err(e) => log::debug!("2 MiB frame for {:#x} unavailable ({:?})", ipa, e),
+            }
+        }
+        let f = b.alloc_frame(one_to_one.then_some(ipa))?;
+        Ok((owned(f), PAGE_SIZE))
     }
 }
 

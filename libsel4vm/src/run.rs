@@ -125,6 +125,19 @@ pub enum ExitReason {
     },
     /// The backend failed.
     Backend(BackendError),
+    /// The guest powered the system off (PSCI `SYSTEM_OFF`, or `CPU_OFF` of
+    /// the last vCPU that was on). All vCPUs are stopped.
+    SystemOff {
+        /// The vCPU that asked.
+        vcpu: VcpuId,
+    },
+    /// The guest asked for a reset (PSCI `SYSTEM_RESET`). All vCPUs are
+    /// stopped; the VMM restarts the VM (reload images,
+    /// [`Vm::reset_irq_controller`], start the boot vCPU) and runs again.
+    SystemReset {
+        /// The vCPU that asked.
+        vcpu: VcpuId,
+    },
 }
 
 impl ExitReason {
@@ -132,7 +145,10 @@ impl ExitReason {
     pub fn code(&self) -> i32 {
         match self {
             ExitReason::None => 3,                         // VM_GUEST_UNKNOWN_EXIT
-            ExitReason::Stopped | ExitReason::Idle => 0,   // no error
+            ExitReason::Stopped
+            | ExitReason::Idle
+            | ExitReason::SystemOff { .. }
+            | ExitReason::SystemReset { .. } => 0,   // no error
             ExitReason::UnhandledNotification { .. } => 2, // VM_GUEST_NOTIFICATION_EXIT
             _ => -1,                                       // VM_GUEST_ERROR_EXIT
         }
@@ -166,7 +182,13 @@ impl<B: Backend> Vm<B> {
                 break ExitReason::Stopped;
             }
         };
-        if !matches!(reason, ExitReason::Stopped | ExitReason::Idle) {
+        if !matches!(
+            reason,
+            ExitReason::Stopped
+                | ExitReason::Idle
+                | ExitReason::SystemOff { .. }
+                | ExitReason::SystemReset { .. }
+        ) {
             log::error!("{}: stopping: {:?}", self.name(), reason);
         }
         self.run.exit_reason = reason;
@@ -385,6 +407,14 @@ impl<B: Backend> Vm<B> {
                 };
                 Ok((action, Some(ctx)))
             }
+            // No SMC handler: the built-in PSCI 1.1 / SMCCC 1.1 firmware interface.
+            Syndrome::Smc64 { imm16 } => self.psci_trap(vcpu, crate::psci::Conduit::Smc, imm16),
+            Syndrome::Hvc64 { imm16 } => self.psci_trap(vcpu, crate::psci::Conduit::Hvc, imm16),
+            Syndrome::SysReg(iss) => match self.vgic_sysreg(vcpu, &iss) {
+                Ok(Some((action, ctx))) => Ok((action, Some(ctx))),
+                Ok(None) => Err(ExitReason::UnhandledVcpuFault { vcpu, hsr }),
+                Err(e) => Err(err_reason(Some(vcpu), e)),
+            },
             _ => Err(ExitReason::UnhandledVcpuFault { vcpu, hsr }),
         }
     }

@@ -135,9 +135,12 @@ pub struct Stage2Entry {
     pub frame: FrameHandle,
     /// Guest access rights.
     pub rights: Rights,
+    /// Size of the mapping in bytes: the frame's size, 4 KiB or 2 MiB.
+    pub size: u64,
 }
 
-/// The guest's stage-2 address space as the core mapped it (4 KiB pages).
+/// The guest's stage-2 address space as the core mapped it: one entry per
+/// mapped frame (4 KiB or 2 MiB), keyed by the IPA it starts at.
 ///
 /// Corresponds to `vm_mem.vm_vspace` (returned by `vm_get_vspace`).
 #[derive(Default, Debug)]
@@ -146,19 +149,27 @@ pub struct Stage2 {
 }
 
 impl Stage2 {
-    /// Mapping of the page containing `ipa`.
+    /// Mapping covering `ipa`.
     pub fn lookup(&self, ipa: u64) -> Option<Stage2Entry> {
-        self.map.get(&(ipa & !(PAGE_SIZE - 1))).copied()
+        self.lookup_mapping(ipa).map(|(_, e)| e)
     }
-    /// Number of mapped pages.
+    /// Mapping covering `ipa`, with the IPA the mapping starts at.
+    pub fn lookup_mapping(&self, ipa: u64) -> Option<(u64, Stage2Entry)> {
+        let (&base, &e) = self.map.range(..=ipa).next_back()?;
+        (ipa - base < e.size).then_some((base, e))
+    }
+    /// Number of mapped 4 KiB pages (a 2 MiB mapping counts 512).
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map
+            .values()
+            .map(|e| (e.size >> PAGE_BITS) as usize)
+            .sum()
     }
     /// True if nothing is mapped.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
-    /// All mappings as `(page ipa, entry)`, in address order.
+    /// All mappings as `(start ipa, entry)`, in address order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, Stage2Entry)> + '_ {
         self.map.iter().map(|(&a, &e)| (a, e))
     }
@@ -212,6 +223,7 @@ pub struct Vm<B: Backend> {
     pub(crate) mem: VmMem<B>,
     pub(crate) run: VmRun<B>,
     pub(crate) irq: Option<IrqController<B>>,
+    pub(crate) psci: crate::psci::Psci,
     cspace: CSpaceInfo,
     iospaces: Vec<KernelObject>,
 }
@@ -244,6 +256,7 @@ impl<B: Backend> Vm<B> {
                 stop: false,
             },
             irq: None,
+            psci: crate::psci::Psci::new(0),
             cspace,
             iospaces: Vec::new(),
         })
@@ -349,12 +362,10 @@ impl<B: Backend> Vm<B> {
     ///
     /// Corresponds to `vcpu_start`.
     pub fn vcpu_start(&mut self, vcpu: VcpuId) -> Result<()> {
-        let v = self.vcpu(vcpu)?;
-        let vmpidr = if vcpu == BOOT_VCPU {
-            (1 << 31) | (1 << 24)
-        } else {
-            u64::from(v.target_cpu.unwrap_or(vcpu.0))
-        };
+        self.check_vcpu(vcpu)?;
+        // One MPIDR numbering for the whole VM: PSCI CPU_ON targets and vGIC
+        // affinity routing (GICR_TYPER, IROUTER, ICC_SGI1R) use the same one.
+        let vmpidr = crate::psci::vcpu_mpidr(vcpu);
         self.backend
             .write_vcpu_reg(vcpu, VcpuReg::VmpidrEl2, vmpidr)?;
         self.backend.start_vcpu(vcpu)?;
@@ -523,23 +534,34 @@ impl<B: Backend> Vm<B> {
             return Err(Error::ZeroSize);
         }
         let end = ipa.checked_add(size).ok_or(Error::Overflow)?;
-        let base_page = ipa & !(PAGE_SIZE - 1);
-        let mut page = base_page;
-        let mut pa_base = 0;
-        while page < end {
-            let e = self.mem.stage2.lookup(page).ok_or(Error::NotMapped(page))?;
-            let pa = self.backend.frame_paddr(e.frame)?;
-            if page == base_page {
-                pa_base = pa;
-            } else if pa != pa_base + (page - base_page) {
-                return Err(Error::NotContiguous(page));
+        let page_of = |a: u64| a & !(PAGE_SIZE - 1);
+        // Walk mapping by mapping (a 2 MiB frame is one step).
+        let mut cur = ipa;
+        let mut pa_start = None;
+        while cur < end {
+            let (base, e) = self
+                .mem
+                .stage2
+                .lookup_mapping(cur)
+                .ok_or(Error::NotMapped(page_of(cur)))?;
+            let pa = self
+                .backend
+                .frame_paddr(e.frame)?
+                .checked_add(cur - base)
+                .ok_or(Error::Overflow)?;
+            match pa_start {
+                None => pa_start = Some(pa),
+                Some(p) if p.checked_add(cur - ipa) != Some(pa) => {
+                    return Err(Error::NotContiguous(page_of(cur)))
+                }
+                Some(_) => {}
             }
-            page = match page.checked_add(PAGE_SIZE) {
-                Some(p) => p,
+            cur = match base.checked_add(e.size) {
+                Some(next) => next,
                 None => break,
             };
         }
-        Ok(pa_base + (ipa - base_page))
+        pa_start.ok_or(Error::ZeroSize)
     }
 
     /// Adds an IOMMU address space for DMA by passed-through devices.

@@ -66,7 +66,10 @@ pub struct VTimer {
 impl VTimer {
     /// Bookkeeping for `num_vcpus` vCPUs.
     pub fn new(num_vcpus: u32) -> Self {
-        Self { awaiting_eoi: vec![false; num_vcpus as usize], fired: vec![0; num_vcpus as usize] }
+        Self {
+            awaiting_eoi: vec![false; num_vcpus as usize],
+            fired: vec![0; num_vcpus as usize],
+        }
     }
 
     /// Clears all state (VM restart).
@@ -103,7 +106,10 @@ impl VTimer {
 
     /// True if `vcpu`'s timer interrupt was delivered and not completed.
     pub fn awaiting_eoi(&self, vcpu: VcpuId) -> bool {
-        self.awaiting_eoi.get(vcpu.0 as usize).copied().unwrap_or(false)
+        self.awaiting_eoi
+            .get(vcpu.0 as usize)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Number of timer VPPIs seen for `vcpu` (diagnostics).

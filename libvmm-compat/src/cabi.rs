@@ -55,11 +55,23 @@ pub trait DefaultGuest {
     /// `virq_controller_init`.
     fn controller_init(&mut self, boot_vcpu: u32) -> Result<(), GuestError>;
     /// `virq_register`.
-    fn register(&mut self, vcpu: u32, irq: u32, ack: VirqAckFn, data: *mut c_void) -> Result<(), GuestError>;
+    fn register(
+        &mut self,
+        vcpu: u32,
+        irq: u32,
+        ack: VirqAckFn,
+        data: *mut c_void,
+    ) -> Result<(), GuestError>;
     /// `virq_inject`.
     fn inject(&mut self, vcpu: u32, irq: u32) -> Result<(), GuestError>;
     /// `virq_register_passthrough`.
-    fn register_passthrough(&mut self, vcpu: u32, irq: u32, ch: Channel, ack: PassthroughAckFn) -> Result<(), GuestError>;
+    fn register_passthrough(
+        &mut self,
+        vcpu: u32,
+        irq: u32,
+        ch: Channel,
+        ack: PassthroughAckFn,
+    ) -> Result<(), GuestError>;
     /// `virq_handle_passthrough`.
     fn handle_passthrough(&mut self, ch: Channel) -> Result<(), GuestError>;
     /// `guest_start`.
@@ -68,6 +80,9 @@ pub trait DefaultGuest {
     fn stop(&mut self, boot: u32) -> Result<(), GuestError>;
     /// `guest_restart`.
     fn restart(&mut self, boot: u32, ram: u64, size: u64) -> Result<(), GuestError>;
+    /// The concrete guest (a [`Guest`]), for the Rust side of the VMM (to
+    /// run its event loop, for instance).
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any;
 }
 
 /// A source pointer as an [`ImageSrc`]: in place if it is the VMM's view
@@ -75,7 +90,12 @@ pub trait DefaultGuest {
 ///
 /// # Safety
 /// `ptr` must be readable for `len` bytes (or null with `len == 0`).
-unsafe fn source<'a, B: Backend>(vm: &mut Vm<B>, ptr: *const u8, len: usize, dest: u64) -> Result<ImageSrc<'a>, GuestError> {
+unsafe fn source<'a, B: Backend>(
+    vm: &mut Vm<B>,
+    ptr: *const u8,
+    len: usize,
+    dest: u64,
+) -> Result<ImageSrc<'a>, GuestError> {
     if len == 0 {
         return Ok(ImageSrc::Bytes(&[]));
     }
@@ -83,10 +103,15 @@ unsafe fn source<'a, B: Backend>(vm: &mut Vm<B>, ptr: *const u8, len: usize, des
         return Err(GuestError::BadArgument);
     }
     if is_vmm_view_of(vm, dest, len as u64, ptr) {
-        return Ok(ImageSrc::Guest { addr: dest, size: len as u64 });
+        return Ok(ImageSrc::Guest {
+            addr: dest,
+            size: len as u64,
+        });
     }
     // SAFETY: the caller guarantees `ptr` is readable for `len` bytes.
-    Ok(ImageSrc::Bytes(unsafe { core::slice::from_raw_parts(ptr, len) }))
+    Ok(ImageSrc::Bytes(unsafe {
+        core::slice::from_raw_parts(ptr, len)
+    }))
 }
 
 impl<B: Backend> DefaultGuest for Guest<B> {
@@ -121,11 +146,20 @@ impl<B: Backend> DefaultGuest for Guest<B> {
                 source(vm, initrd_src, initrd_size, initrd_dest)?,
             )
         };
-        let imgs = LinuxImages { ram_start, kernel: k, dtb: d, dtb_dest, initrd: i, initrd_dest };
+        let imgs = LinuxImages {
+            ram_start,
+            kernel: k,
+            dtb: d,
+            dtb_dest,
+            initrd: i,
+            initrd_dest,
+        };
         let entry = self.linux_setup_images(&imgs)?;
         // Keep the sources for guest_restart when they live outside guest RAM.
         if let (ImageSrc::Bytes(k), ImageSrc::Bytes(d), ImageSrc::Bytes(i)) = (k, d, i) {
-            let dtb_len = self.placement().map_or(d.len() as u64, |p| p.dtb.1 - p.dtb.0) as usize;
+            let dtb_len = self
+                .placement()
+                .map_or(d.len() as u64, |p| p.dtb.1 - p.dtb.0) as usize;
             self.set_restart_images(RestartImages {
                 ram_start,
                 // SAFETY: libvmm's contract: the images stay valid for the guest's lifetime.
@@ -142,13 +176,27 @@ impl<B: Backend> DefaultGuest for Guest<B> {
     fn controller_init(&mut self, boot_vcpu: u32) -> Result<(), GuestError> {
         self.virq_controller_init(boot_vcpu)
     }
-    fn register(&mut self, vcpu: u32, irq: u32, ack: VirqAckFn, data: *mut c_void) -> Result<(), GuestError> {
-        self.virq_register(vcpu, irq, move |_, v: VcpuId, irq| ack(v.0 as usize, irq as i32, data))
+    fn register(
+        &mut self,
+        vcpu: u32,
+        irq: u32,
+        ack: VirqAckFn,
+        data: *mut c_void,
+    ) -> Result<(), GuestError> {
+        self.virq_register(vcpu, irq, move |_, v: VcpuId, irq| {
+            ack(v.0 as usize, irq as i32, data)
+        })
     }
     fn inject(&mut self, vcpu: u32, irq: u32) -> Result<(), GuestError> {
         self.virq_inject(vcpu, irq)
     }
-    fn register_passthrough(&mut self, vcpu: u32, irq: u32, ch: Channel, ack: PassthroughAckFn) -> Result<(), GuestError> {
+    fn register_passthrough(
+        &mut self,
+        vcpu: u32,
+        irq: u32,
+        ch: Channel,
+        ack: PassthroughAckFn,
+    ) -> Result<(), GuestError> {
         self.virq_register_passthrough(vcpu, irq, ch, move |c| ack(c))
     }
     fn handle_passthrough(&mut self, ch: Channel) -> Result<(), GuestError> {
@@ -162,9 +210,16 @@ impl<B: Backend> DefaultGuest for Guest<B> {
     }
     fn restart(&mut self, boot: u32, ram: u64, size: u64) -> Result<(), GuestError> {
         if size != 0 && self.vm_mut().guest_memory().check_range(ram, size).is_err() {
-            return Err(GuestError::Setup(SetupError::NotInRam { blob: crate::Blob::Kernel, addr: ram, size }));
+            return Err(GuestError::Setup(SetupError::NotInRam {
+                blob: crate::Blob::Kernel,
+                addr: ram,
+                size,
+            }));
         }
         self.guest_restart(boot)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
     }
 }
 
@@ -180,7 +235,9 @@ static BUSY: AtomicBool = AtomicBool::new(false);
 static PASSTHROUGH_ACK: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the guest the C functions act on, returning the previous one.
-pub fn set_default_guest(guest: Option<Box<dyn DefaultGuest>>) -> Result<Option<Box<dyn DefaultGuest>>, GuestError> {
+pub fn set_default_guest(
+    guest: Option<Box<dyn DefaultGuest>>,
+) -> Result<Option<Box<dyn DefaultGuest>>, GuestError> {
     if BUSY.swap(true, Ordering::Acquire) {
         return Err(GuestError::Reentrant);
     }
@@ -191,7 +248,9 @@ pub fn set_default_guest(guest: Option<Box<dyn DefaultGuest>>) -> Result<Option<
 }
 
 /// Runs `f` on the default guest.
-pub fn with_default<R>(f: impl FnOnce(&mut dyn DefaultGuest) -> Result<R, GuestError>) -> Result<R, GuestError> {
+pub fn with_default<R>(
+    f: impl FnOnce(&mut dyn DefaultGuest) -> Result<R, GuestError>,
+) -> Result<R, GuestError> {
     if BUSY.swap(true, Ordering::Acquire) {
         return Err(GuestError::Reentrant);
     }
@@ -266,12 +325,21 @@ pub unsafe extern "C" fn linux_setup_images(
 /// C `virq_controller_init`.
 #[no_mangle]
 pub extern "C" fn virq_controller_init(boot_vcpu_id: usize) -> bool {
-    report("virq_controller_init", with_default(|g| g.controller_init(u32_arg(boot_vcpu_id)?))).is_some()
+    report(
+        "virq_controller_init",
+        with_default(|g| g.controller_init(u32_arg(boot_vcpu_id)?)),
+    )
+    .is_some()
 }
 
 /// C `virq_register`.
 #[no_mangle]
-pub extern "C" fn virq_register(vcpu_id: usize, virq_num: usize, ack_fn: Option<VirqAckFn>, ack_data: *mut c_void) -> bool {
+pub extern "C" fn virq_register(
+    vcpu_id: usize,
+    virq_num: usize,
+    ack_fn: Option<VirqAckFn>,
+    ack_data: *mut c_void,
+) -> bool {
     let r = with_default(|g| {
         let ack = ack_fn.ok_or(GuestError::BadArgument)?;
         g.register(u32_arg(vcpu_id)?, u32_arg(virq_num)?, ack, ack_data)
@@ -282,7 +350,12 @@ pub extern "C" fn virq_register(vcpu_id: usize, virq_num: usize, ack_fn: Option<
 /// C `virq_inject`.
 #[no_mangle]
 pub extern "C" fn virq_inject(vcpu_id: usize, irq: i32) -> bool {
-    let r = with_default(|g| g.inject(u32_arg(vcpu_id)?, u32::try_from(irq).map_err(|_| GuestError::BadArgument)?));
+    let r = with_default(|g| {
+        g.inject(
+            u32_arg(vcpu_id)?,
+            u32::try_from(irq).map_err(|_| GuestError::BadArgument)?,
+        )
+    });
     report("virq_inject", r).is_some()
 }
 
@@ -304,26 +377,55 @@ pub extern "C" fn virq_register_passthrough(vcpu_id: usize, irq: usize, irq_ch: 
 /// C `virq_handle_passthrough`.
 #[no_mangle]
 pub extern "C" fn virq_handle_passthrough(irq_ch: u32) -> bool {
-    report("virq_handle_passthrough", with_default(|g| g.handle_passthrough(irq_ch))).is_some()
+    report(
+        "virq_handle_passthrough",
+        with_default(|g| g.handle_passthrough(irq_ch)),
+    )
+    .is_some()
 }
 
 /// C `guest_start`.
 #[no_mangle]
-pub extern "C" fn guest_start(boot_vcpu_id: usize, kernel_pc: usize, dtb: usize, initrd: usize) -> bool {
-    let r = with_default(|g| g.start(u32_arg(boot_vcpu_id)?, kernel_pc as u64, dtb as u64, initrd as u64));
+pub extern "C" fn guest_start(
+    boot_vcpu_id: usize,
+    kernel_pc: usize,
+    dtb: usize,
+    initrd: usize,
+) -> bool {
+    let r = with_default(|g| {
+        g.start(
+            u32_arg(boot_vcpu_id)?,
+            kernel_pc as u64,
+            dtb as u64,
+            initrd as u64,
+        )
+    });
     report("guest_start", r).is_some()
 }
 
 /// C `guest_stop`.
 #[no_mangle]
 pub extern "C" fn guest_stop(boot_vcpu_id: usize) {
-    report("guest_stop", with_default(|g| g.stop(u32_arg(boot_vcpu_id)?)));
+    report(
+        "guest_stop",
+        with_default(|g| g.stop(u32_arg(boot_vcpu_id)?)),
+    );
 }
 
 /// C `guest_restart`.
 #[no_mangle]
-pub extern "C" fn guest_restart(boot_vcpu_id: usize, guest_ram_vaddr: usize, guest_ram_size: usize) -> bool {
-    let r = with_default(|g| g.restart(u32_arg(boot_vcpu_id)?, guest_ram_vaddr as u64, guest_ram_size as u64));
+pub extern "C" fn guest_restart(
+    boot_vcpu_id: usize,
+    guest_ram_vaddr: usize,
+    guest_ram_size: usize,
+) -> bool {
+    let r = with_default(|g| {
+        g.restart(
+            u32_arg(boot_vcpu_id)?,
+            guest_ram_vaddr as u64,
+            guest_ram_size as u64,
+        )
+    });
     report("guest_restart", r).is_some()
 }
 

@@ -167,7 +167,10 @@ impl<B: Backend> Guest<B> {
 
     fn check_vcpu(&self, id: u32) -> Result<VcpuId, GuestError> {
         let v = VcpuId(id);
-        self.vm.vcpu(v).map(|_| v).map_err(|_| GuestError::InvalidVcpu(id))
+        self.vm
+            .vcpu(v)
+            .map(|_| v)
+            .map_err(|_| GuestError::InvalidVcpu(id))
     }
 
     fn check_irq(&self, vcpu: u32, irq: u32) -> Result<VcpuId, GuestError> {
@@ -247,14 +250,26 @@ impl<B: Backend> Guest<B> {
     /// `initrd` is only reported; Linux finds it through the DTB.
     ///
     /// Corresponds to `guest_start`.
-    pub fn guest_start(&mut self, boot_vcpu: u32, kernel_pc: u64, dtb: u64, initrd: u64) -> Result<(), GuestError> {
+    pub fn guest_start(
+        &mut self,
+        boot_vcpu: u32,
+        kernel_pc: u64,
+        dtb: u64,
+        initrd: u64,
+    ) -> Result<(), GuestError> {
         let v = self.check_vcpu(boot_vcpu)?;
         let mut ctx = UserContext::default();
         ctx.set_pc(kernel_pc);
         ctx.set_x(0, dtb);
         ctx.set_spsr(SPSR_EL1H_DAIF_MASKED);
         self.vm.set_thread_context(v, &ctx)?;
-        log::info!("guest_start: {} at {:#x}, dtb {:#x}, initrd {:#x}", v, kernel_pc, dtb, initrd);
+        log::info!(
+            "guest_start: {} at {:#x}, dtb {:#x}, initrd {:#x}",
+            v,
+            kernel_pc,
+            dtb,
+            initrd
+        );
         Ok(self.vm.vcpu_start(v)?)
     }
 
@@ -263,7 +278,13 @@ impl<B: Backend> Guest<B> {
     /// Corresponds to `guest_stop` (which in libvmm stops only the boot vCPU).
     pub fn guest_stop(&mut self, boot_vcpu: u32) -> Result<(), GuestError> {
         self.check_vcpu(boot_vcpu)?;
-        let online: Vec<VcpuId> = self.vm.vcpus().iter().filter(|v| v.is_online()).map(|v| v.id()).collect();
+        let online: Vec<VcpuId> = self
+            .vm
+            .vcpus()
+            .iter()
+            .filter(|v| v.is_online())
+            .map(|v| v.id())
+            .collect();
         for v in online {
             self.vm.vcpu_stop(v)?;
         }
@@ -285,7 +306,11 @@ impl<B: Backend> Guest<B> {
     /// bad images leave the running guest alone. Then: stop all vCPUs,
     /// restore their creation-time registers, reset the interrupt
     /// controller, zero all guest RAM, place the images, start the boot vCPU.
-    pub fn guest_restart_with(&mut self, boot_vcpu: u32, images: RestartImages) -> Result<(), GuestError> {
+    pub fn guest_restart_with(
+        &mut self,
+        boot_vcpu: u32,
+        images: RestartImages,
+    ) -> Result<(), GuestError> {
         let boot = self.check_vcpu(boot_vcpu)?;
         crate::setup::validate_images(&mut self.vm, &images.as_images())?;
         self.guest_stop(boot_vcpu)?;
@@ -332,6 +357,8 @@ pub fn handle_passthrough<B: Backend>(
     table: &BTreeMap<Channel, (VcpuId, u32)>,
     channel: Channel,
 ) -> Result<(), GuestError> {
-    let &(v, irq) = table.get(&channel).ok_or(GuestError::UnknownChannel(channel))?;
+    let &(v, irq) = table
+        .get(&channel)
+        .ok_or(GuestError::UnknownChannel(channel))?;
     Ok(vm.inject_irq(v, irq)?)
 }

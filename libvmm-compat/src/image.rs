@@ -81,10 +81,12 @@ pub struct KernelInfo {
 }
 
 fn rd_u16(b: &[u8], off: usize) -> Option<u16> {
-    b.get(off..off + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
+    b.get(off..off + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
 }
 fn rd_u32(b: &[u8], off: usize) -> Option<u32> {
-    b.get(off..off + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(off..off + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 fn rd_u64(b: &[u8], off: usize) -> Option<u64> {
     b.get(off..off + 8).map(|s| {
@@ -94,7 +96,8 @@ fn rd_u64(b: &[u8], off: usize) -> Option<u64> {
     })
 }
 fn rd_be32(b: &[u8], off: usize) -> Option<u32> {
-    b.get(off..off + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(off..off + 4)
+        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// The fields of a 64-byte arm64 `Image` header.
@@ -138,7 +141,12 @@ fn parse_arm64_header(h: &[u8]) -> Result<Arm64Header, SetupError> {
     if !text_offset.is_multiple_of(4096) || text_offset >= KERNEL_ALIGN {
         return Err(SetupError::BadTextOffset(text_offset));
     }
-    Ok(Arm64Header { text_offset, image_size, page_size, place_anywhere: flags & (1 << 3) != 0 })
+    Ok(Arm64Header {
+        text_offset,
+        image_size,
+        page_size,
+        place_anywhere: flags & (1 << 3) != 0,
+    })
 }
 
 /// For EFI-stub kernels: the file size the PE section table implies.
@@ -186,7 +194,11 @@ impl KernelInfo {
         let h = parse_arm64_header(head)?;
         if let Some(need) = pe_file_extent(head)? {
             if total_len < need {
-                return Err(SetupError::Truncated { blob: Blob::Kernel, need, have: total_len });
+                return Err(SetupError::Truncated {
+                    blob: Blob::Kernel,
+                    need,
+                    have: total_len,
+                });
             }
         }
         // The file is a prefix of the memory image; a longer file is not an Image
@@ -227,20 +239,31 @@ impl KernelInfo {
             return Err(SetupError::WrongArchitecture(hdr.e_machine));
         }
         let ctx = Ctx::new(Container::Big, Endian::Little);
-        let phoff = usize::try_from(hdr.e_phoff).map_err(|_| bad("program headers out of range"))?;
+        let phoff =
+            usize::try_from(hdr.e_phoff).map_err(|_| bad("program headers out of range"))?;
         let phdrs = ProgramHeader::parse(elf, phoff, usize::from(hdr.e_phnum), ctx)
             .map_err(|_| bad("program headers truncated"))?;
-        let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0).collect();
-        let first = loads.iter().min_by_key(|p| p.p_vaddr).ok_or(bad("no loadable segment"))?;
+        let loads: Vec<&ProgramHeader> = phdrs
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0)
+            .collect();
+        let first = loads
+            .iter()
+            .min_by_key(|p| p.p_vaddr)
+            .ok_or(bad("no loadable segment"))?;
         let base = first.p_vaddr;
-        let hdr_off = usize::try_from(first.p_offset).map_err(|_| bad("segment outside the file"))?;
+        let hdr_off =
+            usize::try_from(first.p_offset).map_err(|_| bad("segment outside the file"))?;
         let h = parse_arm64_header(elf.get(hdr_off..).unwrap_or(&[]))?;
         if hdr.e_entry != base {
             return Err(bad("entry point is not the start of the image"));
         }
         let mut segments = Vec::with_capacity(loads.len());
         for p in &loads {
-            let in_file = p.p_offset.checked_add(p.p_filesz).is_some_and(|e| e <= elf.len() as u64);
+            let in_file = p
+                .p_offset
+                .checked_add(p.p_filesz)
+                .is_some_and(|e| e <= elf.len() as u64);
             if !in_file {
                 return Err(SetupError::Truncated {
                     blob: Blob::Kernel,
@@ -264,7 +287,10 @@ impl KernelInfo {
             });
         }
         segments.sort_by_key(|s| s.mem_offset);
-        if segments.windows(2).any(|w| w[0].mem_offset + w[0].mem_len > w[1].mem_offset) {
+        if segments
+            .windows(2)
+            .any(|w| w[0].mem_offset + w[0].mem_len > w[1].mem_offset)
+        {
             return Err(bad("overlapping segments"));
         }
         Ok(KernelInfo {
@@ -297,7 +323,11 @@ impl DtbInfo {
     /// (16 or 17 readers), `totalsize` no larger than `given` nor 2 MiB, and
     /// the blocks inside `totalsize`.
     pub fn check_header(head: &[u8], given: u64) -> Result<Self, SetupError> {
-        let trunc = SetupError::Truncated { blob: Blob::Dtb, need: FDT_HEADER_SIZE as u64, have: given };
+        let trunc = SetupError::Truncated {
+            blob: Blob::Dtb,
+            need: FDT_HEADER_SIZE as u64,
+            have: given,
+        };
         if given < FDT_HEADER_SIZE as u64 {
             return Err(trunc);
         }
@@ -306,35 +336,51 @@ impl DtbInfo {
             return Err(SetupError::BadDtb("bad magic"));
         }
         let total = u64::from(f(1)?);
-        let (off_struct, off_strings, off_rsv) = (u64::from(f(2)?), u64::from(f(3)?), u64::from(f(4)?));
+        let (off_struct, off_strings, off_rsv) =
+            (u64::from(f(2)?), u64::from(f(3)?), u64::from(f(4)?));
         let (version, last_comp) = (f(5)?, f(6)?);
         let (size_strings, size_struct) = (u64::from(f(8)?), u64::from(f(9)?));
         if total > given {
-            return Err(SetupError::DtbTooLarge { total_size: total, given });
+            return Err(SetupError::DtbTooLarge {
+                total_size: total,
+                given,
+            });
         }
         if total > DTB_MAX_SIZE {
-            return Err(SetupError::DtbTooLarge { total_size: total, given: DTB_MAX_SIZE });
+            return Err(SetupError::DtbTooLarge {
+                total_size: total,
+                given: DTB_MAX_SIZE,
+            });
         }
         if version < 16 || last_comp > 17 {
             return Err(SetupError::BadDtb("unsupported version"));
         }
         let inside = |off: u64, len: u64| off >= FDT_HEADER_SIZE as u64 && off + len <= total;
-        if !inside(off_struct, size_struct) || !inside(off_strings, size_strings) || !inside(off_rsv, 16) {
+        if !inside(off_struct, size_struct)
+            || !inside(off_strings, size_strings)
+            || !inside(off_rsv, 16)
+        {
             return Err(SetupError::BadDtb("block outside totalsize"));
         }
-        Ok(DtbInfo { total_size: total, version })
+        Ok(DtbInfo {
+            total_size: total,
+            version,
+        })
     }
 
     /// Full check of an in-memory DTB: header, then a parse of the tree.
     /// Returns the initrd range named in `/chosen`, if any.
     pub fn check(dtb: &[u8]) -> Result<(Self, Option<(u64, u64)>), SetupError> {
         let info = Self::check_header(dtb, dtb.len() as u64)?;
-        let tree = fdt::Fdt::new(&dtb[..info.total_size as usize]).map_err(|_| SetupError::BadDtb("unparsable tree"))?;
+        let tree = fdt::Fdt::new(&dtb[..info.total_size as usize])
+            .map_err(|_| SetupError::BadDtb("unparsable tree"))?;
         let initrd = tree.find_node("/chosen").and_then(|c| {
             let cell = |name: &str| {
                 c.property(name).and_then(|p| match p.value.len() {
                     4 => Some(u64::from(rd_be32(p.value, 0)?)),
-                    8 => Some((u64::from(rd_be32(p.value, 0)?) << 32) | u64::from(rd_be32(p.value, 4)?)),
+                    8 => Some(
+                        (u64::from(rd_be32(p.value, 0)?) << 32) | u64::from(rd_be32(p.value, 4)?),
+                    ),
                     _ => None,
                 })
             };

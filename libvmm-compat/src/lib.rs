@@ -20,6 +20,11 @@ pub mod image;
 pub mod setup;
 
 pub use error::{Blob, GuestError, SetupError};
-pub use guest::{handle_passthrough, Channel, CoreIrqOnly, Guest, IrqPlatform, RestartImages, SPSR_EL1H_DAIF_MASKED};
+pub use guest::{
+    handle_passthrough, Channel, CoreIrqOnly, Guest, IrqPlatform, RestartImages,
+    SPSR_EL1H_DAIF_MASKED,
+};
 pub use image::{DtbInfo, KernelFormat, KernelInfo, KernelPageSize};
-pub use setup::{is_vmm_view_of, linux_setup_images, validate_images, ImageSrc, LinuxImages, Placement};
+pub use setup::{
+    is_vmm_view_of, linux_setup_images, validate_images, ImageSrc, LinuxImages, Placement,
+};

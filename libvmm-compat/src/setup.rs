@@ -11,7 +11,10 @@ use alloc::vec::Vec;
 use sel4vm::{Backend, GuestMemory, Vm};
 
 use crate::error::{Blob, SetupError};
-use crate::image::{initrd_format, DtbInfo, KernelFormat, KernelInfo, DTB_MAX_SIZE, KERNEL_ALIGN, KERNEL_HEAD_WINDOW};
+use crate::image::{
+    initrd_format, DtbInfo, KernelFormat, KernelInfo, DTB_MAX_SIZE, KERNEL_ALIGN,
+    KERNEL_HEAD_WINDOW,
+};
 
 /// Where an image comes from.
 #[derive(Clone, Copy, Debug)]
@@ -97,7 +100,11 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
     a.0 < b.1 && b.0 < a.1 && a.0 < a.1 && b.0 < b.1
 }
 
-fn read_head<B: Backend>(mem: &mut GuestMemory<'_, B>, src: &ImageSrc<'_>, max: u64) -> Result<Vec<u8>, SetupError> {
+fn read_head<B: Backend>(
+    mem: &mut GuestMemory<'_, B>,
+    src: &ImageSrc<'_>,
+    max: u64,
+) -> Result<Vec<u8>, SetupError> {
     match src {
         ImageSrc::Bytes(b) => Ok(b[..b.len().min(max as usize)].to_vec()),
         ImageSrc::Guest { addr, size } => {
@@ -140,7 +147,10 @@ pub fn is_vmm_view_of<B: Backend>(vm: &mut Vm<B>, dest: u64, len: u64, ptr: *con
 /// there (QEMU, which models no caches) is responsible for coherency.
 ///
 /// Corresponds to libvmm's `linux_setup_images`.
-pub fn linux_setup_images<B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'_>) -> Result<Placement, SetupError> {
+pub fn linux_setup_images<B: Backend>(
+    vm: &mut Vm<B>,
+    imgs: &LinuxImages<'_>,
+) -> Result<Placement, SetupError> {
     let plan = plan(vm, imgs)?;
     // Only backend failures can stop us from here on.
     let mut copied = 0;
@@ -150,11 +160,17 @@ pub fn linux_setup_images<B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'_>) ->
     if copied == 0 {
         log::info!("linux_setup_images: kernel, DTB and initrd validated in place");
     }
-    Ok(Placement { bytes_copied: copied, ..plan.placement })
+    Ok(Placement {
+        bytes_copied: copied,
+        ..plan.placement
+    })
 }
 
 /// Runs every check of [`linux_setup_images`] without writing anything.
-pub fn validate_images<B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'_>) -> Result<Placement, SetupError> {
+pub fn validate_images<B: Backend>(
+    vm: &mut Vm<B>,
+    imgs: &LinuxImages<'_>,
+) -> Result<Placement, SetupError> {
     plan(vm, imgs).map(|p| p.placement)
 }
 
@@ -178,14 +194,22 @@ fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'
     if !imgs.ram_start.is_multiple_of(KERNEL_ALIGN) {
         return Err(SetupError::KernelNotAligned(imgs.ram_start));
     }
-    let kbase = imgs.ram_start.checked_add(kernel.text_offset).ok_or(SetupError::Vm(sel4vm::Error::Overflow))?;
-    let kend = kbase.checked_add(kernel.image_size).ok_or(SetupError::Vm(sel4vm::Error::Overflow))?;
+    let kbase = imgs
+        .ram_start
+        .checked_add(kernel.text_offset)
+        .ok_or(SetupError::Vm(sel4vm::Error::Overflow))?;
+    let kend = kbase
+        .checked_add(kernel.image_size)
+        .ok_or(SetupError::Vm(sel4vm::Error::Overflow))?;
     let not_in_ram = |blob, addr, size| SetupError::NotInRam { blob, addr, size };
     let mut mem = vm.guest_memory();
-    mem.check_range(kbase, kernel.image_size).map_err(|_| not_in_ram(Blob::Kernel, kbase, kernel.image_size))?;
+    mem.check_range(kbase, kernel.image_size)
+        .map_err(|_| not_in_ram(Blob::Kernel, kbase, kernel.image_size))?;
     if !kernel.place_anywhere
         && imgs.ram_start >= KERNEL_ALIGN
-        && mem.check_range(imgs.ram_start - KERNEL_ALIGN, KERNEL_ALIGN).is_ok()
+        && mem
+            .check_range(imgs.ram_start - KERNEL_ALIGN, KERNEL_ALIGN)
+            .is_ok()
     {
         return Err(SetupError::KernelNotAtRamStart(imgs.ram_start));
     }
@@ -198,7 +222,8 @@ fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'
     if !imgs.dtb_dest.is_multiple_of(8) {
         return Err(SetupError::DtbNotAligned(imgs.dtb_dest));
     }
-    mem.check_range(imgs.dtb_dest, dtb.total_size).map_err(|_| not_in_ram(Blob::Dtb, imgs.dtb_dest, dtb.total_size))?;
+    mem.check_range(imgs.dtb_dest, dtb.total_size)
+        .map_err(|_| not_in_ram(Blob::Dtb, imgs.dtb_dest, dtb.total_size))?;
     let dtb_range = (imgs.dtb_dest, imgs.dtb_dest + dtb.total_size);
 
     // ---- initrd ----
@@ -206,7 +231,10 @@ fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'
     let initrd_range = if initrd_len == 0 {
         None
     } else {
-        let end = imgs.initrd_dest.checked_add(initrd_len).ok_or(SetupError::Vm(sel4vm::Error::Overflow))?;
+        let end = imgs
+            .initrd_dest
+            .checked_add(initrd_len)
+            .ok_or(SetupError::Vm(sel4vm::Error::Overflow))?;
         mem.check_range(imgs.initrd_dest, initrd_len)
             .map_err(|_| not_in_ram(Blob::Initrd, imgs.initrd_dest, initrd_len))?;
         Some((imgs.initrd_dest, end))
@@ -236,7 +264,11 @@ fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'
     // ---- plan the writes ----
     let mut pieces = Vec::new();
     for s in &kernel.segments {
-        let zero = if kernel.format == KernelFormat::Elf { s.mem_len - s.file_len } else { 0 };
+        let zero = if kernel.format == KernelFormat::Elf {
+            s.mem_len - s.file_len
+        } else {
+            0
+        };
         pieces.push(Piece {
             blob: Blob::Kernel,
             src: imgs.kernel,
@@ -246,21 +278,39 @@ fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'
             zero,
         });
     }
-    pieces.push(Piece { blob: Blob::Dtb, src: imgs.dtb, src_off: 0, dest: dtb_range.0, len: dtb.total_size, zero: 0 });
+    pieces.push(Piece {
+        blob: Blob::Dtb,
+        src: imgs.dtb,
+        src_off: 0,
+        dest: dtb_range.0,
+        len: dtb.total_size,
+        zero: 0,
+    });
     if let Some(r) = initrd_range {
-        pieces.push(Piece { blob: Blob::Initrd, src: imgs.initrd, src_off: 0, dest: r.0, len: initrd_len, zero: 0 });
+        pieces.push(Piece {
+            blob: Blob::Initrd,
+            src: imgs.initrd,
+            src_off: 0,
+            dest: r.0,
+            len: initrd_len,
+            zero: 0,
+        });
     }
     // A source in guest RAM must survive until it is copied: no other
     // blob may be written over it.
     for p in &pieces {
         if let ImageSrc::Guest { addr, size } = p.src {
-            mem.check_range(addr, size).map_err(|_| not_in_ram(p.blob, addr, size))?;
+            mem.check_range(addr, size)
+                .map_err(|_| not_in_ram(p.blob, addr, size))?;
             if addr + p.src_off == p.dest {
                 continue;
             }
             for (other, r) in &dests {
                 if *other != p.blob && overlaps((addr, addr + size), *r) {
-                    return Err(SetupError::SourceClobbered { source: p.blob, by: *other });
+                    return Err(SetupError::SourceClobbered {
+                        source: p.blob,
+                        by: *other,
+                    });
                 }
             }
         }
@@ -272,9 +322,20 @@ fn plan<'a, B: Backend>(vm: &mut Vm<B>, imgs: &LinuxImages<'a>) -> Result<Plan<'
             ImageSrc::Bytes(b) => h[..n].copy_from_slice(&b[..n]),
             ImageSrc::Guest { addr, .. } => mem.read(addr, &mut h[..n])?,
         }
-        log::debug!("linux_setup_images: initrd {:#x}..{:#x} ({})", r.0, r.1, initrd_format(&h));
+        log::debug!(
+            "linux_setup_images: initrd {:#x}..{:#x} ({})",
+            r.0,
+            r.1,
+            initrd_format(&h)
+        );
     }
-    let placement = Placement { entry: kbase, kernel: kernel_range, dtb: dtb_range, initrd: initrd_range, bytes_copied: 0 };
+    let placement = Placement {
+        entry: kbase,
+        kernel: kernel_range,
+        dtb: dtb_range,
+        initrd: initrd_range,
+        bytes_copied: 0,
+    };
     Ok(Plan { pieces, placement })
 }
 
@@ -323,7 +384,12 @@ fn touch_err(e: sel4vm::TouchError<()>) -> SetupError {
 
 /// `memmove` inside guest RAM through a bounce buffer, in the direction
 /// that is safe for overlapping ranges.
-fn move_in_guest<B: Backend>(vm: &mut Vm<B>, from: u64, to: u64, len: u64) -> Result<(), SetupError> {
+fn move_in_guest<B: Backend>(
+    vm: &mut Vm<B>,
+    from: u64,
+    to: u64,
+    len: u64,
+) -> Result<(), SetupError> {
     const CHUNK: u64 = 64 * 1024;
     let mut buf = vec![0u8; CHUNK.min(len) as usize];
     let mut mem = vm.guest_memory();

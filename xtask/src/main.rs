@@ -11,15 +11,17 @@ mod kernel;
 mod qemu;
 mod systest;
 mod target;
+mod vmm;
 
 use std::process::ExitCode;
 
 pub type Result<T, E = String> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
-  run   [--example NAME] [--vcpus N] [--append CMDLINE]   boot on seL4/QEMU (interactive)
+  run   [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]
+                                                         boot the Linux VMM (or an example) on seL4/QEMU
   test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX)
-  bench [NAME]                                             benchmarks (ratios vs an in-run baseline)
+  bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot (ratios vs an in-run baseline)
   guest                                                    prepare the Linux guest from Debian packages";
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ struct Opts {
     append: Option<String>,
     host_only: bool,
     no_lint: bool,
+    ram_anywhere: bool,
     positional: Vec<String>,
 }
 
@@ -85,6 +88,7 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
             }
             "--append" => o.append = Some(value("--append")?),
             "--host-only" => o.host_only = true,
+            "--ram-anywhere" => o.ram_anywhere = true,
             "--no-lint" => o.no_lint = true,
             s if s.starts_with("--") => return Err(format!("unknown option `{s}`\n{USAGE}")),
             s => o.positional.push(s.to_string()),
@@ -97,15 +101,26 @@ fn cmd_run(args: &[String]) -> Result<()> {
     let o = parse_opts(args)?;
     deps::ensure_target_tools()?;
     let kernel = kernel::require()?;
-    // Until the Linux VMM lands, the main job boots the hello example.
-    let example = o.example.as_deref().unwrap_or("hello");
-    if o.vcpus.is_some() || o.append.is_some() {
-        return Err("--vcpus and --append apply to the Linux VMM, which is not built yet".into());
+    match o.example.as_deref() {
+        // The main job: the Linux VMM, leaving the user at the guest shell.
+        None | Some("vmm") => {
+            let opts = vmm::GuestOpts {
+                vcpus: o.vcpus.unwrap_or(1),
+                cmdline: o.append.unwrap_or_else(|| vmm::DEFAULT_CMDLINE.into()),
+                ram_anywhere: o.ram_anywhere,
+            };
+            vmm::run_interactive(&kernel, &opts)
+        }
+        Some(example) => {
+            if o.vcpus.is_some() || o.append.is_some() || o.ram_anywhere {
+                return Err("--vcpus, --append and --ram-anywhere apply to the Linux VMM only".into());
+            }
+            let app = target::build_root_task(example)?;
+            let image = target::pack_image(&kernel, &app, example)?;
+            println!("xtask: booting {} (Ctrl-A X exits QEMU)", image.display());
+            qemu::run_interactive(&kernel, &image)
+        }
     }
-    let app = target::build_root_task(example)?;
-    let image = target::pack_image(&kernel, &app, example)?;
-    println!("xtask: booting {} (Ctrl-A X exits QEMU)", image.display());
-    qemu::run_interactive(&kernel, &image)
 }
 
 fn cmd_test(args: &[String]) -> Result<()> {
@@ -166,6 +181,14 @@ fn cmd_bench(args: &[String]) -> Result<()> {
     let which = o.positional.first().map(String::as_str).unwrap_or("all");
     match which {
         "all" | "ram_touch" => target::cargo(&["bench", "-p", "sel4vm", "--bench", "ram_touch"]),
-        other => Err(format!("unknown benchmark `{other}` (known: ram_touch)")),
+        "boot" => {
+            let runs = match o.positional.get(1) {
+                Some(n) => n.parse().map_err(|_| format!("bench boot: `{n}` is not a number of runs"))?,
+                None => 3,
+            };
+            deps::ensure_target_tools()?;
+            vmm::bench_boot(&kernel::require()?, runs)
+        }
+        other => Err(format!("unknown benchmark `{other}` (known: ram_touch, boot)")),
     }
 }

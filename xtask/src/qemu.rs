@@ -16,6 +16,46 @@ fn command(kernel: &KernelInstall, image: &Path) -> Command {
     c
 }
 
+// ---- Linux VMM (vmm helper): extra QEMU arguments placing guest images ----
+
+/// `command` plus `extra` arguments (the VMM's `-device loader` placements).
+fn command_with(kernel: &KernelInstall, image: &Path, extra: &[String]) -> Command {
+    let mut c = command(kernel, image);
+    c.args(extra);
+    c
+}
+
+/// Interactive run with extra arguments.
+pub fn run_interactive_with(kernel: &KernelInstall, image: &Path, extra: &[String]) -> Result<()> {
+    let status = command_with(kernel, image, extra)
+        .status()
+        .map_err(|e| format!("cannot start qemu-system-aarch64: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("QEMU exited with {status}"))
+    }
+}
+
+impl Session {
+    /// A watched run of the seL4 image with extra arguments.
+    pub fn start_with(
+        kernel: &KernelInstall,
+        image: &Path,
+        extra: &[String],
+        limit: Duration,
+    ) -> Result<Session> {
+        Session::spawn(command_with(kernel, image, extra), limit)
+    }
+
+    /// A watched run of QEMU with exactly `args` (e.g. a direct Linux boot).
+    pub fn start_args(args: &[String], limit: Duration) -> Result<Session> {
+        let mut c = Command::new("qemu-system-aarch64");
+        c.args(args);
+        Session::spawn(c, limit)
+    }
+}
+
 pub fn run_interactive(kernel: &KernelInstall, image: &Path) -> Result<()> {
     let status = command(kernel, image)
         .status()
@@ -48,7 +88,11 @@ pub enum Wait {
 
 impl Session {
     pub fn start(kernel: &KernelInstall, image: &Path, limit: Duration) -> Result<Session> {
-        let mut child = command(kernel, image)
+        Session::spawn(command(kernel, image), limit)
+    }
+
+    fn spawn(mut cmd: Command, limit: Duration) -> Result<Session> {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -27,7 +27,55 @@ struct SystemTest {
     root_task: &'static str,
     steps: &'static [Step],
     limit: Duration,
+    /// For the Linux VMM: the guest QEMU places in memory.
+    guest: Option<GuestSetup>,
 }
+
+/// Guest set-up of a Linux VMM test (see `vmm::GuestOpts`).
+struct GuestSetup {
+    vcpus: u32,
+    ram_anywhere: bool,
+}
+
+/// Markers that fail a Linux VMM test on top of [`FORBIDDEN`].
+const FORBIDDEN_LINUX: &[&str] = &[
+    "Kernel panic",
+    "Unable to handle kernel",
+    "Internal error: Oops",
+    "VMM: error",
+    "VMM: unhandled",
+];
+
+const fn step(expect: &'static str, send: Option<&'static str>) -> Step {
+    Step { expect, send }
+}
+
+/// Boot, compute in the shell, power off.
+const LINUX_BASIC: &[Step] = &[
+    step("GUEST-BOOTED: ", None),
+    step("cpus=1", Some("echo $((6*7))\n")),
+    step("42", Some("poweroff -f\n")),
+    step("VMM: guest powered off", None),
+];
+
+/// Two vCPUs online.
+const LINUX_SMP: &[Step] = &[
+    step("GUEST-BOOTED: ", None),
+    step("cpus=2", Some("echo $((6*7))\n")),
+    step("42", Some("poweroff -f\n")),
+    step("VMM: guest powered off", None),
+];
+
+/// PSCI SYSTEM_RESET restarts the guest; the second boot powers off.
+const LINUX_REBOOT: &[Step] = &[
+    step("GUEST-BOOTED: ", None),
+    step("cpus=1", Some("reboot -f\n")),
+    step("VMM: guest restarting", None),
+    step("GUEST-BOOTED: ", None),
+    step("cpus=1", Some("echo $((6*7))\n")),
+    step("42", Some("poweroff -f\n")),
+    step("VMM: guest powered off", None),
+];
 
 const TESTS: &[SystemTest] = &[SystemTest {
     name: "hello",
@@ -43,15 +91,57 @@ const TESTS: &[SystemTest] = &[SystemTest {
         },
     ],
     limit: Duration::from_secs(60),
+    guest: None,
+},
+SystemTest {
+    name: "linux",
+    root_task: "vmm",
+    steps: LINUX_BASIC,
+    limit: Duration::from_secs(120),
+    guest: Some(GuestSetup { vcpus: 1, ram_anywhere: false }),
+},
+SystemTest {
+    name: "linux-smp",
+    root_task: "vmm",
+    steps: LINUX_SMP,
+    limit: Duration::from_secs(180),
+    guest: Some(GuestSetup { vcpus: 2, ram_anywhere: false }),
+},
+SystemTest {
+    name: "linux-reboot",
+    root_task: "vmm",
+    steps: LINUX_REBOOT,
+    limit: Duration::from_secs(180),
+    guest: Some(GuestSetup { vcpus: 1, ram_anywhere: false }),
+},
+SystemTest {
+    name: "linux-ram-copy",
+    root_task: "vmm",
+    steps: LINUX_BASIC,
+    limit: Duration::from_secs(180),
+    guest: Some(GuestSetup { vcpus: 1, ram_anywhere: true }),
 }];
 
 fn run_one(kernel: &KernelInstall, t: &SystemTest) -> Result<(), String> {
     let app = target::build_root_task(t.root_task)?;
     let image = target::pack_image(kernel, &app, t.root_task)?;
-    let mut s = Session::start(kernel, &image, t.limit)?;
+    let (mut s, forbidden) = match &t.guest {
+        None => (Session::start(kernel, &image, t.limit)?, FORBIDDEN.to_vec()),
+        Some(g) => {
+            let opts = crate::vmm::GuestOpts {
+                vcpus: g.vcpus,
+                ram_anywhere: g.ram_anywhere,
+                ..Default::default()
+            };
+            let extra = crate::vmm::qemu_args(&opts)?;
+            let mut f = FORBIDDEN.to_vec();
+            f.extend_from_slice(FORBIDDEN_LINUX);
+            (Session::start_with(kernel, &image, &extra, t.limit)?, f)
+        }
+    };
     let mut verdict = Ok(());
     for step in t.steps {
-        match s.expect(step.expect, FORBIDDEN) {
+        match s.expect(step.expect, &forbidden) {
             Wait::Found => {}
             Wait::Forbidden(m) => {
                 verdict = Err(format!("forbidden marker `{m}`"));

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use sel4vm::{
     Backend, BackendError, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext,
-    VcpuId, VcpuObjects, VcpuReg, VirqInjection, PAGE_SIZE,
+    VcpuId, VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE, PAGE_SIZE,
 };
 
 /// Something the VM asked the host "kernel" to do.
@@ -97,6 +97,46 @@ struct HostFrame {
     paddr: u64,
 }
 
+/// Set in the handle of every 2 MiB frame; the rest is an index into
+/// `HostBackend::large`. Small handles index the slab pages and never get
+/// near this bit, so the two kinds cannot collide.
+const LARGE_HANDLE_BIT: u64 = 1 << 62;
+
+/// A zeroed, 2 MiB-aligned 2 MiB block backing one large frame.
+struct LargeFrame {
+    ptr: std::ptr::NonNull<u8>,
+    paddr: u64,
+}
+
+impl LargeFrame {
+    fn layout() -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(LARGE_PAGE_SIZE as usize, LARGE_PAGE_SIZE as usize)
+            .expect("large frame layout")
+    }
+    fn new(paddr: u64) -> Self {
+        // SAFETY: the layout has non-zero size.
+        let p = unsafe { std::alloc::alloc_zeroed(Self::layout()) };
+        let ptr = std::ptr::NonNull::new(p)
+            .unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout()));
+        Self { ptr, paddr }
+    }
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the allocation is LARGE_PAGE_SIZE bytes; `&self` prevents concurrent `&mut`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), LARGE_PAGE_SIZE as usize) }
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above; `&mut self` gives exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), LARGE_PAGE_SIZE as usize) }
+    }
+}
+
+impl Drop for LargeFrame {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with the same layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout()) }
+    }
+}
+
 /// Per-vCPU state of the host "kernel".
 #[derive(Clone, Debug, Default)]
 pub struct HostVcpu {
@@ -122,10 +162,15 @@ pub struct HostBackend {
     slabs: Vec<Slab>,
     frames: Vec<Option<HostFrame>>,
     free_slots: Vec<usize>,
+    large: Vec<Option<LargeFrame>>,
+    large_free_slots: Vec<usize>,
+    large_enabled: bool,
     live_frames: usize,
+    live_large: usize,
     frame_limit: Option<usize>,
     phys_window: (u64, u64),
-    phys_used: BTreeMap<u64, FrameHandle>,
+    /// 1:1 frames by physical start: (handle, size).
+    phys_used: BTreeMap<u64, (FrameHandle, u64)>,
     next_anywhere_pa: u64,
     stage2: BTreeMap<u64, (FrameHandle, Rights)>,
     fail_map_at: Option<u64>,
@@ -149,7 +194,11 @@ impl HostBackend {
             slabs: Vec::new(),
             frames: Vec::new(),
             free_slots: Vec::new(),
+            large: Vec::new(),
+            large_free_slots: Vec::new(),
+            large_enabled: true,
             live_frames: 0,
+            live_large: 0,
             frame_limit: None,
             phys_window: (DEFAULT_PHYS_BASE, DEFAULT_PHYS_SIZE),
             phys_used: BTreeMap::new(),
@@ -169,12 +218,19 @@ impl HostBackend {
         self.phys_window = (base, size);
     }
 
-    /// Limits how many frames may be live at once (None = unlimited).
+    /// Enables or disables 2 MiB frames (enabled by default). When disabled,
+    /// `alloc_large_frame` reports `Unsupported`, as a backend without large
+    /// frames would.
+    pub fn set_large_frames(&mut self, enabled: bool) {
+        self.large_enabled = enabled;
+    }
+
+    /// Limits how many frames (of either size) may be live at once (None = unlimited).
     pub fn set_frame_limit(&mut self, limit: Option<usize>) {
         self.frame_limit = limit;
     }
 
-    /// Makes `map_guest` fail at this IPA (to test rollback).
+    /// Makes `map_guest` fail for a mapping covering this IPA (to test rollback).
     pub fn fail_map_at(&mut self, ipa: Option<u64>) {
         self.fail_map_at = ipa;
     }
@@ -215,14 +271,34 @@ impl HostBackend {
             .collect()
     }
 
-    /// Current stage-2 mappings: ipa -> (frame, rights).
+    /// Current stage-2 mappings: start ipa -> (frame, rights); a 2 MiB
+    /// frame is one entry.
     pub fn stage2(&self) -> &BTreeMap<u64, (FrameHandle, Rights)> {
         &self.stage2
     }
 
-    /// Number of frames allocated and not freed.
+    /// Number of frames (of either size) allocated and not freed.
     pub fn live_frames(&self) -> usize {
         self.live_frames
+    }
+
+    /// Number of live 4 KiB frames.
+    pub fn live_small_frames(&self) -> usize {
+        self.live_frames - self.live_large
+    }
+
+    /// Number of live 2 MiB frames.
+    pub fn live_large_frames(&self) -> usize {
+        self.live_large
+    }
+
+    /// Size in bytes of a live frame.
+    pub fn frame_size(&self, frame: FrameHandle) -> Option<u64> {
+        if frame.0 & LARGE_HANDLE_BIT != 0 {
+            self.large_frame(frame).ok().map(|_| LARGE_PAGE_SIZE)
+        } else {
+            self.frame(frame).ok().map(|_| PAGE_SIZE)
+        }
     }
 
     /// A vCPU's state.
@@ -235,17 +311,61 @@ impl HostBackend {
         self.vcpus.get_mut(&vcpu)
     }
 
-    /// Bytes of a frame.
+    /// All bytes of a frame (4 KiB or 2 MiB).
     pub fn frame_bytes(&self, frame: FrameHandle) -> Option<&[u8]> {
+        if frame.0 & LARGE_HANDLE_BIT != 0 {
+            return self.large_frame(frame).ok().map(LargeFrame::bytes);
+        }
         self.frame(frame)
             .ok()
             .map(|f| self.slabs[f.slab].pages(f.page, 1))
     }
 
-    /// Bytes of the frame mapped at `ipa` in stage 2.
+    /// Bytes of the 4 KiB guest page containing `ipa`, via stage 2.
     pub fn guest_page(&self, ipa: u64) -> Option<&[u8]> {
-        let (f, _) = self.stage2.get(&(ipa & !(PAGE_SIZE - 1)))?;
-        self.frame_bytes(*f)
+        let (base, f, size) = self.mapping_at(ipa)?;
+        let page = ((ipa & !(PAGE_SIZE - 1)) - base) as usize;
+        self.frame_bytes(f)?
+            .get(page..page + PAGE_SIZE as usize)
+            .filter(|_| ipa - base < size)
+    }
+
+    /// The stage-2 mapping covering `ipa` as (start, frame, size).
+    fn mapping_at(&self, ipa: u64) -> Option<(u64, FrameHandle, u64)> {
+        let (&base, &(f, _)) = self.stage2.range(..=ipa).next_back()?;
+        let size = self.frame_size(f).unwrap_or(PAGE_SIZE);
+        (ipa - base < size).then_some((base, f, size))
+    }
+
+    fn large_frame(&self, frame: FrameHandle) -> Result<&LargeFrame, BackendError> {
+        let i =
+            usize::try_from(frame.0 & !LARGE_HANDLE_BIT).map_err(|_| BackendError::InvalidFrame)?;
+        if frame.0 & LARGE_HANDLE_BIT == 0 {
+            return Err(BackendError::InvalidFrame);
+        }
+        self.large
+            .get(i)
+            .and_then(Option::as_ref)
+            .ok_or(BackendError::InvalidFrame)
+    }
+
+    /// Checks a 1:1 request for `[pa, pa + size)`: inside the window, aligned,
+    /// not overlapping any live 1:1 frame.
+    fn check_phys(&self, pa: u64, size: u64) -> Result<(), BackendError> {
+        let (base, wsize) = self.phys_window;
+        let end = pa
+            .checked_add(size)
+            .ok_or(BackendError::PhysUnavailable(pa))?;
+        let overlaps = self.phys_used.range(pa..end).next().is_some()
+            || self
+                .phys_used
+                .range(..pa)
+                .next_back()
+                .is_some_and(|(&p, &(_, s))| p + s > pa);
+        if !pa.is_multiple_of(size) || pa < base || end - base > wsize || overlaps {
+            return Err(BackendError::PhysUnavailable(pa));
+        }
+        Ok(())
     }
 
     /// IOMMU spaces added.
@@ -254,6 +374,9 @@ impl HostBackend {
     }
 
     fn frame(&self, frame: FrameHandle) -> Result<&HostFrame, BackendError> {
+        if frame.0 & LARGE_HANDLE_BIT != 0 {
+            return Err(BackendError::InvalidFrame);
+        }
         self.frames
             .get(usize::try_from(frame.0).map_err(|_| BackendError::InvalidFrame)?)
             .and_then(Option::as_ref)
@@ -274,14 +397,7 @@ impl Backend for HostBackend {
         }
         let pa = match paddr {
             Some(pa) => {
-                let (base, size) = self.phys_window;
-                if !pa.is_multiple_of(PAGE_SIZE)
-                    || pa < base
-                    || pa - base >= size
-                    || self.phys_used.contains_key(&pa)
-                {
-                    return Err(BackendError::PhysUnavailable(pa));
-                }
+                self.check_phys(pa, PAGE_SIZE)?;
                 pa
             }
             None => {
@@ -315,13 +431,64 @@ impl Backend for HostBackend {
         self.frames[idx] = Some(frame);
         let h = FrameHandle(idx as u64);
         if paddr.is_some() {
-            self.phys_used.insert(pa, h);
+            self.phys_used.insert(pa, (h, PAGE_SIZE));
         }
         self.live_frames += 1;
         Ok(h)
     }
 
+    fn alloc_large_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
+        if !self.large_enabled {
+            return Err(BackendError::Unsupported);
+        }
+        if self.frame_limit.is_some_and(|l| self.live_frames >= l) {
+            return Err(BackendError::OutOfMemory);
+        }
+        let pa = match paddr {
+            Some(pa) => {
+                self.check_phys(pa, LARGE_PAGE_SIZE)?;
+                pa
+            }
+            None => {
+                let pa = self.next_anywhere_pa.next_multiple_of(LARGE_PAGE_SIZE);
+                self.next_anywhere_pa = pa + LARGE_PAGE_SIZE;
+                pa
+            }
+        };
+        // Fresh zeroed memory each time, like a frame retyped from untyped.
+        let frame = Some(LargeFrame::new(pa));
+        let idx = match self.large_free_slots.pop() {
+            Some(i) => {
+                self.large[i] = frame;
+                i
+            }
+            None => {
+                self.large.push(frame);
+                self.large.len() - 1
+            }
+        };
+        let h = FrameHandle(LARGE_HANDLE_BIT | idx as u64);
+        if paddr.is_some() {
+            self.phys_used.insert(pa, (h, LARGE_PAGE_SIZE));
+        }
+        self.live_frames += 1;
+        self.live_large += 1;
+        Ok(h)
+    }
+
     fn free_frame(&mut self, frame: FrameHandle) {
+        if frame.0 & LARGE_HANDLE_BIT != 0 {
+            let Ok(i) = usize::try_from(frame.0 & !LARGE_HANDLE_BIT) else {
+                return;
+            };
+            if let Some(f) = self.large.get_mut(i).and_then(Option::take) {
+                self.phys_used.remove(&f.paddr);
+                self.large_free_slots.push(i);
+                self.live_frames -= 1;
+                self.live_large -= 1;
+            }
+            return;
+        }
         let Ok(i) = usize::try_from(frame.0) else {
             return;
         };
@@ -333,6 +500,9 @@ impl Backend for HostBackend {
     }
 
     fn frame_paddr(&mut self, frame: FrameHandle) -> Result<u64, BackendError> {
+        if frame.0 & LARGE_HANDLE_BIT != 0 {
+            return Ok(self.large_frame(frame)?.paddr);
+        }
         Ok(self.frame(frame)?.paddr)
     }
 
@@ -342,10 +512,17 @@ impl Backend for HostBackend {
         ipa: u64,
         rights: Rights,
     ) -> Result<(), BackendError> {
-        self.frame(frame)?;
-        if self.fail_map_at == Some(ipa)
-            || !ipa.is_multiple_of(PAGE_SIZE)
-            || self.stage2.contains_key(&ipa)
+        let size = self.frame_size(frame).ok_or(BackendError::InvalidFrame)?;
+        let end = ipa
+            .checked_add(size)
+            .ok_or(BackendError::InvalidAddress(ipa))?;
+        if self.fail_map_at.is_some_and(|a| a >= ipa && a < end)
+            || !ipa.is_multiple_of(size)
+            || self.stage2.range(ipa..end).next().is_some()
+            || ipa
+                .checked_sub(1)
+                .and_then(|a| self.mapping_at(a))
+                .is_some_and(|(b, _, s)| b + s > ipa)
         {
             return Err(BackendError::InvalidAddress(ipa));
         }
@@ -369,6 +546,12 @@ impl Backend for HostBackend {
         frame: FrameHandle,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
+        if frame.0 & LARGE_HANDLE_BIT != 0 {
+            self.large_frame(frame)?;
+            let i = (frame.0 & !LARGE_HANDLE_BIT) as usize;
+            let lf = self.large[i].as_mut().ok_or(BackendError::InvalidFrame)?;
+            return Ok(f(lf.bytes_mut()));
+        }
         let slot = self
             .frames
             .get(frame.0 as usize)
@@ -382,6 +565,10 @@ impl Backend for HostBackend {
         let Some(first) = frames.first() else {
             return 0;
         };
+        // Each large frame is a separate host allocation.
+        if first.0 & LARGE_HANDLE_BIT != 0 {
+            return usize::from(self.large_frame(*first).is_ok());
+        }
         let base = first.0;
         let room = SLAB_PAGES - (base as usize % SLAB_PAGES);
         frames
@@ -400,6 +587,9 @@ impl Backend for HostBackend {
         let n = frames.len();
         if n == 0 || self.contiguous_frames(frames) != n {
             return Err(BackendError::InvalidFrame);
+        }
+        if n == 1 {
+            return self.access_frame(frames[0], f);
         }
         let slot = self.frame(frames[0])?;
         let (s, p) = (slot.slab, slot.page);

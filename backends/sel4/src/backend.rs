@@ -9,18 +9,16 @@ use sel4_abi::arch::VmAttributes;
 use sel4_abi::cap::{Notification, Tcb, VSpace};
 use sel4_abi::invocation::{encode, CacheOp};
 use sel4_abi::{init, syscall, CNodeCapData, CPtr, CapRights, MessageInfo};
-use sel4_rt::objects::{
-    KernelError, Object, ObjectAllocator, ObjectKind, Slot, UntypedOps,
-};
+use sel4_rt::objects::{KernelError, Object, ObjectAllocator, ObjectKind, Slot, UntypedOps};
 use sel4_rt::vspace::{MapOps, VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::RootKernel;
 use sel4vm::backend::badge;
 use sel4vm::{
     Backend, BackendError, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
-    VcpuObjects, VcpuReg, VirqInjection, PAGE_SIZE,
+    VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE,
 };
 
-use crate::decode::{self, Received, VaWindow};
+use crate::decode::{self, Received, VaWindow, LARGE_BITS};
 
 /// Depth that resolves a root-CNode slot index as a CPtr.
 const ROOT_DEPTH: u8 = 64;
@@ -103,20 +101,30 @@ pub struct Sel4Config {
 impl Default for Sel4Config {
     fn default() -> Self {
         Self {
-            window_size: 256 << 20,
+            window_size: 1 << 30,
             bind_notification: true,
             cache: CacheMaintenance::Kernel,
         }
     }
 }
 
-/// One guest frame: the cap mapped into the guest, and a copy mapped into the VMM.
+/// One guest frame (4 KiB or 2 MiB): the cap mapped into the guest, and a
+/// copy mapped into the VMM.
 #[derive(Clone, Copy, Debug)]
 struct GuestFrame {
     obj: Object,
     vmm_cap: Slot,
     vmm_va: u64,
     guest_ipa: Option<u64>,
+}
+
+impl GuestFrame {
+    fn bits(&self) -> u32 {
+        u32::from(self.obj.kind.size_bits())
+    }
+    fn size(&self) -> u64 {
+        1 << self.bits()
+    }
 }
 
 /// Kernel objects and slots of one vCPU.
@@ -179,7 +187,15 @@ fn copy_cap(dest: Slot, src: Slot, rights: CapRights) -> Result<(), KernelError>
 
 /// `seL4_CNode_Mint` within the root CNode.
 fn mint_cap(dest: Slot, src: Slot, rights: CapRights, badge: u64) -> Result<(), KernelError> {
-    init::CNODE.cnode_mint(dest, ROOT_DEPTH, init::CNODE, src, ROOT_DEPTH, rights, badge)
+    init::CNODE.cnode_mint(
+        dest,
+        ROOT_DEPTH,
+        init::CNODE,
+        src,
+        ROOT_DEPTH,
+        rights,
+        badge,
+    )
 }
 
 /// `seL4_CNode_Delete` in the root CNode (deleting an empty slot succeeds).
@@ -192,12 +208,7 @@ fn delete_cap(slot: Slot) -> Result<(), KernelError> {
 /// message is just (index, depth).
 fn save_caller(dest: Slot) -> Result<(), KernelError> {
     let mut mrs = [dest, u64::from(ROOT_DEPTH), 0, 0];
-    let info = MessageInfo::new(
-        sel4_abi::labels::invocation::CNodeSaveCaller,
-        0,
-        0,
-        2,
-    );
+    let info = MessageInfo::new(sel4_abi::labels::invocation::CNodeSaveCaller, 0, 0, 2);
     let reply = syscall::call_with_mrs(init::CNODE.cptr(), info, &mut mrs);
     sel4_abi::Error::check(reply.label())
 }
@@ -212,12 +223,22 @@ fn save_caller(dest: Slot) -> Result<(), KernelError> {
 /// * **Guest VSpace**: an `seL4_ARM_VSpaceObject` assigned to the root task's
 ///   ASID pool. Stage-2 tables (4 levels, starting at level 0 with the 44-bit
 ///   IPA configuration) are added when `Page_Map` reports `seL4_FailedLookup`.
+/// * **Guest frames**: 4 KiB (`alloc_frame`) or 2 MiB (`alloc_large_frame`)
+///   frames from RAM untypeds, or retyped at exactly the requested physical
+///   address (1:1 guest RAM, e.g. from the device untyped at
+///   0x4000_0000..0x6000_0000 on QEMU `virt`); device-memory frames are zeroed.
 /// * **VMM access to guest frames**: each guest frame cap is copied
 ///   (`CNode_Copy`, one cap maps once) and the copy is mapped read-write,
 ///   cacheable and non-executable into a VMM virtual window reserved at
 ///   creation ([`Sel4Config::window_size`]), permanently, until the frame is
-///   freed. `access_frame` is then a pointer computation plus the chosen
-///   [`CacheMaintenance`]. Cost: two CNode slots per guest page.
+///   freed. Frames allocated one after another get adjacent window
+///   addresses, so `contiguous_frames`/`access_frames` can hand guest RAM to
+///   the core as one slice. Cost: two CNode slots per frame (plus the
+///   allocator's split untypeds), which is why large frames matter.
+/// * **Caches**: with [`CacheMaintenance::Kernel`] every access cleans and
+///   invalidates the whole frame(s) before and after (2 MiB for a large
+///   frame); use [`CacheMaintenance::None`] once the guest runs with its
+///   caches on.
 /// * **vCPUs**: a VCPU object and a TCB in the VMM's CSpace and the guest
 ///   VSpace; the fault endpoint is a copy of the VMM endpoint minted with
 ///   badge [`badge::for_vcpu`]; `VCPU_SetTCB` binds them.
@@ -247,8 +268,9 @@ impl Sel4Backend {
     ///
     /// Corresponds to the kernel-object part of `vm_init`.
     pub fn new(res: Rc<RefCell<Resources>>, config: Sel4Config) -> Result<Self, BackendError> {
-        let pages = config.window_size / PAGE_SIZE;
-        if pages == 0 {
+        // Whole 2 MiB slots only, so large frames fit anywhere in it.
+        let window_size = config.window_size & !(LARGE_PAGE_SIZE - 1);
+        if window_size == 0 {
             return Err(BackendError::OutOfMemory);
         }
         let mut guard = res.borrow_mut();
@@ -256,7 +278,7 @@ impl Sel4Backend {
         let k = &mut RootKernel;
         let window_base = r
             .vspace
-            .reserve(pages * PAGE_SIZE, 21)
+            .reserve(window_size, LARGE_BITS as u8)
             .map_err(|e| decode::map_error(e, 0))?;
         let vspace = r
             .objects
@@ -294,7 +316,7 @@ impl Sel4Backend {
             notification,
             minted: Vec::new(),
             frames: BTreeMap::new(),
-            window: VaWindow::new(window_base, pages),
+            window: VaWindow::new(window_base, window_size),
             vcpus: BTreeMap::new(),
             cache: config.cache,
         })
@@ -384,19 +406,84 @@ impl Sel4Backend {
 
     fn cache_op(&self, f: &GuestFrame, op: CacheOp) -> Result<(), BackendError> {
         sel4_abi::cap::Frame::from_bits(f.vmm_cap)
-            .frame_cache_op(op, 0, PAGE_SIZE)
+            .frame_cache_op(op, 0, f.size())
             .map_err(decode::kernel_error)
+    }
+
+    /// Cache maintenance before the VMM reads frames the guest may have
+    /// written with caches off: write back and drop the VMM's lines.
+    fn before_access(&self, frames: &[GuestFrame]) -> Result<(), BackendError> {
+        if self.cache == CacheMaintenance::Kernel {
+            for f in frames {
+                self.cache_op(f, CacheOp::CleanInvalidateData)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cache maintenance after VMM writes: push them to memory and make new
+    /// code visible to instruction fetches.
+    fn after_access(&self, frames: &[GuestFrame]) -> Result<(), BackendError> {
+        if self.cache == CacheMaintenance::Kernel {
+            for f in frames {
+                self.cache_op(f, CacheOp::CleanInvalidateData)?;
+                self.cache_op(f, CacheOp::UnifyInstruction)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Allocates a frame of `kind` (anywhere or at `paddr`), maps its VMM
+    /// copy and zeroes it if it came from device memory.
+    fn alloc_guest_frame(
+        &mut self,
+        kind: ObjectKind,
+        paddr: Option<u64>,
+    ) -> Result<FrameHandle, BackendError> {
+        let obj = {
+            let mut res = self.res.borrow_mut();
+            match paddr {
+                None => res.objects.alloc(&mut RootKernel, kind),
+                Some(pa) => res.objects.alloc_at(&mut RootKernel, kind, pa),
+            }
+            .map_err(|e| decode::alloc_error(e, paddr))?
+        };
+        let f = match self.map_into_vmm(obj) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = self.res.borrow_mut().objects.free(&mut RootKernel, obj);
+                return Err(e);
+            }
+        };
+        self.frames.insert(obj.cap, f);
+        // Frames from device untypeds are not zeroed by the kernel and may
+        // hold a previous guest's data.
+        let is_device = {
+            let res = self.res.borrow();
+            res.objects
+                .untyped_covering(obj.paddr, f.size())
+                .is_some_and(|u| u.is_device)
+        };
+        if is_device {
+            let r = self.access_frame(FrameHandle(obj.cap), |b| b.fill(0));
+            if let Err(e) = r {
+                self.free_frame(FrameHandle(obj.cap));
+                return Err(e);
+            }
+        }
+        Ok(FrameHandle(obj.cap))
     }
 
     /// Maps the VMM copy of a new frame; undoes itself on failure.
     fn map_into_vmm(&mut self, obj: Object) -> Result<GuestFrame, BackendError> {
-        let va = self.window.alloc().ok_or(BackendError::OutOfMemory)?;
+        let bits = u32::from(obj.kind.size_bits());
+        let va = self.window.alloc(bits).ok_or(BackendError::OutOfMemory)?;
         let mut res = self.res.borrow_mut();
         let r = &mut *res;
         let slot = match r.objects.alloc_slot() {
             Ok(s) => s,
             Err(e) => {
-                self.window.free(va);
+                self.window.free(va, bits);
                 return Err(decode::alloc_error(e, None));
             }
         };
@@ -417,7 +504,7 @@ impl Sel4Backend {
         if let Err(e) = mapped {
             let _ = delete_cap(slot);
             let _ = r.objects.free_slot(slot);
-            self.window.free(va);
+            self.window.free(va, bits);
             return Err(e);
         }
         Ok(GuestFrame {
@@ -435,7 +522,7 @@ impl Sel4Backend {
             return;
         }
         let _ = self.res.borrow_mut().objects.free_slot(f.vmm_cap);
-        self.window.free(f.vmm_va);
+        self.window.free(f.vmm_va, f.bits());
     }
 
     fn destroy_vcpu(&mut self, v: VcpuSlots) {
@@ -455,40 +542,11 @@ impl Sel4Backend {
 
 impl Backend for Sel4Backend {
     fn alloc_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
-        let obj = {
-            let mut res = self.res.borrow_mut();
-            match paddr {
-                None => res.objects.alloc(&mut RootKernel, ObjectKind::SmallPage),
-                Some(pa) => res
-                    .objects
-                    .alloc_at(&mut RootKernel, ObjectKind::SmallPage, pa),
-            }
-            .map_err(|e| decode::alloc_error(e, paddr))?
-        };
-        let f = match self.map_into_vmm(obj) {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = self.res.borrow_mut().objects.free(&mut RootKernel, obj);
-                return Err(e);
-            }
-        };
-        self.frames.insert(obj.cap, f);
-        // Frames from device untypeds are not zeroed by the kernel and may
-        // hold a previous guest's data.
-        let is_device = {
-            let res = self.res.borrow();
-            res.objects
-                .untyped_covering(obj.paddr, PAGE_SIZE)
-                .is_some_and(|u| u.is_device)
-        };
-        if is_device {
-            let r = self.access_frame(FrameHandle(obj.cap), |b| b.fill(0));
-            if let Err(e) = r {
-                self.free_frame(FrameHandle(obj.cap));
-                return Err(e);
-            }
-        }
-        Ok(FrameHandle(obj.cap))
+        self.alloc_guest_frame(ObjectKind::SmallPage, paddr)
+    }
+
+    fn alloc_large_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
+        self.alloc_guest_frame(ObjectKind::LargePage, paddr)
     }
 
     fn free_frame(&mut self, frame: FrameHandle) {
@@ -507,9 +565,14 @@ impl Backend for Sel4Backend {
         Ok(self.frame(frame)?.obj.paddr)
     }
 
-    fn map_guest(&mut self, frame: FrameHandle, ipa: u64, rights: Rights) -> Result<(), BackendError> {
+    fn map_guest(
+        &mut self,
+        frame: FrameHandle,
+        ipa: u64,
+        rights: Rights,
+    ) -> Result<(), BackendError> {
         let f = self.frame(frame)?;
-        if f.guest_ipa.is_some() || ipa % PAGE_SIZE != 0 {
+        if f.guest_ipa.is_some() || !ipa.is_multiple_of(f.size()) {
             return Err(BackendError::InvalidAddress(ipa));
         }
         let (cap_rights, attrs) = decode::stage2_rights(rights);
@@ -547,23 +610,58 @@ impl Backend for Sel4Backend {
         Ok(())
     }
 
-    fn access_frame<R>(&mut self, frame: FrameHandle, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, BackendError> {
-        let g = self.frame(frame)?;
-        if self.cache == CacheMaintenance::Kernel {
-            // Drop stale lines so data the guest wrote with caches off is seen.
-            self.cache_op(&g, CacheOp::CleanInvalidateData)?;
+    fn access_frame<R>(
+        &mut self,
+        frame: FrameHandle,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, BackendError> {
+        self.access_frames(&[frame], f)
+    }
+
+    fn contiguous_frames(&mut self, frames: &[FrameHandle]) -> usize {
+        let mut run = 1;
+        let Some(mut prev) = frames.first().and_then(|h| self.frames.get(&h.0)) else {
+            return 1;
+        };
+        for h in &frames[1..] {
+            match self.frames.get(&h.0) {
+                Some(g) if g.vmm_va == prev.vmm_va + prev.size() => {
+                    run += 1;
+                    prev = g;
+                }
+                _ => break,
+            }
         }
-        // SAFETY: the VMM copy of the frame is mapped read-write at `vmm_va`
-        // for as long as the frame is in `self.frames`, and only reachable
-        // through `&mut self`; on one core the guest is not running while the
-        // VMM executes this.
-        let bytes = unsafe { core::slice::from_raw_parts_mut(g.vmm_va as *mut u8, PAGE_SIZE as usize) };
+        run
+    }
+
+    fn access_frames<R>(
+        &mut self,
+        frames: &[FrameHandle],
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, BackendError> {
+        let mut run: Vec<GuestFrame> = Vec::with_capacity(frames.len());
+        for h in frames {
+            let g = self.frame(*h)?;
+            if let Some(p) = run.last() {
+                if g.vmm_va != p.vmm_va + p.size() {
+                    return Err(BackendError::Unsupported);
+                }
+            }
+            run.push(g);
+        }
+        let (Some(first), Some(last)) = (run.first(), run.last()) else {
+            return Err(BackendError::InvalidFrame);
+        };
+        let len = (last.vmm_va + last.size() - first.vmm_va) as usize;
+        self.before_access(&run)?;
+        // SAFETY: each frame's VMM copy is mapped read-write at its `vmm_va`
+        // for as long as it is in `self.frames`, the run was checked to be
+        // contiguous, and it is only reachable through `&mut self`; on one
+        // core the guest is not running while the VMM executes this.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(first.vmm_va as *mut u8, len) };
         let out = f(bytes);
-        if self.cache == CacheMaintenance::Kernel {
-            // Push our writes to memory and make new code visible to fetches.
-            self.cache_op(&g, CacheOp::CleanInvalidateData)?;
-            self.cache_op(&g, CacheOp::UnifyInstruction)?;
-        }
+        self.after_access(&run)?;
         Ok(out)
     }
 
@@ -577,18 +675,35 @@ impl Backend for Sel4Backend {
         let mut objs: Vec<Object> = Vec::new();
         let mut slots: Vec<Slot> = Vec::new();
         let result = (|| {
-            let vo = r.objects.alloc(k, ObjectKind::Vcpu).map_err(|e| decode::alloc_error(e, None))?;
+            let vo = r
+                .objects
+                .alloc(k, ObjectKind::Vcpu)
+                .map_err(|e| decode::alloc_error(e, None))?;
             objs.push(vo);
-            let tcb = r.objects.alloc(k, ObjectKind::Tcb).map_err(|e| decode::alloc_error(e, None))?;
+            let tcb = r
+                .objects
+                .alloc(k, ObjectKind::Tcb)
+                .map_err(|e| decode::alloc_error(e, None))?;
             objs.push(tcb);
-            let fault_ep = r.objects.alloc_slot().map_err(|e| decode::alloc_error(e, None))?;
+            let fault_ep = r
+                .objects
+                .alloc_slot()
+                .map_err(|e| decode::alloc_error(e, None))?;
             slots.push(fault_ep);
-            let reply = r.objects.alloc_slot().map_err(|e| decode::alloc_error(e, None))?;
+            let reply = r
+                .objects
+                .alloc_slot()
+                .map_err(|e| decode::alloc_error(e, None))?;
             slots.push(reply);
             // Faults may only be sent (and carry a reply cap); no receive right.
             let ep_rights = CapRights::new(true, true, false, true);
-            mint_cap(fault_ep, self.endpoint.cap, ep_rights, badge::for_vcpu(vcpu))
-                .map_err(decode::kernel_error)?;
+            mint_cap(
+                fault_ep,
+                self.endpoint.cap,
+                ep_rights,
+                badge::for_vcpu(vcpu),
+            )
+            .map_err(decode::kernel_error)?;
             let t = Tcb::from_bits(tcb.cap);
             // The fault endpoint is looked up in the vCPU's CSpace: the VMM's.
             t.tcb_configure(
@@ -681,7 +796,12 @@ impl Backend for Sel4Backend {
             .map_err(decode::kernel_error)
     }
 
-    fn write_vcpu_reg(&mut self, vcpu: VcpuId, reg: VcpuReg, value: u64) -> Result<(), BackendError> {
+    fn write_vcpu_reg(
+        &mut self,
+        vcpu: VcpuId,
+        reg: VcpuReg,
+        value: u64,
+    ) -> Result<(), BackendError> {
         let v = self.vcpu(vcpu)?;
         sel4_abi::cap::Vcpu::from_bits(v.vcpu.cap)
             .vcpu_write_reg(decode::vcpu_reg(reg), value)
@@ -691,7 +811,8 @@ impl Backend for Sel4Backend {
     fn inject_irq(&mut self, vcpu: VcpuId, irq: VirqInjection) -> Result<(), BackendError> {
         let v = self.vcpu(vcpu)?;
         // The kernel takes a 16-bit virtual IRQ number.
-        let virq = u16::try_from(irq.irq).map_err(|_| decode::kernel_error(sel4_abi::Error::InvalidArgument))?;
+        let virq = u16::try_from(irq.irq)
+            .map_err(|_| decode::kernel_error(sel4_abi::Error::InvalidArgument))?;
         sel4_abi::cap::Vcpu::from_bits(v.vcpu.cap)
             .vcpu_inject_irq(virq, irq.priority, irq.group, irq.lr)
             .map_err(decode::kernel_error)
@@ -738,7 +859,10 @@ impl Backend for Sel4Backend {
     }
 
     fn reply(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
-        let v = self.vcpus.get_mut(&vcpu.0).ok_or(BackendError::InvalidVcpu(vcpu))?;
+        let v = self
+            .vcpus
+            .get_mut(&vcpu.0)
+            .ok_or(BackendError::InvalidVcpu(vcpu))?;
         if !v.reply_pending {
             // A reply without an outstanding fault is a VMM bug.
             return Err(decode::kernel_error(sel4_abi::Error::IllegalOperation));

@@ -158,25 +158,38 @@ pub fn vcpu_reg(reg: VcpuReg) -> sel4_abi::VcpuReg {
     }
 }
 
-/// Page-granular allocator for the VMM virtual window that guest frames are
-/// permanently mapped into. Freed pages are reused (lowest first is not
-/// guaranteed; last freed is reused first).
+/// Allocator for the VMM virtual window that guest frames are permanently
+/// mapped into: 4 KiB slots and 2 MiB-aligned 2 MiB slots. Addresses are
+/// handed out in increasing order while the window is fresh, so frames
+/// allocated one after another (guest RAM) are contiguous in the VMM too;
+/// freed slots are reused last-freed first.
 #[derive(Debug)]
 pub struct VaWindow {
     base: u64,
-    pages: u64,
+    size: u64,
+    /// Bytes from `base` handed out by bump allocation.
     next: u64,
-    free: Vec<u64>,
+    free_small: Vec<u64>,
+    free_large: Vec<u64>,
+    in_use: u64,
 }
 
+/// log2 of the 4 KiB page size.
+pub const SMALL_BITS: u32 = 12;
+/// log2 of the 2 MiB large page size.
+pub const LARGE_BITS: u32 = 21;
+
 impl VaWindow {
-    /// A window of `pages` pages starting at the page-aligned `base`.
-    pub fn new(base: u64, pages: u64) -> Self {
+    /// A window of `size` bytes at `base`; `base` must be 2 MiB aligned for
+    /// large slots to be naturally aligned.
+    pub fn new(base: u64, size: u64) -> Self {
         Self {
             base,
-            pages,
+            size,
             next: 0,
-            free: Vec::new(),
+            free_small: Vec::new(),
+            free_large: Vec::new(),
+            in_use: 0,
         }
     }
 
@@ -187,33 +200,56 @@ impl VaWindow {
 
     /// Size of the window in bytes.
     pub fn size(&self) -> u64 {
-        self.pages * PAGE_SIZE
+        self.size
     }
 
-    /// Takes a free page address, `None` when the window is full.
-    pub fn alloc(&mut self) -> Option<u64> {
-        if let Some(va) = self.free.pop() {
+    /// Takes a free, naturally aligned slot of `2^bits` bytes (`bits` is
+    /// [`SMALL_BITS`] or [`LARGE_BITS`]); `None` when the window is full.
+    pub fn alloc(&mut self, bits: u32) -> Option<u64> {
+        let list = match bits {
+            SMALL_BITS => &mut self.free_small,
+            LARGE_BITS => &mut self.free_large,
+            _ => return None,
+        };
+        let bytes = 1u64 << bits;
+        if let Some(va) = list.pop() {
+            self.in_use += bytes;
             return Some(va);
         }
-        if self.next >= self.pages {
+        let start = (self.base + self.next).next_multiple_of(bytes) - self.base;
+        if start.checked_add(bytes)? > self.size {
             return None;
         }
-        let va = self.base + self.next * PAGE_SIZE;
-        self.next += 1;
-        Some(va)
+        // Pages skipped for alignment stay usable for small frames (highest
+        // first on the list so the lowest is reused first).
+        let mut gap = start;
+        while gap > self.next {
+            gap -= PAGE_SIZE;
+            self.free_small.push(self.base + gap);
+        }
+        self.next = start + bytes;
+        self.in_use += bytes;
+        Some(self.base + start)
     }
 
-    /// Returns a page; addresses outside the window or not page aligned are ignored.
-    pub fn free(&mut self, va: u64) {
-        let inside = va >= self.base && va < self.base + self.size() && va % PAGE_SIZE == 0;
-        if inside && !self.free.contains(&va) {
-            self.free.push(va);
+    /// Returns a slot from [`VaWindow::alloc`] with the same `bits`; addresses
+    /// outside the window, misaligned or already free are ignored.
+    pub fn free(&mut self, va: u64, bits: u32) {
+        let (list, bytes) = match bits {
+            SMALL_BITS => (&mut self.free_small, PAGE_SIZE),
+            LARGE_BITS => (&mut self.free_large, 1u64 << LARGE_BITS),
+            _ => return,
+        };
+        let inside = va >= self.base && va - self.base < self.next && va.is_multiple_of(bytes);
+        if inside && !list.contains(&va) {
+            list.push(va);
+            self.in_use -= bytes;
         }
     }
 
-    /// Pages currently handed out.
+    /// Bytes currently handed out.
     pub fn in_use(&self) -> u64 {
-        self.next - self.free.len() as u64
+        self.in_use
     }
 }
 
@@ -365,7 +401,10 @@ mod tests {
             BackendError::OutOfMemory
         );
         assert_eq!(
-            alloc_error(AllocError::AddressInUse { paddr: 0x4000_0000 }, Some(0x4000_0000)),
+            alloc_error(
+                AllocError::AddressInUse { paddr: 0x4000_0000 },
+                Some(0x4000_0000)
+            ),
             BackendError::PhysUnavailable(0x4000_0000)
         );
         assert_eq!(
@@ -381,7 +420,10 @@ mod tests {
             BackendError::InvalidAddress(0x2000)
         );
         assert_eq!(
-            map_error(MapError::Alloc(AllocError::OutOfMemory { size_bits: 12 }), 0),
+            map_error(
+                MapError::Alloc(AllocError::OutOfMemory { size_bits: 12 }),
+                0
+            ),
             BackendError::OutOfMemory
         );
     }
@@ -402,17 +444,41 @@ mod tests {
 
     #[test]
     fn window_allocates_reuses_and_fills_up() {
-        let mut w = VaWindow::new(0x20_0000_0000, 3);
-        let a = w.alloc().unwrap();
-        let b = w.alloc().unwrap();
-        assert_eq!((a, b), (0x20_0000_0000, 0x20_0000_1000));
-        w.free(a);
-        w.free(a); // double free ignored
-        w.free(0x1234); // foreign address ignored
-        assert_eq!(w.in_use(), 1);
-        assert_eq!(w.alloc(), Some(a));
-        assert_eq!(w.alloc(), Some(0x20_0000_2000));
-        assert_eq!(w.alloc(), None);
+        const B: u64 = 0x20_0000_0000;
+        let mut w = VaWindow::new(B, 3 * PAGE_SIZE);
+        let a = w.alloc(SMALL_BITS).unwrap();
+        let b = w.alloc(SMALL_BITS).unwrap();
+        assert_eq!((a, b), (B, B + 0x1000));
+        w.free(a, SMALL_BITS);
+        w.free(a, SMALL_BITS); // double free ignored
+        w.free(0x1234, SMALL_BITS); // foreign address ignored
+        w.free(B + 0x2000, SMALL_BITS); // never handed out: ignored
+        assert_eq!(w.in_use(), PAGE_SIZE);
+        assert_eq!(w.alloc(SMALL_BITS), Some(a));
+        assert_eq!(w.alloc(SMALL_BITS), Some(B + 0x2000));
+        assert_eq!(w.alloc(SMALL_BITS), None);
+        assert_eq!(w.alloc(LARGE_BITS), None);
+        assert_eq!(w.alloc(13), None);
         assert_eq!(w.size(), 3 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn window_large_slots_are_aligned_and_gaps_reused() {
+        const B: u64 = 0x20_0000_0000;
+        const L: u64 = 1 << LARGE_BITS;
+        let mut w = VaWindow::new(B, 4 * L);
+        // Consecutive large slots are contiguous.
+        assert_eq!(w.alloc(LARGE_BITS), Some(B));
+        assert_eq!(w.alloc(LARGE_BITS), Some(B + L));
+        // A small one, then a large one skips to the next 2 MiB boundary...
+        assert_eq!(w.alloc(SMALL_BITS), Some(B + 2 * L));
+        assert_eq!(w.alloc(LARGE_BITS), Some(B + 3 * L));
+        // ...and the skipped pages serve small requests, lowest first.
+        assert_eq!(w.alloc(SMALL_BITS), Some(B + 2 * L + PAGE_SIZE));
+        assert_eq!(w.alloc(SMALL_BITS), Some(B + 2 * L + 2 * PAGE_SIZE));
+        assert_eq!(w.alloc(LARGE_BITS), None);
+        w.free(B + L, LARGE_BITS);
+        assert_eq!(w.alloc(LARGE_BITS), Some(B + L));
+        assert_eq!(w.in_use(), 3 * L + 3 * PAGE_SIZE);
     }
 }

@@ -6,12 +6,16 @@
 /// QEMU `virt` RAM starts here and the kernel hands out 0x4000_0000..0x6000_0000
 /// as device untyped reserved for guest memory.
 pub const RAM_BASE: u64 = 0x4000_0000;
-/// Guest RAM size per VM.
-pub const RAM_SIZE: u64 = 2 << 20;
+/// Guest RAM size per VM: one 2 MiB frame plus 4 KiB frames for the rest,
+/// so both frame sizes (and a VMM access spanning them) are exercised.
+pub const RAM_SIZE: u64 = (2 << 20) + (64 << 10);
+/// 2 MiB frames backing guest RAM; the rest are 4 KiB frames.
+pub const LARGE_FRAMES: usize = 1;
 /// Where the program is loaded (and the vCPU starts).
 pub const PROG_IPA: u64 = RAM_BASE;
-/// RAM the guest stores a pair to (not emulated: mapped, must not fault).
-pub const SCRATCH_IPA: u64 = RAM_BASE + 0x1000;
+/// RAM the guest stores a pair to (not emulated: mapped, must not fault),
+/// in the first 4 KiB frame after the 2 MiB one.
+pub const SCRATCH_IPA: u64 = RAM_BASE + (2 << 20) + 0x100;
 /// The emulated device: an IPA with nothing mapped (in QEMU's map this is
 /// flash, but the guest's stage 2 contains only what the VMM maps).
 pub const MMIO_BASE: u64 = 0x2000_0000;
@@ -35,8 +39,8 @@ pub const FINAL_PC: u64 = PROG_IPA + 0x7c;
 /// `aarch64-linux-gnu-as` from the source in the comments.
 pub const PROGRAM: [u32; 32] = [
     0xd2a40000, //  0: movz  x0, #0x2000, lsl #16   x0 = MMIO_BASE
-    0xd2a80001, //  4: movz  x1, #0x4000, lsl #16
-    0xf2820001, //  8: movk  x1, #0x1000            x1 = SCRATCH_IPA
+    0xd2a80401, //  4: movz  x1, #0x4020, lsl #16
+    0x91040021, //  8: add   x1, x1, #0x100         x1 = SCRATCH_IPA
     0x5297dde2, //  c: movz  w2, #0xbeef
     0x72bbd5a2, // 10: movk  w2, #0xdead, lsl #16   w2 = 0xdeadbeef
     0xb9000002, // 14: str   w2, [x0]               W32 @0x00
@@ -82,11 +86,21 @@ pub struct Access {
 }
 
 const fn w(offset: u64, size: usize, value: u64) -> Access {
-    Access { offset, size, value, write: true }
+    Access {
+        offset,
+        size,
+        value,
+        write: true,
+    }
 }
 
 const fn r(offset: u64, size: usize, value: u64) -> Access {
-    Access { offset, size, value, write: false }
+    Access {
+        offset,
+        size,
+        value,
+        write: false,
+    }
 }
 
 const X8: u64 = 0x0123_4567_89ab_cdef;
@@ -146,7 +160,9 @@ mod tests {
         let mut mmio = Vec::new();
         let mut ram = 0;
         for word in PROGRAM {
-            let Ok(a) = decode_load_store(word) else { continue };
+            let Ok(a) = decode_load_store(word) else {
+                continue;
+            };
             match a.base() {
                 Some(0) | Some(13) => mmio.push((a.kind == MemKind::Store, a.total_bytes())),
                 Some(1) => ram += 1,

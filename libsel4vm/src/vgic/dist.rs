@@ -4,7 +4,9 @@
 use alloc::vec::Vec;
 
 use super::regs::*;
-use super::{check_access, Effect, GicVersion, Vgic, VgicError, NUM_PRIVATE, NUM_SGIS, PRIORITY_MASK};
+use super::{
+    check_access, Effect, GicVersion, Vgic, VgicError, NUM_PRIVATE, NUM_SGIS, PRIORITY_MASK,
+};
 use crate::arch::AccessSize;
 use crate::psci::MPIDR_AFF_MASK;
 
@@ -100,9 +102,11 @@ impl Vgic {
             0xf10..=0xf2f if v3 => byte(DistReg::RazWi),
             0xf10..=0xf1f => byte(DistReg::SgiPend(false, (offset - GICD_CPENDSGIR) as u32)),
             0xf20..=0xf2f => byte(DistReg::SgiPend(true, (offset - GICD_SPENDSGIR) as u32)),
-            0x6000..=0x7fdf if v3 => {
-                (DistReg::Router(((offset - GICD_IROUTER) / 8) as u32, offset & 4 != 0), false, true)
-            }
+            0x6000..=0x7fdf if v3 => (
+                DistReg::Router(((offset - GICD_IROUTER) / 8) as u32, offset & 4 != 0),
+                false,
+                true,
+            ),
             _ => word(DistReg::Reserved),
         }
     }
@@ -111,7 +115,12 @@ impl Vgic {
     /// vCPU's). On `Err` the guest should read 0 (RAZ); nothing changed.
     ///
     /// Corresponds to libsel4vm's `vgic_dist_read` (`handle_vgic_dist_read_fault`).
-    pub fn dist_read(&mut self, vcpu: crate::VcpuId, offset: u64, size: AccessSize) -> Result<u64, VgicError> {
+    pub fn dist_read(
+        &mut self,
+        vcpu: crate::VcpuId,
+        offset: u64,
+        size: AccessSize,
+    ) -> Result<u64, VgicError> {
         let c = self.cpu_index(vcpu)?;
         let (reg, byte_ok, dword_ok) = self.decode_dist(offset);
         check_access(offset, size, byte_ok, dword_ok)?;
@@ -119,20 +128,30 @@ impl Vgic {
         let private_ok = !v3;
         let n = size.bytes() as u32;
         let value: u64 = match reg {
-            DistReg::Ctlr => u64::from(if v3 { self.ctlr | CTLR_ARE | CTLR_DS } else { self.ctlr }),
+            DistReg::Ctlr => u64::from(if v3 {
+                self.ctlr | CTLR_ARE | CTLR_DS
+            } else {
+                self.ctlr
+            }),
             DistReg::Typer => u64::from(self.typer()),
             DistReg::Iidr => u64::from(IIDR),
             DistReg::Zero | DistReg::RazWi => 0,
             DistReg::Bits(k, first) => u64::from(self.read_bits(c, k, first, private_ok)),
-            DistReg::Priority(first) => {
-                bytes(n, |b| u64::from(self.read_priority(c, first + b, private_ok)))
-            }
+            DistReg::Priority(first) => bytes(n, |b| {
+                u64::from(self.read_priority(c, first + b, private_ok))
+            }),
             DistReg::Targets(first) => bytes(n, |b| u64::from(self.read_target(c, first + b))),
             DistReg::Config(first) => u64::from(self.read_config(c, first, private_ok)),
             DistReg::Sgir => return Err(VgicError::WriteOnly { offset }),
-            DistReg::SgiPend(_, first) => {
-                bytes(n, |b| u64::from(self.cpus[c].sgi_sources.get((first + b) as usize).copied().unwrap_or(0)))
-            }
+            DistReg::SgiPend(_, first) => bytes(n, |b| {
+                u64::from(
+                    self.cpus[c]
+                        .sgi_sources
+                        .get((first + b) as usize)
+                        .copied()
+                        .unwrap_or(0),
+                )
+            }),
             DistReg::Router(irq, high) => {
                 let r = self.spi_route(irq);
                 match (size, high) {
@@ -199,6 +218,24 @@ impl Vgic {
         Ok(())
     }
 
+    /// Routes SPI `irq` to `vcpu` as a guest would (`ITARGETSR` on v2,
+    /// `IROUTER` on v3). For VMMs that present no distributor to the guest
+    /// and deliver each SPI to the vCPU they name.
+    pub fn set_spi_target(&mut self, irq: u32, vcpu: crate::VcpuId, out: &mut Vec<Effect>) -> Result<(), VgicError> {
+        let c = self.cpu_index(vcpu)?;
+        if irq < NUM_PRIVATE || irq >= self.cfg.num_irqs {
+            return Err(VgicError::InvalidIrq(irq));
+        }
+        let route = crate::psci::vcpu_mpidr(vcpu) & MPIDR_AFF_MASK;
+        if let Some(i) = self.irq_mut(0, irq) {
+            i.targets = 1 << (c % 8);
+            i.route = route;
+        }
+        self.update(0, irq);
+        self.flush_all(out);
+        Ok(())
+    }
+
     fn typer(&self) -> u32 {
         let lines = self.cfg.num_irqs / 32 - 1;
         let cpus = (self.cfg.num_vcpus.min(8) - 1) << 5;
@@ -225,7 +262,9 @@ impl Vgic {
                 BitReg::Group => i.group1,
                 BitReg::SetEnable | BitReg::ClearEnable => i.enabled,
                 // In a list register the hardware holds it pending or active; report pending.
-                BitReg::SetPending | BitReg::ClearPending => i.latch || (i.line && !i.edge) || i.in_lr,
+                BitReg::SetPending | BitReg::ClearPending => {
+                    i.latch || (i.line && !i.edge) || i.in_lr
+                }
                 BitReg::SetActive | BitReg::ClearActive => i.active,
             };
             v |= u32::from(bit) << b;
@@ -233,7 +272,14 @@ impl Vgic {
         v
     }
 
-    pub(super) fn write_bits(&mut self, c: usize, kind: BitReg, first: u32, value: u32, private_ok: bool) {
+    pub(super) fn write_bits(
+        &mut self,
+        c: usize,
+        kind: BitReg,
+        first: u32,
+        value: u32,
+        private_ok: bool,
+    ) {
         let v2 = self.cfg.version == GicVersion::V2;
         for b in 0..32 {
             let irq = first + b;
@@ -245,7 +291,9 @@ impl Vgic {
             if v2 && irq < NUM_SGIS && matches!(kind, BitReg::SetPending | BitReg::ClearPending) {
                 continue;
             }
-            let Some(i) = self.irq_mut(c, irq) else { continue };
+            let Some(i) = self.irq_mut(c, irq) else {
+                continue;
+            };
             match kind {
                 BitReg::Group => i.group1 = set,
                 BitReg::SetEnable => i.enabled = true,
@@ -307,7 +355,8 @@ impl Vgic {
     }
 
     fn read_target(&self, c: usize, irq: u32) -> u8 {
-        if self.cfg.version == GicVersion::V3 || self.cfg.num_vcpus == 1 || irq >= self.cfg.num_irqs {
+        if self.cfg.version == GicVersion::V3 || self.cfg.num_vcpus == 1 || irq >= self.cfg.num_irqs
+        {
             return 0;
         }
         if irq < NUM_PRIVATE {
@@ -371,7 +420,9 @@ impl Vgic {
         if irq < NUM_PRIVATE || irq >= self.cfg.num_irqs {
             return;
         }
-        let Some(i) = self.irq_mut(0, irq) else { return };
+        let Some(i) = self.irq_mut(0, irq) else {
+            return;
+        };
         // Interrupt_Routing_Mode (bit 31) is RAZ/WI: 1-of-N is not offered.
         let r = match (size, high) {
             (AccessSize::Double, _) => value,

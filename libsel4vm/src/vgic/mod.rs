@@ -76,11 +76,21 @@ pub struct VgicConfig {
 impl VgicConfig {
     /// A GICv2 with 256 INTIDs and 4 list registers (QEMU's and GIC-400's count).
     pub fn v2(num_vcpus: u32) -> Self {
-        Self { version: GicVersion::V2, num_vcpus, num_irqs: 256, num_list_registers: 4 }
+        Self {
+            version: GicVersion::V2,
+            num_vcpus,
+            num_irqs: 256,
+            num_list_registers: 4,
+        }
     }
     /// A GICv3 with 256 INTIDs and 4 list registers.
     pub fn v3(num_vcpus: u32) -> Self {
-        Self { version: GicVersion::V3, num_vcpus, num_irqs: 256, num_list_registers: 4 }
+        Self {
+            version: GicVersion::V3,
+            num_vcpus,
+            num_irqs: 256,
+            num_list_registers: 4,
+        }
     }
 }
 
@@ -201,7 +211,12 @@ struct Irq {
 
 impl Irq {
     fn wants_delivery(&self, ctlr: u32) -> bool {
-        let group_on = ctlr & if self.group1 { regs::CTLR_ENABLE_GRP1 } else { regs::CTLR_ENABLE_GRP0 } != 0;
+        let group_on =
+            ctlr & if self.group1 {
+                regs::CTLR_ENABLE_GRP1
+            } else {
+                regs::CTLR_ENABLE_GRP0
+            } != 0;
         (self.latch || (self.line && !self.edge)) && self.enabled && group_on && !self.in_lr
     }
 }
@@ -268,7 +283,12 @@ impl Vgic {
         let mut cfg = cfg;
         cfg.num_irqs = cfg.num_irqs.div_ceil(32) * 32;
         cfg.num_irqs = cfg.num_irqs.min(MAX_INTID);
-        let mut v = Self { cfg, ctlr: 0, spis: Vec::new(), cpus: Vec::new() };
+        let mut v = Self {
+            cfg,
+            ctlr: 0,
+            spis: Vec::new(),
+            cpus: Vec::new(),
+        };
         v.reset();
         Ok(v)
     }
@@ -279,7 +299,9 @@ impl Vgic {
     pub fn reset(&mut self) {
         self.ctlr = 0;
         self.spis = vec![Irq::default(); (self.cfg.num_irqs - NUM_PRIVATE) as usize];
-        self.cpus = (0..self.cfg.num_vcpus).map(|_| Cpu::new(self.cfg.num_list_registers)).collect();
+        self.cpus = (0..self.cfg.num_vcpus)
+            .map(|_| Cpu::new(self.cfg.num_list_registers))
+            .collect();
     }
 
     /// The configuration (with `num_irqs` rounded as implemented).
@@ -308,7 +330,12 @@ impl Vgic {
     /// (`vcpu` is then only checked).
     ///
     /// Corresponds to `vm_inject_irq` / libvmm's `virq_inject`.
-    pub fn inject(&mut self, vcpu: VcpuId, irq: u32, out: &mut Vec<Effect>) -> Result<(), VgicError> {
+    pub fn inject(
+        &mut self,
+        vcpu: VcpuId,
+        irq: u32,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), VgicError> {
         let c = self.cpu_index(vcpu)?;
         if self.cfg.version == GicVersion::V2 && irq < NUM_SGIS {
             // A VMM-made SGI counts as sent by the target itself.
@@ -327,7 +354,13 @@ impl Vgic {
     /// latches it pending. SGIs have no line.
     ///
     /// Corresponds to `vm_set_irq_level` / libvmm's level handling.
-    pub fn set_level(&mut self, vcpu: VcpuId, irq: u32, level: bool, out: &mut Vec<Effect>) -> Result<(), VgicError> {
+    pub fn set_level(
+        &mut self,
+        vcpu: VcpuId,
+        irq: u32,
+        level: bool,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), VgicError> {
         let c = self.cpu_index(vcpu)?;
         if irq < NUM_SGIS {
             return Err(VgicError::InvalidIrq(irq));
@@ -349,7 +382,12 @@ impl Vgic {
     /// registers from the queue.
     ///
     /// Corresponds to libsel4vm's `handle_vgic_maintenance`.
-    pub fn maintenance(&mut self, vcpu: VcpuId, lr: Option<u32>, out: &mut Vec<Effect>) -> Result<(), VgicError> {
+    pub fn maintenance(
+        &mut self,
+        vcpu: VcpuId,
+        lr: Option<u32>,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), VgicError> {
         let c = self.cpu_index(vcpu)?;
         let mut result = Ok(());
         if let Some(lr) = lr {
@@ -373,12 +411,17 @@ impl Vgic {
 
     /// INTIDs in `vcpu`'s list registers as the vGIC placed them (index = LR).
     pub fn list_registers(&self, vcpu: VcpuId) -> &[Option<u32>] {
-        self.cpus.get(vcpu.0 as usize).map(|c| c.lrs.as_slice()).unwrap_or(&[])
+        self.cpus
+            .get(vcpu.0 as usize)
+            .map(|c| c.lrs.as_slice())
+            .unwrap_or(&[])
     }
 
     /// INTIDs waiting for a list register on `vcpu`, in delivery order.
     pub fn queued(&self, vcpu: VcpuId) -> Vec<u32> {
-        let Some(cpu) = self.cpus.get(vcpu.0 as usize) else { return Vec::new() };
+        let Some(cpu) = self.cpus.get(vcpu.0 as usize) else {
+            return Vec::new();
+        };
         let c = vcpu.0 as usize;
         let mut q = cpu.queue.clone();
         q.sort_by_key(|&irq| (self.irq(c, irq).map_or(u8::MAX, |i| i.priority), irq));
@@ -435,7 +478,9 @@ impl Vgic {
                 return Err("list-register count changed");
             }
             for irq in cpu.lrs.iter().flatten() {
-                let i = self.irq(c, *irq).ok_or("INTID in list register does not exist")?;
+                let i = self
+                    .irq(c, *irq)
+                    .ok_or("INTID in list register does not exist")?;
                 if !i.in_lr || i.queued_on.is_some() {
                     return Err("list-register INTID state mismatch");
                 }
@@ -449,7 +494,10 @@ impl Vgic {
 
     /// The distributor's `GICD_CTLR` group-enable bits.
     pub fn distributor_enabled(&self) -> (bool, bool) {
-        (self.ctlr & regs::CTLR_ENABLE_GRP0 != 0, self.ctlr & regs::CTLR_ENABLE_GRP1 != 0)
+        (
+            self.ctlr & regs::CTLR_ENABLE_GRP0 != 0,
+            self.ctlr & regs::CTLR_ENABLE_GRP1 != 0,
+        )
     }
 
     // ---- internals shared by the register front ends ----
@@ -478,7 +526,9 @@ impl Vgic {
 
     fn irq_mut(&mut self, c: usize, irq: u32) -> Option<&mut Irq> {
         if irq < NUM_PRIVATE {
-            self.cpus.get_mut(c).map(|cpu| &mut cpu.private[irq as usize])
+            self.cpus
+                .get_mut(c)
+                .map(|cpu| &mut cpu.private[irq as usize])
         } else {
             self.spis.get_mut((irq - NUM_PRIVATE) as usize)
         }
@@ -508,7 +558,9 @@ impl Vgic {
     fn update(&mut self, c: usize, irq: u32) {
         let target = self.target_of(c, irq);
         let ctlr = self.ctlr;
-        let Some(i) = self.irq_mut(c, irq) else { return };
+        let Some(i) = self.irq_mut(c, irq) else {
+            return;
+        };
         let want = if i.wants_delivery(ctlr) { target } else { None };
         let want = want.map(|t| t as u32);
         if i.queued_on == want {
@@ -540,7 +592,9 @@ impl Vgic {
     fn flush(&mut self, c: usize, out: &mut Vec<Effect>) {
         loop {
             let cpu = &self.cpus[c];
-            let Some(lr) = cpu.lrs.iter().position(Option::is_none) else { return };
+            let Some(lr) = cpu.lrs.iter().position(Option::is_none) else {
+                return;
+            };
             let best = cpu
                 .queue
                 .iter()
@@ -558,14 +612,24 @@ impl Vgic {
                 cpu.private[irq as usize].latch = *src != 0;
             }
             cpu.lrs[lr] = Some(irq);
-            let Some(i) = self.irq_mut(c, irq) else { continue };
+            let Some(i) = self.irq_mut(c, irq) else {
+                continue;
+            };
             i.queued_on = None;
             i.in_lr = true;
             if !v2_sgi {
                 i.latch = false;
             }
-            let injection = VirqInjection { irq, priority: i.priority >> 3, group: u8::from(i.group1), lr: lr as u8 };
-            out.push(Effect::Inject { vcpu: VcpuId(c as u32), injection });
+            let injection = VirqInjection {
+                irq,
+                priority: i.priority >> 3,
+                group: u8::from(i.group1),
+                lr: lr as u8,
+            };
+            out.push(Effect::Inject {
+                vcpu: VcpuId(c as u32),
+                injection,
+            });
         }
     }
 
@@ -578,7 +642,13 @@ impl Vgic {
     /// Sends SGI `sgi` to each CPU in `targets` (a CPU index list), the way
     /// `GICD_SGIR` and `ICC_SGI1R_EL1` do. `group0_only` (ICC_SGI0R_EL1)
     /// skips targets where the SGI is group 1.
-    fn send_sgi(&mut self, from: usize, sgi: u32, targets: impl Iterator<Item = usize>, group0_only: bool) {
+    fn send_sgi(
+        &mut self,
+        from: usize,
+        sgi: u32,
+        targets: impl Iterator<Item = usize>,
+        group0_only: bool,
+    ) {
         for t in targets {
             if t >= self.cpus.len() {
                 continue;
@@ -599,7 +669,12 @@ impl Vgic {
 
 /// Validates alignment and width: words always, bytes if `byte_ok`,
 /// doublewords if `dword_ok`, halfwords never (no GIC register allows them).
-fn check_access(offset: u64, size: AccessSize, byte_ok: bool, dword_ok: bool) -> Result<(), VgicError> {
+fn check_access(
+    offset: u64,
+    size: AccessSize,
+    byte_ok: bool,
+    dword_ok: bool,
+) -> Result<(), VgicError> {
     if !offset.is_multiple_of(size.bytes() as u64) {
         return Err(VgicError::Unaligned { offset, size });
     }

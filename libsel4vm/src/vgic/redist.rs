@@ -54,7 +54,11 @@ fn decode(off: u64) -> (RedistReg, bool, bool) {
             Some((k, _)) => word(RedistReg::Bits(k)),
             None => word(RedistReg::Reserved),
         },
-        0x400..=0x41f => (RedistReg::Priority((s - GICD_IPRIORITYR) as u32), true, false),
+        0x400..=0x41f => (
+            RedistReg::Priority((s - GICD_IPRIORITYR) as u32),
+            true,
+            false,
+        ),
         0xc00 => word(RedistReg::Config(0)),
         0xc04 => word(RedistReg::Config(16)),
         // Single security state: no group modifiers, no NSACR.
@@ -81,7 +85,12 @@ impl Vgic {
     /// the guest should read 0.
     ///
     /// Corresponds to libvmm's `vgic_handle_fault_redist_read`.
-    pub fn redist_read(&mut self, vcpu: VcpuId, offset: u64, size: AccessSize) -> Result<u64, VgicError> {
+    pub fn redist_read(
+        &mut self,
+        vcpu: VcpuId,
+        offset: u64,
+        size: AccessSize,
+    ) -> Result<u64, VgicError> {
         self.cpu_index(vcpu)?;
         let (r, off) = self.redist_frame(offset)?;
         let (reg, byte_ok, dword_ok) = decode(off);
@@ -106,9 +115,9 @@ impl Vgic {
                 }
             }
             RedistReg::Bits(k) => u64::from(self.read_bits(r, k, 0, true)),
-            RedistReg::Priority(first) => {
-                (0..n).fold(0, |acc, b| acc | u64::from(self.read_priority(r, first + b, true)) << (8 * b))
-            }
+            RedistReg::Priority(first) => (0..n).fold(0, |acc, b| {
+                acc | u64::from(self.read_priority(r, first + b, true)) << (8 * b)
+            }),
             RedistReg::Config(first) => u64::from(self.read_config(r, first, true)),
             RedistReg::Id(i) => u64::from(id_register(i, 3)),
             RedistReg::Reserved => return Err(VgicError::Reserved { offset }),
@@ -156,7 +165,11 @@ impl Vgic {
     fn gicr_typer(&self, r: usize) -> u64 {
         let mpidr = vcpu_mpidr(VcpuId(r as u32));
         let aff = (mpidr & 0xff_ffff) | ((mpidr >> 32) & 0xff) << 24;
-        let last = if r + 1 == self.cpus.len() { GICR_TYPER_LAST } else { 0 };
+        let last = if r + 1 == self.cpus.len() {
+            GICR_TYPER_LAST
+        } else {
+            0
+        };
         (aff << 32) | ((r as u64 & 0xffff) << 8) | last
     }
 }

@@ -108,11 +108,11 @@ pub const IIDR: u32 = 0x5300_043b;
 /// word each, with `PIDR2.ArchRev` = `arch_rev`.
 pub fn id_register(index: u64, arch_rev: u32) -> u32 {
     match index {
-        0 => 0x04,                    // PIDR4: 4 KiB count, JEP106 continuation 4 (Arm)
-        4 => 0x92,                    // PIDR0: part number low
-        5 => 0xb4,                    // PIDR1: part number high, JEP106 id low
-        6 => (arch_rev << 4) | 0x0b,  // PIDR2: ArchRev, JEDEC, JEP106 id high
-        8 => 0x0d,                    // CIDR0..3: the CoreSight/PrimeCell preamble
+        0 => 0x04,                   // PIDR4: 4 KiB count, JEP106 continuation 4 (Arm)
+        4 => 0x92,                   // PIDR0: part number low
+        5 => 0xb4,                   // PIDR1: part number high, JEP106 id low
+        6 => (arch_rev << 4) | 0x0b, // PIDR2: ArchRev, JEDEC, JEP106 id high
+        8 => 0x0d,                   // CIDR0..3: the CoreSight/PrimeCell preamble
         9 => 0xf0,
         10 => 0x05,
         11 => 0xb1,

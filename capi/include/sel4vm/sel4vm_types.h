@@ -1,0 +1,143 @@
+/*
+ * sel4vm-rs C API: basic types shared by the <sel4vm/...> headers.
+ *
+ * With libsel4 on the include path (<sel4/sel4.h>) its definitions are used;
+ * otherwise (host builds, tests) minimal aarch64-compatible ones are given
+ * here. Likewise for libsel4vka/libsel4simple/libsel4vspace/libplatsupport:
+ * with them on the include path their real types are used, otherwise
+ * vka_t, simple_t and ps_io_ops_t are incomplete types (only pointers are
+ * passed) and vspace_t/vka_object_t get layout-compatible definitions.
+ * Define SEL4VM_NO_LIBSEL4 / SEL4VM_NO_SEL4_UTIL_LIBS to force the minimal
+ * definitions.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(SEL4VM_NO_LIBSEL4) && defined(__has_include)
+#if __has_include(<sel4/sel4.h>)
+#define SEL4VM_HAVE_LIBSEL4 1
+#endif
+#endif
+
+#if !defined(SEL4VM_NO_SEL4_UTIL_LIBS) && defined(__has_include)
+#if __has_include(<vka/vka.h>) && __has_include(<vspace/vspace.h>) && \
+    __has_include(<simple/simple.h>) && __has_include(<platsupport/io.h>)
+#define SEL4VM_HAVE_SEL4_UTIL_LIBS 1
+#endif
+#endif
+
+#ifdef SEL4VM_HAVE_LIBSEL4
+#include <sel4/sel4.h>
+#else
+/* 64-bit only: the library is built for aarch64 and 64-bit hosts. */
+typedef unsigned long seL4_Word;
+typedef seL4_Word seL4_CPtr;
+#define seL4_CapNull ((seL4_CPtr)0)
+
+/* Thread registers in the kernel's aarch64 order (word index = the `reg`
+ * argument of vm_{get,set}_thread_context_reg). */
+typedef struct seL4_UserContext_ {
+    seL4_Word pc, sp, spsr;
+    seL4_Word x0, x1, x2, x3, x4, x5, x6, x7, x8;
+    seL4_Word x16, x17, x18, x29, x30;
+    seL4_Word x9, x10, x11, x12, x13, x14, x15;
+    seL4_Word x19, x20, x21, x22, x23, x24, x25, x26, x27, x28;
+    seL4_Word tpidr_el0, tpidrro_el0;
+} seL4_UserContext;
+
+typedef struct seL4_MessageInfo { uint64_t words[1]; } seL4_MessageInfo_t;
+
+/* Bits: 3 grant-reply, 2 grant, 1 read, 0 write. */
+typedef struct seL4_CapRights { uint64_t words[1]; } seL4_CapRights_t;
+#define seL4_AllRights ((seL4_CapRights_t){{0xfu}})
+#define seL4_ReadWrite ((seL4_CapRights_t){{0x3u}})
+#define seL4_CanRead ((seL4_CapRights_t){{0x2u}})
+#define seL4_NoRights ((seL4_CapRights_t){{0x0u}})
+
+/* Banked VCPU registers, numbered as the kernel numbers them on aarch64. */
+typedef enum {
+    seL4_VCPUReg_SCTLR = 0,
+    seL4_VCPUReg_CPACR,
+    seL4_VCPUReg_TTBR0,
+    seL4_VCPUReg_TTBR1,
+    seL4_VCPUReg_TCR,
+    seL4_VCPUReg_MAIR,
+    seL4_VCPUReg_AMAIR,
+    seL4_VCPUReg_CIDR,
+    seL4_VCPUReg_ACTLR,
+    seL4_VCPUReg_AFSR0,
+    seL4_VCPUReg_AFSR1,
+    seL4_VCPUReg_ESR,
+    seL4_VCPUReg_FAR,
+    seL4_VCPUReg_PAR,
+    seL4_VCPUReg_VBAR,
+    seL4_VCPUReg_TPIDR_EL1,
+    seL4_VCPUReg_VMPIDR_EL2,
+    seL4_VCPUReg_SP_EL1,
+    seL4_VCPUReg_ELR_EL1,
+    seL4_VCPUReg_SPSR_EL1,
+    seL4_VCPUReg_CNTV_CTL,
+    seL4_VCPUReg_CNTV_CVAL,
+    seL4_VCPUReg_CNTVOFF,
+    seL4_VCPUReg_CNTKCTL_EL1,
+    seL4_VCPUReg_Num
+} seL4_VCPUReg;
+#endif /* SEL4VM_HAVE_LIBSEL4 */
+
+#ifdef SEL4VM_HAVE_SEL4_UTIL_LIBS
+#include <vka/vka.h>
+#include <vka/object.h>
+#include <simple/simple.h>
+#include <vspace/vspace.h>
+#include <platsupport/io.h>
+#else
+/* Only pointers to these are passed; the library never dereferences them. */
+typedef struct vka vka_t;
+typedef struct simple_t simple_t;
+typedef struct ps_io_ops ps_io_ops_t;
+
+/* libsel4vka's object descriptor (same layout). */
+typedef struct vka_object {
+    seL4_CPtr cptr;
+    seL4_Word ut;
+    seL4_Word type;
+    seL4_Word size_bits;
+} vka_object_t;
+
+/* libsel4vspace's vspace_t, layout-compatible (the data pointer, 17
+ * operations, the allocated-object cookie). The operations' real prototypes
+ * live in libsel4vspace; this library never calls them. */
+typedef void (*sel4vm_vspace_op_fn)(void);
+typedef struct vspace vspace_t;
+struct vspace {
+    void *data;
+    sel4vm_vspace_op_fn new_pages;
+    sel4vm_vspace_op_fn map_pages;
+    sel4vm_vspace_op_fn new_pages_at_vaddr;
+    sel4vm_vspace_op_fn map_pages_at_vaddr;
+    sel4vm_vspace_op_fn deferred_rights_map_pages_at_vaddr;
+    sel4vm_vspace_op_fn unmap_pages;
+    sel4vm_vspace_op_fn tear_down;
+    sel4vm_vspace_op_fn reserve_range_aligned;
+    sel4vm_vspace_op_fn reserve_range_at;
+    sel4vm_vspace_op_fn reserve_deferred_rights_range_at;
+    sel4vm_vspace_op_fn free_reservation;
+    sel4vm_vspace_op_fn free_reservation_by_vaddr;
+    sel4vm_vspace_op_fn get_cap;
+    sel4vm_vspace_op_fn get_root;
+    sel4vm_vspace_op_fn get_cookie;
+    sel4vm_vspace_op_fn share_mem_at_vaddr;
+    sel4vm_vspace_op_fn allocated_object;
+    void *allocated_object_cookie;
+};
+#endif /* SEL4VM_HAVE_SEL4_UTIL_LIBS */
+
+_Static_assert(sizeof(void *) == 8 && sizeof(seL4_Word) == 8,
+               "the sel4vm C API is built for 64-bit targets only");
+
+/* Forward declarations used across the headers. */
+typedef struct vm vm_t;
+typedef struct vm_vcpu vm_vcpu_t;

@@ -1,0 +1,123 @@
+//! The boot parameter block: round trip, planning, and rejection of bad blocks.
+
+use sel4vm_root_task::bootparams::{
+    plan, BootParams, ParamError, PARAMS_ADDR, PRISTINE_BASE, STAGING_END,
+};
+use sel4vm_root_task::{GicVersion, RamBacking};
+
+fn header(image_size: u64) -> Vec<u8> {
+    let mut h = vec![0u8; 4096];
+    h[16..24].copy_from_slice(&image_size.to_le_bytes());
+    h[24..32].copy_from_slice(&0b1010u64.to_le_bytes());
+    h[0x38..0x3c].copy_from_slice(b"ARMd");
+    h
+}
+
+fn sample() -> BootParams {
+    BootParams {
+        vcpus: 2,
+        cmdline: "console=ttyAMA0 rdinit=/init".into(),
+        kernel: (PRISTINE_BASE, 32 << 20),
+        initrd: (PRISTINE_BASE + (34 << 20), 1_848_400),
+        in_ram: Some((0x4020_0000, 0x4fc0_0000)),
+        ram_anywhere: false,
+    }
+}
+
+#[test]
+fn round_trip() {
+    let p = sample();
+    let mut page = p.encode();
+    page.resize(4096, 0xff); // the rest of the page is whatever was there
+    assert_eq!(BootParams::decode(&page), Ok(p.clone()));
+    let none = BootParams {
+        in_ram: None,
+        initrd: (0, 0),
+        ..p
+    };
+    assert_eq!(BootParams::decode(&none.encode()), Ok(none));
+}
+
+#[test]
+fn bad_blocks_are_rejected() {
+    let good = sample().encode();
+    assert_eq!(BootParams::decode(&vec![0; 4096]), Err(ParamError::Missing));
+    assert_eq!(BootParams::decode(&good[..40]), Err(ParamError::Missing));
+    let mut flipped = good.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert_eq!(BootParams::decode(&flipped), Err(ParamError::Checksum));
+    let mut v = good.clone();
+    v[8] = 2;
+    assert_eq!(BootParams::decode(&v), Err(ParamError::Version(2)));
+    assert_eq!(
+        BootParams::decode(&good[..good.len() - 1]),
+        Err(ParamError::Size(good.len() as u32))
+    );
+    let reencode = |f: &dyn Fn(&mut BootParams)| {
+        let mut p = sample();
+        f(&mut p);
+        BootParams::decode(&p.encode())
+    };
+    assert_eq!(reencode(&|p| p.vcpus = 0), Err(ParamError::Vcpus(0)));
+    assert_eq!(reencode(&|p| p.vcpus = 5), Err(ParamError::Vcpus(5)));
+    assert_eq!(
+        reencode(&|p| p.cmdline = "a\0b".into()),
+        Err(ParamError::Cmdline)
+    );
+    assert_eq!(
+        reencode(&|p| p.kernel = (0x4000_0000, 4096)),
+        Err(ParamError::Range)
+    );
+    assert_eq!(
+        reencode(&|p| p.kernel = (PRISTINE_BASE, 0)),
+        Err(ParamError::Range)
+    );
+    assert_eq!(
+        reencode(&|p| p.initrd = (STAGING_END - 10, 11)),
+        Err(ParamError::Range)
+    );
+    assert_eq!(
+        reencode(&|p| p.initrd = (PRISTINE_BASE + 4096, 10)),
+        Err(ParamError::Range)
+    );
+    assert_eq!(
+        reencode(&|p| p.kernel = (u64::MAX - 1, 4)),
+        Err(ParamError::Range)
+    );
+}
+
+#[test]
+fn plan_matches_the_vmm_layout() {
+    let (params, layout, places) = plan(
+        &header(0x201_0000),
+        32_956_352,
+        1_848_400,
+        2,
+        "console=ttyAMA0",
+    )
+    .unwrap();
+    assert_eq!(places[0].addr, PARAMS_ADDR);
+    assert_eq!(params.kernel, (PRISTINE_BASE, 32_956_352));
+    assert!(params.initrd.0.is_multiple_of(2 << 20));
+    assert!(params.initrd.0 >= PRISTINE_BASE + 32_956_352);
+    // The VMM derives the same layout from the decoded block.
+    let decoded = BootParams::decode(&params.encode()).unwrap();
+    let cfg = decoded.config(GicVersion::V3);
+    assert_eq!(cfg.ram_backing, RamBacking::OneToOne);
+    let k = sel4vm_root_task::KernelHeader::parse(&header(0x201_0000), 32_956_352).unwrap();
+    assert_eq!(cfg.layout(&k).unwrap(), layout);
+    assert_eq!(
+        decoded.in_ram,
+        Some((layout.entry, layout.initrd.unwrap().0))
+    );
+    // Placements: params, kernel twice, initrd twice, none overlapping.
+    assert_eq!(places.len(), 5);
+    assert!(
+        plan(&[0u8; 4096], 32 << 20, 0, 1, "").is_err(),
+        "not a kernel"
+    );
+    assert!(
+        plan(&header(0x201_0000), 32 << 20, 100 << 20, 1, "").is_err(),
+        "initrd too big for staging"
+    );
+}

@@ -1,0 +1,162 @@
+//! The Linux VMM's QEMU side: which files QEMU places in physical memory
+//! for the root-task VMM, and the boot benchmark.
+//!
+//! QEMU loads the guest `Image` and initramfs twice with `-device loader`:
+//! once at their final guest-physical addresses inside the 1:1 guest RAM
+//! (so the VMM validates them in place and copies nothing at start-up) and
+//! once as pristine copies in the staging area above guest RAM (reloaded by
+//! `guest_restart`, and the source for the ordinary-RAM mode). A small
+//! parameter block tells the VMM sizes, addresses, vCPU count and command
+//! line. Addresses come from `sel4vm_root_task::bootparams::plan`, the same
+//! layout function the VMM uses.
+
+use crate::guest;
+use crate::kernel::KernelInstall;
+use crate::qemu::{Session, Wait};
+use crate::target;
+use crate::Result;
+use sel4vm_root_task::bootparams::plan;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Kernel command line when `--append` is not given.
+pub const DEFAULT_CMDLINE: &str = "console=ttyAMA0";
+
+/// How the guest is set up.
+#[derive(Clone, Debug)]
+pub struct GuestOpts {
+    pub vcpus: u32,
+    pub cmdline: String,
+    /// Back guest RAM with ordinary kernel RAM (images copied in) instead of 1:1.
+    pub ram_anywhere: bool,
+}
+
+impl Default for GuestOpts {
+    fn default() -> Self {
+        Self {
+            vcpus: 1,
+            cmdline: DEFAULT_CMDLINE.into(),
+            ram_anywhere: false,
+        }
+    }
+}
+
+fn loader(file: &Path, addr: u64) -> [String; 2] {
+    [
+        "-device".into(),
+        format!("loader,file={},addr={addr:#x},force-raw=on", file.display()),
+    ]
+}
+
+/// QEMU arguments placing the guest images and the parameter block.
+pub fn qemu_args(opts: &GuestOpts) -> Result<Vec<String>> {
+    let g = guest::prepare()?;
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let kernel = read(&g.image)?;
+    let initrd_size = std::fs::metadata(&g.initramfs)
+        .map_err(|e| format!("{}: {e}", g.initramfs.display()))?
+        .len();
+    let head = &kernel[..kernel.len().min(4096)];
+    let (mut params, _layout, places) = plan(
+        head,
+        kernel.len() as u64,
+        initrd_size,
+        opts.vcpus,
+        &opts.cmdline,
+    )
+    .map_err(|e| format!("guest layout: {e}"))?;
+    params.ram_anywhere = opts.ram_anywhere;
+    let dir = target::target_dir().join("vmm");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let pfile = dir.join(format!("params-{}.bin", std::process::id()));
+    std::fs::write(&pfile, params.encode()).map_err(|e| format!("{}: {e}", pfile.display()))?;
+    let mut args = Vec::new();
+    for p in places {
+        let file: PathBuf = match p.what {
+            "params" => pfile.clone(),
+            "kernel" => g.image.clone(),
+            _ => g.initramfs.clone(),
+        };
+        args.extend(loader(&file, p.addr));
+    }
+    Ok(args)
+}
+
+/// Boots the VMM image with the guest placed; returns QEMU's exit.
+pub fn run_interactive(kernel: &KernelInstall, opts: &GuestOpts) -> Result<()> {
+    let extra = qemu_args(opts)?;
+    let app = target::build_root_task("vmm")?;
+    let image = target::pack_image(kernel, &app, "vmm")?;
+    println!(
+        "xtask: booting the Linux VMM ({} vCPU(s), cmdline `{}`); Ctrl-A X exits QEMU",
+        opts.vcpus, opts.cmdline
+    );
+    crate::qemu::run_interactive_with(kernel, &image, &extra)
+}
+
+/// Direct boot of the same guest on QEMU (no seL4), for the benchmark.
+fn direct_args(kernel: &KernelInstall, cmdline: &str) -> Result<Vec<String>> {
+    let g = guest::prepare()?;
+    let mut a = kernel.qemu_args();
+    a.extend(["-nographic".into(), "-kernel".into()]);
+    a.push(g.image.display().to_string());
+    a.extend(["-initrd".into(), g.initramfs.display().to_string()]);
+    a.extend(["-append".into(), cmdline.to_string()]);
+    Ok(a)
+}
+
+/// Seconds from QEMU start to `GUEST-BOOTED`.
+fn time_to_boot(mut s: Session, start: Instant) -> Result<f64> {
+    let r = s.expect("GUEST-BOOTED", &["Kernel panic", "panicked at"]);
+    let t = start.elapsed().as_secs_f64();
+    let out = s.stop();
+    match r {
+        Wait::Found => Ok(t),
+        _ => Err(format!(
+            "no GUEST-BOOTED; output tail:\n{}",
+            out.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        )),
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// `cargo xtask bench boot`: QEMU start to `GUEST-BOOTED`, VMM vs direct,
+/// alternating, `runs` of each.
+pub fn bench_boot(kernel: &KernelInstall, runs: usize) -> Result<()> {
+    let opts = GuestOpts::default();
+    let extra = qemu_args(&opts)?;
+    let app = target::build_root_task("vmm")?;
+    let image = target::pack_image(kernel, &app, "vmm")?;
+    let direct = direct_args(kernel, &opts.cmdline)?;
+    let limit = Duration::from_secs(120);
+    let (mut vmm, mut dir) = (Vec::new(), Vec::new());
+    println!("bench boot: {runs} runs each, alternating (VMM first)");
+    for i in 0..runs {
+        let t0 = Instant::now();
+        let s = Session::start_with(kernel, &image, &extra, limit)?;
+        let a = time_to_boot(s, t0)?;
+        let t0 = Instant::now();
+        let s = Session::start_args(&direct, limit)?;
+        let b = time_to_boot(s, t0)?;
+        println!("  run {}: VMM {a:.3} s, direct {b:.3} s", i + 1);
+        vmm.push(a);
+        dir.push(b);
+    }
+    let (mv, md) = (median(&mut vmm), median(&mut dir));
+    println!();
+    println!("| boot to GUEST-BOOTED | median (s) | runs |");
+    println!("|---|---|---|");
+    println!("| direct QEMU (-kernel Image -initrd) | {md:.3} | {runs} |");
+    println!("| seL4 + sel4vm-root-task | {mv:.3} | {runs} |");
+    println!("| ratio VMM / direct | {:.3} | |", mv / md);
+    Ok(())
+}
