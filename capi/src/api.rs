@@ -89,12 +89,22 @@ fn bad<T>(func: &str, what: &str, ret: T) -> T {
 
 /// Enters the VM of `vm` or returns `$ret` from the enclosing function.
 macro_rules! vm_or {
+    ($vm:expr, $func:expr) => {{
+        // SAFETY: the C caller passes NULL or a vm_t.
+        let Some(p) = (unsafe { priv_of($vm, $func) }) else {
+            return;
+        };
+        let Some(e) = enter(p, $func) else { return };
+        (p, e)
+    }};
     ($vm:expr, $func:expr, $ret:expr) => {{
         // SAFETY: the C caller passes NULL or a vm_t.
         let Some(p) = (unsafe { priv_of($vm, $func) }) else {
             return $ret;
         };
-        let Some(e) = enter(p, $func) else { return $ret };
+        let Some(e) = enter(p, $func) else {
+            return $ret;
+        };
         (p, e)
     }};
 }
@@ -106,7 +116,9 @@ macro_rules! vcpu_or {
         let Some((_vmc, p, id)) = (unsafe { vcpu_of($vcpu, $func) }) else {
             return $ret;
         };
-        let Some(e) = enter(p, $func) else { return $ret };
+        let Some(e) = enter(p, $func) else {
+            return $ret;
+        };
         (p, e, id)
     }};
 }
@@ -243,7 +255,11 @@ pub unsafe extern "C" fn vm_create_vcpu(vm: *mut vm_t, priority: c_int) -> *mut 
     const F: &str = "vm_create_vcpu";
     let (p, mut e) = vm_or!(vm, F, ptr::null_mut());
     let Ok(prio) = u8::try_from(priority) else {
-        return bad(F, &alloc::format!("priority {priority} outside 0..=255"), ptr::null_mut());
+        return bad(
+            F,
+            &alloc::format!("priority {priority} outside 0..=255"),
+            ptr::null_mut(),
+        );
     };
     let id = match e.vm().create_vcpu(prio) {
         Ok(id) => id,
@@ -295,7 +311,11 @@ pub unsafe extern "C" fn vm_run(vm: *mut vm_t) -> c_int {
     p.callback_error.set(false);
     let reason = e.vm().run();
     sync(p, e.vm());
-    let code = if p.callback_error.get() { -1 } else { reason.code() };
+    let code = if p.callback_error.get() {
+        -1
+    } else {
+        reason.code()
+    };
     // SAFETY: vm was validated by vm_or!.
     unsafe { (*vm).run.exit_reason = code };
     code
@@ -326,10 +346,11 @@ pub unsafe extern "C" fn vm_register_unhandled_mem_fault_callback(
         return bad(F, "callback is NULL", -1);
     };
     let ck = Cookie(cookie);
-    e.vm().register_unhandled_mem_fault_callback(move |core, f| {
-        let ck = ck;
-        mem_fault_trampoline(vm, core, f, cb, ck.0)
-    });
+    e.vm()
+        .register_unhandled_mem_fault_callback(move |core, f| {
+            let ck = ck;
+            mem_fault_trampoline(vm, core, f, cb, ck.0)
+        });
     // SAFETY: validated by vm_or!.
     unsafe {
         (*vm).mem.unhandled_mem_fault_handler = fault_handler;
@@ -459,7 +480,9 @@ pub unsafe extern "C" fn vm_ram_touch(
     });
     match r {
         Ok(()) => 0,
-        Err(core_vm::TouchError::Vm(err)) => bad(F, &alloc::format!("{addr:#x}+{size:#x}: {err:?}"), -1),
+        Err(core_vm::TouchError::Vm(err)) => {
+            bad(F, &alloc::format!("{addr:#x}+{size:#x}: {err:?}"), -1)
+        }
         Err(core_vm::TouchError::Callback { guest_addr, error }) => bad(
             F,
             &alloc::format!("callback returned {error} at {guest_addr:#x}"),
@@ -521,7 +544,10 @@ pub unsafe extern "C" fn vm_ram_register_at(
 ) -> c_int {
     const F: &str = "vm_ram_register_at";
     let (p, mut e) = vm_or!(vm, F, -1);
-    let r = rc(F, e.vm().ram_register_at(start as u64, bytes as u64, untyped));
+    let r = rc(
+        F,
+        e.vm().ram_register_at(start as u64, bytes as u64, untyped),
+    );
     sync(p, e.vm());
     r
 }
@@ -582,7 +608,7 @@ pub unsafe extern "C" fn vm_ram_register_at_custom_iterator(
 #[no_mangle]
 pub unsafe extern "C" fn vm_ram_mark_allocated(vm: *mut vm_t, start: usize, bytes: usize) {
     const F: &str = "vm_ram_mark_allocated";
-    let (p, mut e) = vm_or!(vm, F, ());
+    let (p, mut e) = vm_or!(vm, F);
     rc(F, e.vm().ram_mark_allocated(start as u64, bytes as u64));
     sync(p, e.vm());
 }
@@ -606,7 +632,7 @@ pub unsafe extern "C" fn vm_ram_allocate(vm: *mut vm_t, bytes: usize) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn vm_ram_free(vm: *mut vm_t, start: usize, bytes: usize) {
     const F: &str = "vm_ram_free";
-    let (p, mut e) = vm_or!(vm, F, ());
+    let (p, mut e) = vm_or!(vm, F);
     rc(F, e.vm().ram_free(start as u64, bytes as u64));
     sync(p, e.vm());
 }
@@ -619,7 +645,11 @@ fn new_handle(p: &Priv, res: core_vm::Reservation) -> *mut vm_memory_reservation
     h
 }
 
-fn handle_res(p: &Priv, h: *mut vm_memory_reservation_t, func: &str) -> Option<core_vm::Reservation> {
+fn handle_res(
+    p: &Priv,
+    h: *mut vm_memory_reservation_t,
+    func: &str,
+) -> Option<core_vm::Reservation> {
     if h.is_null() {
         cerr!("{func}: reservation is NULL");
         return None;
@@ -665,7 +695,11 @@ pub unsafe extern "C" fn vm_reserve_memory_at(
         .reserve_memory_at(addr as u64, size as u64, fault_closure(vm, cb, cookie))
     {
         Ok(r) => new_handle(p, r),
-        Err(err) => bad(F, &alloc::format!("{addr:#x}+{size:#x}: {err:?}"), ptr::null_mut()),
+        Err(err) => bad(
+            F,
+            &alloc::format!("{addr:#x}+{size:#x}: {err:?}"),
+            ptr::null_mut(),
+        ),
     }
 }
 
@@ -698,7 +732,11 @@ pub unsafe extern "C" fn vm_reserve_anon_memory(
             unsafe { *addr = r.start() as usize };
             new_handle(p, r)
         }
-        Err(err) => bad(F, &alloc::format!("{size:#x} bytes: {err:?}"), ptr::null_mut()),
+        Err(err) => bad(
+            F,
+            &alloc::format!("{size:#x} bytes: {err:?}"),
+            ptr::null_mut(),
+        ),
     }
 }
 
@@ -749,7 +787,11 @@ pub unsafe extern "C" fn vm_map_reservation(
     let Some(cb) = map_iterator else {
         return bad(F, "iterator is NULL", -1);
     };
-    rc(F, e.vm().map_reservation(r, c_iterator(cb, cookie), MapMode::Now))
+    rc(
+        F,
+        e.vm()
+            .map_reservation(r, c_iterator(cb, cookie), MapMode::Now),
+    )
 }
 
 /// libsel4vm `vm_map_reservation_frames`: maps the caller's frames, one per
@@ -771,7 +813,11 @@ pub unsafe extern "C" fn vm_map_reservation_frames(
         return bad(F, "frames is NULL", -1);
     }
     if frame_size_bits != 12 {
-        return bad(F, "only 4 KiB frames (frame_size_bits 12) are supported", -1);
+        return bad(
+            F,
+            "only 4 KiB frames (frame_size_bits 12) are supported",
+            -1,
+        );
     }
     // SAFETY: the caller passes num_frames caps.
     let caps = unsafe { core::slice::from_raw_parts(frames, num_frames) };
@@ -842,7 +888,11 @@ pub unsafe extern "C" fn default_error_fault_callback(
 
 /// Runs `f` on the fault of `vcpu`: the one being handled by a callback, or
 /// else the vCPU's most recent one.
-fn with_fault<R>(vcpu: *mut vm_vcpu_t, func: &str, f: impl FnOnce(&mut MemFault) -> R) -> Option<R> {
+fn with_fault<R>(
+    vcpu: *mut vm_vcpu_t,
+    func: &str,
+    f: impl FnOnce(&mut MemFault) -> R,
+) -> Option<R> {
     // SAFETY: NULL or a vcpu from this library.
     let (_vmc, p, id) = unsafe { vcpu_of(vcpu, func)? };
     let cur = p.fault.get();
@@ -907,7 +957,11 @@ pub unsafe extern "C" fn set_vcpu_fault_data(vcpu: *mut vm_vcpu_t, data: seL4_Wo
     };
     let cur = p.fault.get();
     if cur.is_null() || p.fault_vcpu.get() != Some(id.0) {
-        return bad(F, "only allowed inside a memory fault callback for this vcpu", -1);
+        return bad(
+            F,
+            "only allowed inside a memory fault callback for this vcpu",
+            -1,
+        );
     }
     // SAFETY: published by the trampoline.
     unsafe { (*cur).set_data(data) };
@@ -973,7 +1027,11 @@ pub unsafe extern "C" fn vm_inject_irq(vcpu: *mut vm_vcpu_t, irq: c_int) -> c_in
 /// libsel4vm `vm_set_irq_level`: non-zero `irq_level` raises the line.
 /// Returns 0 or -1.
 #[no_mangle]
-pub unsafe extern "C" fn vm_set_irq_level(vcpu: *mut vm_vcpu_t, irq: c_int, irq_level: c_int) -> c_int {
+pub unsafe extern "C" fn vm_set_irq_level(
+    vcpu: *mut vm_vcpu_t,
+    irq: c_int,
+    irq_level: c_int,
+) -> c_int {
     const F: &str = "vm_set_irq_level";
     let (p, mut e, id) = vcpu_or!(vcpu, F, -1);
     let Ok(irq) = u32::try_from(irq) else {
@@ -1039,13 +1097,18 @@ pub unsafe extern "C" fn vm_get_vcpu_tcb(vcpu: *mut vm_vcpu_t) -> seL4_CPtr {
 #[no_mangle]
 pub unsafe extern "C" fn vm_get_vcpu(vm: *mut vm_t, vcpu_id: c_int) -> seL4_CPtr {
     let (_p, mut e) = vm_or!(vm, "vm_get_vcpu", 0);
-    let Ok(id) = u32::try_from(vcpu_id) else { return 0 };
+    let Ok(id) = u32::try_from(vcpu_id) else {
+        return 0;
+    };
     e.vm().vcpu_object(VcpuId(id)).map_or(0, |o| o.0)
 }
 
 /// libsel4vm `vm_vcpu_for_target_cpu` (NULL if none).
 #[no_mangle]
-pub unsafe extern "C" fn vm_vcpu_for_target_cpu(vm: *mut vm_t, target_cpu: c_int) -> *mut vm_vcpu_t {
+pub unsafe extern "C" fn vm_vcpu_for_target_cpu(
+    vm: *mut vm_t,
+    target_cpu: c_int,
+) -> *mut vm_vcpu_t {
     let (p, mut e) = vm_or!(vm, "vm_vcpu_for_target_cpu", ptr::null_mut());
     let Ok(t) = u32::try_from(target_cpu) else {
         return ptr::null_mut();
@@ -1114,16 +1177,31 @@ pub unsafe extern "C" fn vm_guest_add_iospace(
 
 /// libsel4vm `vm_set_thread_context`. Returns 0 or -1.
 #[no_mangle]
-pub unsafe extern "C" fn vm_set_thread_context(vcpu: *mut vm_vcpu_t, context: seL4_UserContext) -> c_int {
+pub unsafe extern "C" fn vm_set_thread_context(
+    vcpu: *mut vm_vcpu_t,
+    context: seL4_UserContext,
+) -> c_int {
     const F: &str = "vm_set_thread_context";
     let (_p, mut e, id) = vcpu_or!(vcpu, F, -1);
-    rc(F, e.vm().set_thread_context(id, &UserContext { words: context.words }))
+    rc(
+        F,
+        e.vm().set_thread_context(
+            id,
+            &UserContext {
+                words: context.words,
+            },
+        ),
+    )
 }
 
 /// libsel4vm `vm_set_thread_context_reg`: `reg` is a word index into
 /// `seL4_UserContext`. Returns 0 or -1.
 #[no_mangle]
-pub unsafe extern "C" fn vm_set_thread_context_reg(vcpu: *mut vm_vcpu_t, reg: c_uint, value: usize) -> c_int {
+pub unsafe extern "C" fn vm_set_thread_context_reg(
+    vcpu: *mut vm_vcpu_t,
+    reg: c_uint,
+    value: usize,
+) -> c_int {
     const F: &str = "vm_set_thread_context_reg";
     let (_p, mut e, id) = vcpu_or!(vcpu, F, -1);
     rc(F, e.vm().set_thread_context_reg(id, reg, value as u64))
@@ -1131,7 +1209,10 @@ pub unsafe extern "C" fn vm_set_thread_context_reg(vcpu: *mut vm_vcpu_t, reg: c_
 
 /// libsel4vm `vm_get_thread_context`. Returns 0 or -1.
 #[no_mangle]
-pub unsafe extern "C" fn vm_get_thread_context(vcpu: *mut vm_vcpu_t, context: *mut seL4_UserContext) -> c_int {
+pub unsafe extern "C" fn vm_get_thread_context(
+    vcpu: *mut vm_vcpu_t,
+    context: *mut seL4_UserContext,
+) -> c_int {
     const F: &str = "vm_get_thread_context";
     let (_p, mut e, id) = vcpu_or!(vcpu, F, -1);
     if context.is_null() {
@@ -1149,7 +1230,11 @@ pub unsafe extern "C" fn vm_get_thread_context(vcpu: *mut vm_vcpu_t, context: *m
 
 /// libsel4vm `vm_get_thread_context_reg`. Returns 0 or -1.
 #[no_mangle]
-pub unsafe extern "C" fn vm_get_thread_context_reg(vcpu: *mut vm_vcpu_t, reg: c_uint, value: *mut usize) -> c_int {
+pub unsafe extern "C" fn vm_get_thread_context_reg(
+    vcpu: *mut vm_vcpu_t,
+    reg: c_uint,
+    value: *mut usize,
+) -> c_int {
     const F: &str = "vm_get_thread_context_reg";
     let (_p, mut e, id) = vcpu_or!(vcpu, F, -1);
     if value.is_null() {
@@ -1167,7 +1252,11 @@ pub unsafe extern "C" fn vm_get_thread_context_reg(vcpu: *mut vm_vcpu_t, reg: c_
 
 /// libsel4vm `vm_set_arm_vcpu_reg`: `reg` is a `seL4_VCPUReg`. Returns 0 or -1.
 #[no_mangle]
-pub unsafe extern "C" fn vm_set_arm_vcpu_reg(vcpu: *mut vm_vcpu_t, reg: seL4_Word, value: usize) -> c_int {
+pub unsafe extern "C" fn vm_set_arm_vcpu_reg(
+    vcpu: *mut vm_vcpu_t,
+    reg: seL4_Word,
+    value: usize,
+) -> c_int {
     const F: &str = "vm_set_arm_vcpu_reg";
     let (_p, mut e, id) = vcpu_or!(vcpu, F, -1);
     let Some(r) = VcpuReg::from_index(reg) else {
@@ -1178,7 +1267,11 @@ pub unsafe extern "C" fn vm_set_arm_vcpu_reg(vcpu: *mut vm_vcpu_t, reg: seL4_Wor
 
 /// libsel4vm `vm_get_arm_vcpu_reg`. Returns 0 or -1.
 #[no_mangle]
-pub unsafe extern "C" fn vm_get_arm_vcpu_reg(vcpu: *mut vm_vcpu_t, reg: seL4_Word, value: *mut usize) -> c_int {
+pub unsafe extern "C" fn vm_get_arm_vcpu_reg(
+    vcpu: *mut vm_vcpu_t,
+    reg: seL4_Word,
+    value: *mut usize,
+) -> c_int {
     const F: &str = "vm_get_arm_vcpu_reg";
     let (_p, mut e, id) = vcpu_or!(vcpu, F, -1);
     if value.is_null() {
@@ -1243,37 +1336,39 @@ pub unsafe extern "C" fn vm_register_unhandled_vcpu_fault_callback(
     // SAFETY: validated by vcpu_or!.
     let vm = unsafe { (*vcpu).vm };
     let ck = Cookie(cookie);
-    let r = e.vm().register_unhandled_vcpu_fault_callback(id, move |core, v, hsr| {
-        let ck = ck;
-        // SAFETY: the vm_t the callback was registered on.
-        let p = unsafe { priv_of(vm, "vcpu fault callback") }?;
-        // SAFETY: p.owner is that vm_t.
-        let smc = unsafe { (*vm).arch.vm_smc_handler.is_some() };
-        if core_handles(hsr, smc) {
-            return None;
-        }
-        let cv = cvcpu(p, v);
-        let prev = (
-            p.fault_vcpu.replace(Some(v.0)),
-            p.request.replace(Request::None),
-            p.fault.replace(ptr::null_mut()),
-        );
-        // SAFETY: the application's callback with its cookie.
-        let r = publish(p, core, || unsafe { cb(cv, hsr, ck.0) });
-        let req = p.request.replace(prev.1);
-        p.fault_vcpu.set(prev.0);
-        p.fault.set(prev.2);
-        if r != 0 {
-            cerr!("vcpu fault callback returned {r} for hsr {hsr:#x}");
-            p.callback_error.set(true);
-            return Some(Action::StopVm);
-        }
-        Some(match req {
-            Request::Advance => Action::Advance,
-            Request::Restart => Action::Resume,
-            Request::None => Action::Stay,
-        })
-    });
+    let r = e
+        .vm()
+        .register_unhandled_vcpu_fault_callback(id, move |core, v, hsr| {
+            let ck = ck;
+            // SAFETY: the vm_t the callback was registered on.
+            let p = unsafe { priv_of(vm, "vcpu fault callback") }?;
+            // SAFETY: p.owner is that vm_t.
+            let smc = unsafe { (*vm).arch.vm_smc_handler.is_some() };
+            if core_handles(hsr, smc) {
+                return None;
+            }
+            let cv = cvcpu(p, v);
+            let prev = (
+                p.fault_vcpu.replace(Some(v.0)),
+                p.request.replace(Request::None),
+                p.fault.replace(ptr::null_mut()),
+            );
+            // SAFETY: the application's callback with its cookie.
+            let r = publish(p, core, || unsafe { cb(cv, hsr, ck.0) });
+            let req = p.request.replace(prev.1);
+            p.fault_vcpu.set(prev.0);
+            p.fault.set(prev.2);
+            if r != 0 {
+                cerr!("vcpu fault callback returned {r} for hsr {hsr:#x}");
+                p.callback_error.set(true);
+                return Some(Action::StopVm);
+            }
+            Some(match req {
+                Request::Advance => Action::Advance,
+                Request::Restart => Action::Resume,
+                Request::None => Action::Stay,
+            })
+        });
     if r.is_ok() {
         // SAFETY: validated by vcpu_or!.
         unsafe {

@@ -96,7 +96,11 @@ pub unsafe extern "C" fn sel4vm_host_push_vm_fault(
 
 /// Queues a VCPU fault (trapped instruction) with syndrome `hsr`.
 #[no_mangle]
-pub unsafe extern "C" fn sel4vm_host_push_vcpu_fault(vm: *mut vm_t, vcpu_id: c_uint, hsr: u32) -> c_int {
+pub unsafe extern "C" fn sel4vm_host_push_vcpu_fault(
+    vm: *mut vm_t,
+    vcpu_id: c_uint,
+    hsr: u32,
+) -> c_int {
     let ev = Event::VcpuFault {
         vcpu: VcpuId(vcpu_id),
         hsr,
@@ -109,7 +113,11 @@ pub unsafe extern "C" fn sel4vm_host_push_vcpu_fault(vm: *mut vm_t, vcpu_id: c_u
 #[no_mangle]
 pub unsafe extern "C" fn sel4vm_host_push_notification(vm: *mut vm_t, badge_bits: u64) -> c_int {
     match core_vm::badge::for_notification(badge_bits) {
-        Ok(badge) => push(vm, "sel4vm_host_push_notification", Event::Notification { badge }),
+        Ok(badge) => push(
+            vm,
+            "sel4vm_host_push_notification",
+            Event::Notification { badge },
+        ),
         Err(e) => {
             cerr!("sel4vm_host_push_notification: {e:?}");
             -1
@@ -120,7 +128,11 @@ pub unsafe extern "C" fn sel4vm_host_push_notification(vm: *mut vm_t, badge_bits
 /// Queues a vGIC maintenance event: list register `lr` of the vCPU emptied
 /// (`lr` < 0: unknown which).
 #[no_mangle]
-pub unsafe extern "C" fn sel4vm_host_push_vgic_maintenance(vm: *mut vm_t, vcpu_id: c_uint, lr: c_int) -> c_int {
+pub unsafe extern "C" fn sel4vm_host_push_vgic_maintenance(
+    vm: *mut vm_t,
+    vcpu_id: c_uint,
+    lr: c_int,
+) -> c_int {
     let ev = Event::VgicMaintenance {
         vcpu: VcpuId(vcpu_id),
         lr: u32::try_from(lr).ok(),

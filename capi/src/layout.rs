@@ -140,19 +140,35 @@ pub fn c_expr(name: &str) -> Option<alloc::string::String> {
     };
     // Type names contain '_', so match the known ones (longest first).
     const TYPES: &[&str] = &[
-        "vka_object_t", "vspace_t", "vm_frame_t", "vm_ram_region", "vm_mem", "vm_tcb",
-        "vm_vcpu_arch", "vm_vcpu_t", "vm_run", "vm_cspace", "vm_arch", "vm_t",
+        "vka_object_t",
+        "vspace_t",
+        "vm_frame_t",
+        "vm_ram_region",
+        "vm_mem",
+        "vm_tcb",
+        "vm_vcpu_arch",
+        "vm_vcpu_t",
+        "vm_run",
+        "vm_cspace",
+        "vm_arch",
+        "vm_t",
     ];
     let mut best: Option<&str> = None;
     for t in TYPES {
-        if rest.starts_with(t) && rest.as_bytes().get(t.len()) == Some(&b'_') && best.is_none_or(|b| t.len() > b.len()) {
+        if rest.starts_with(t)
+            && rest.as_bytes().get(t.len()) == Some(&b'_')
+            && best.is_none_or(|b| t.len() > b.len())
+        {
             best = Some(t);
         }
     }
     let t = best?;
-    let path = rest[t.len() + 1..].trim_end_matches("__").replace("__", ".");
+    let path = rest[t.len() + 1..]
+        .trim_end_matches("__")
+        .replace("__", ".");
     let ty = match t {
-        "vm_ram_region" | "vm_mem" | "vm_tcb" | "vm_vcpu_arch" | "vm_run" | "vm_cspace" | "vm_arch" => {
+        "vm_ram_region" | "vm_mem" | "vm_tcb" | "vm_vcpu_arch" | "vm_run" | "vm_cspace"
+        | "vm_arch" => {
             format!("struct {t}")
         }
         _ => t.into(),

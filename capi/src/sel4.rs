@@ -71,7 +71,8 @@ mod entry {
     sel4_rt::declare_main!(main);
 
     fn main(bi: &'static BootInfo) -> Result<(), core::ffi::c_int> {
-        let res = Resources::new(ObjectAllocator::from_bootinfo(bi), VSpaceMapper::default()).shared();
+        let res =
+            Resources::new(ObjectAllocator::from_bootinfo(bi), VSpaceMapper::default()).shared();
         super::set_resources(res);
         // SAFETY: the application defines it with this prototype.
         match unsafe { sel4vm_root_main() } {

@@ -232,7 +232,6 @@ pub(crate) unsafe fn free_priv(p: *mut Priv) {
     }
 }
 
-/// Null cookie helper for closures: raw pointers are not `Send`, but nothing
-/// here crosses threads; this only makes the intent explicit.
+/// An application's `void *cookie`, as captured by the callback closures.
 #[derive(Clone, Copy)]
 pub(crate) struct Cookie(pub *mut c_void);

@@ -105,17 +105,14 @@ pub mod fault_result {
 }
 
 /// `memory_fault_callback_fn` (also `unhandled_mem_fault_callback_fn`).
-pub type memory_fault_callback_fn = Option<
-    unsafe extern "C" fn(*mut vm_t, *mut vm_vcpu_t, usize, usize, *mut c_void) -> c_uint,
->;
+pub type memory_fault_callback_fn =
+    Option<unsafe extern "C" fn(*mut vm_t, *mut vm_vcpu_t, usize, usize, *mut c_void) -> c_uint>;
 /// `notification_callback_fn`.
-pub type notification_callback_fn = Option<
-    unsafe extern "C" fn(*mut vm_t, seL4_Word, seL4_MessageInfo_t, *mut c_void) -> c_int,
->;
+pub type notification_callback_fn =
+    Option<unsafe extern "C" fn(*mut vm_t, seL4_Word, seL4_MessageInfo_t, *mut c_void) -> c_int>;
 /// `ram_touch_callback_fn`.
-pub type ram_touch_callback_fn = Option<
-    unsafe extern "C" fn(*mut vm_t, usize, *mut c_void, usize, usize, *mut c_void) -> c_int,
->;
+pub type ram_touch_callback_fn =
+    Option<unsafe extern "C" fn(*mut vm_t, usize, *mut c_void, usize, usize, *mut c_void) -> c_int>;
 /// `memory_map_iterator_fn`.
 pub type memory_map_iterator_fn = Option<unsafe extern "C" fn(usize, *mut c_void) -> vm_frame_t>;
 /// `irq_ack_fn_t`.

@@ -95,12 +95,15 @@ pub(crate) struct IrqController<B: Backend> {
     layout: Option<GicLayout>,
 }
 
-/// Registration key: private INTIDs per vCPU, SPIs once per VM.
-fn key(vcpu: VcpuId, irq: u32) -> (u32, u32) {
-    if irq < NUM_PRIVATE {
-        (vcpu.0, irq)
-    } else {
-        (u32::MAX, irq)
+impl<B: Backend> IrqController<B> {
+    /// Registration key: private INTIDs per vCPU; SPIs once per VM when the
+    /// guest routes them, per vCPU when the VMM does (no distributor).
+    fn key(&self, vcpu: VcpuId, irq: u32) -> (u32, u32) {
+        if irq < NUM_PRIVATE || self.layout.is_none() {
+            (vcpu.0, irq)
+        } else {
+            (u32::MAX, irq)
+        }
     }
 }
 
@@ -256,7 +259,8 @@ impl<B: Backend> Vm<B> {
 
     /// Registers virtual IRQ `irq` with a callback run when the guest
     /// completes it (e.g. to ack the physical IRQ). Private INTIDs (< 32) are
-    /// per vCPU; an SPI is registered once for the VM (`vcpu` is checked only).
+    /// per vCPU; so are SPIs without a guest-visible distributor; with one
+    /// ([`Vm::create_vgic`]) an SPI is registered once for the VM.
     ///
     /// Corresponds to `vm_register_irq`.
     pub fn register_irq(
@@ -270,10 +274,11 @@ impl<B: Backend> Vm<B> {
         if irq >= ctl.vgic.config().num_irqs {
             return Err(Error::Vgic(crate::vgic::VgicError::InvalidIrq(irq)));
         }
-        if ctl.acks.contains_key(&key(vcpu, irq)) {
+        let k = ctl.key(vcpu, irq);
+        if ctl.acks.contains_key(&k) {
             return Err(Error::IrqAlreadyRegistered(irq));
         }
-        ctl.acks.insert(key(vcpu, irq), Some(Box::new(ack)));
+        ctl.acks.insert(k, Some(Box::new(ack)));
         Ok(())
     }
 
@@ -289,7 +294,7 @@ impl<B: Backend> Vm<B> {
         let mut out = Vec::new();
         {
             let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
-            if !ctl.acks.contains_key(&key(vcpu, irq)) {
+            if !ctl.acks.contains_key(&ctl.key(vcpu, irq)) {
                 return Err(Error::IrqNotRegistered(irq));
             }
             if ctl.layout.is_none() && irq >= NUM_PRIVATE {
@@ -310,7 +315,7 @@ impl<B: Backend> Vm<B> {
         let mut out = Vec::new();
         {
             let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
-            if !ctl.acks.contains_key(&key(vcpu, irq)) {
+            if !ctl.acks.contains_key(&ctl.key(vcpu, irq)) {
                 return Err(Error::IrqNotRegistered(irq));
             }
             if ctl.layout.is_none() && irq >= NUM_PRIVATE {
@@ -381,13 +386,14 @@ impl<B: Backend> Vm<B> {
         let Some(ctl) = self.irq.as_mut() else { return Ok(()) };
         let vppi = ctl.vtimer.eoi(vcpu, irq);
         // Take the callback out while it runs: it gets `&mut Vm`.
-        let cb = ctl.acks.get_mut(&key(vcpu, irq)).and_then(Option::take);
+        let k = ctl.key(vcpu, irq);
+        let cb = ctl.acks.get_mut(&k).and_then(Option::take);
         if let Some(p) = vppi {
             self.backend.ack_vppi(vcpu, p)?;
         }
         if let Some(mut cb) = cb {
             cb(self, vcpu, irq);
-            if let Some(slot @ None) = self.irq.as_mut().and_then(|c| c.acks.get_mut(&key(vcpu, irq))) {
+            if let Some(slot @ None) = self.irq.as_mut().and_then(|c| c.acks.get_mut(&k)) {
                 *slot = Some(cb);
             }
         }
@@ -424,7 +430,7 @@ impl<B: Backend> Vm<B> {
         };
         let inject = if irq == VTIMER_PPI {
             ctl.vtimer.vppi_event(vcpu, irq)
-        } else if ctl.acks.contains_key(&key(vcpu, irq)) {
+        } else if ctl.acks.contains_key(&ctl.key(vcpu, irq)) {
             VppiAction::Inject(irq)
         } else {
             log::warn!("{name}: VPPI {irq} on {vcpu} not registered; dropped");

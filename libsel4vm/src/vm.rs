@@ -362,10 +362,12 @@ impl<B: Backend> Vm<B> {
     ///
     /// Corresponds to `vcpu_start`.
     pub fn vcpu_start(&mut self, vcpu: VcpuId) -> Result<()> {
-        self.check_vcpu(vcpu)?;
-        // One MPIDR numbering for the whole VM: PSCI CPU_ON targets and vGIC
-        // affinity routing (GICR_TYPER, IROUTER, ICC_SGI1R) use the same one.
-        let vmpidr = crate::psci::vcpu_mpidr(vcpu);
+        let v = self.vcpu(vcpu)?;
+        let vmpidr = if vcpu == BOOT_VCPU {
+            (1 << 31) | (1 << 24)
+        } else {
+            u64::from(v.target_cpu.unwrap_or(vcpu.0))
+        };
         self.backend
             .write_vcpu_reg(vcpu, VcpuReg::VmpidrEl2, vmpidr)?;
         self.backend.start_vcpu(vcpu)?;

@@ -70,15 +70,32 @@ pub trait IrqPlatform<B: Backend> {
     fn reset(&mut self, vm: &mut Vm<B>) -> Result<(), GuestError>;
 }
 
-/// [`IrqPlatform`] with only the core's list-register manager.
+/// [`IrqPlatform`] without a guest-visible distributor: the core's vGIC
+/// with every interrupt pre-enabled (for tests and guests that never
+/// program a GIC).
 pub struct CoreIrqOnly;
 
 impl<B: Backend> IrqPlatform<B> for CoreIrqOnly {
     fn init(&mut self, vm: &mut Vm<B>, _boot: VcpuId) -> Result<(), GuestError> {
         Ok(vm.create_default_irq_controller()?)
     }
-    fn reset(&mut self, _vm: &mut Vm<B>) -> Result<(), GuestError> {
-        Ok(())
+    fn reset(&mut self, vm: &mut Vm<B>) -> Result<(), GuestError> {
+        Ok(vm.reset_irq_controller()?)
+    }
+}
+
+/// [`IrqPlatform`] with an emulated GIC the guest programs itself
+/// (distributor, v3 redistributors, v2 CPU interface mapped from GICV).
+///
+/// Corresponds to libvmm's `vgic_init` as called by `virq_controller_init`.
+pub struct EmulatedGic(pub sel4vm::irq::GicLayout);
+
+impl<B: Backend> IrqPlatform<B> for EmulatedGic {
+    fn init(&mut self, vm: &mut Vm<B>, _boot: VcpuId) -> Result<(), GuestError> {
+        Ok(vm.create_vgic(self.0)?)
+    }
+    fn reset(&mut self, vm: &mut Vm<B>) -> Result<(), GuestError> {
+        Ok(vm.reset_irq_controller()?)
     }
 }
 

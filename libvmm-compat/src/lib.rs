@@ -21,7 +21,7 @@ pub mod setup;
 
 pub use error::{Blob, GuestError, SetupError};
 pub use guest::{
-    handle_passthrough, Channel, CoreIrqOnly, Guest, IrqPlatform, RestartImages,
+    handle_passthrough, Channel, CoreIrqOnly, EmulatedGic, Guest, IrqPlatform, RestartImages,
     SPSR_EL1H_DAIF_MASKED,
 };
 pub use image::{DtbInfo, KernelFormat, KernelInfo, KernelPageSize};

@@ -53,14 +53,8 @@ pub enum RamBacking {
     Anywhere,
 }
 
-/// GIC version and guest-visible register frames.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GicVersion {
-    /// GICv2: emulated distributor, CPU interface backed by GICV.
-    V2,
-    /// GICv3: emulated distributor and redistributors, CPU interface in system registers.
-    V3,
-}
+/// GIC version presented to the guest (the core's type).
+pub use sel4vm::vgic::GicVersion;
 
 /// Interrupt numbers of the architected timer (PPI numbers, id = 16 + n).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,6 +381,20 @@ impl VmmConfig {
             vcpus: self.vcpus,
             vtimer_irq: 16 + self.timer.virt,
             passthrough: vec![(32 + self.uart_spi, "uart")],
+        }
+    }
+
+    /// The emulated GIC's guest layout for the core (`Vm::create_vgic`).
+    pub fn gic_layout(&self) -> sel4vm::irq::GicLayout {
+        let v2 = self.gic == GicVersion::V2;
+        sel4vm::irq::GicLayout {
+            version: self.gic,
+            dist_base: virt::GICD,
+            cpu_interface: if v2 { virt::GICC } else { 0 },
+            vcpu_interface_paddr: if v2 { virt::GICV } else { 0 },
+            redist_base: if v2 { 0 } else { virt::GICR },
+            // 32 private + 256 SPIs: QEMU virt's SPIs all fit.
+            num_irqs: 288,
         }
     }
 

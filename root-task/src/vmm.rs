@@ -1,0 +1,221 @@
+//! The VMM proper: map what QEMU placed, build the VM from one
+//! [`VmmConfig`], load the images with `linux_setup_images`, pass the
+//! PL011 through, and run the guest until it powers off (restarting it on
+//! PSCI `SYSTEM_RESET`).
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use core::cell::RefCell;
+
+use libvmm_compat::{handle_passthrough, EmulatedGic, Guest, ImageSrc, LinuxImages, RestartImages};
+use sel4_abi::cap::{IrqHandler, Notification};
+use sel4_abi::{init, CapRights};
+use sel4_rt::objects::ObjectAllocator;
+use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_EXECUTE_NEVER};
+use sel4_rt::{println, BootInfo, RootKernel};
+use sel4vm::{ExitReason, FaultResult, MapFrame, MapMode, Rights, Vm, VmConfig, LARGE_PAGE_SIZE};
+use sel4vm_root_task::bootparams::{BootParams, PARAMS_ADDR, PARAMS_MAX};
+use sel4vm_root_task::config::{KernelHeader, RamBacking, PAGE};
+use sel4vm_root_task::devicetree::device_tree;
+use sel4vm_root_task::{GicVersion, VmmConfig};
+use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
+
+sel4_rt::declare_main!(main);
+
+/// vCPU threads run below the VMM (the root task runs at 255).
+const VCPU_PRIORITY: u8 = 100;
+/// Passthrough channel of the console UART (libvmm's `microkit_channel`).
+const UART_CHANNEL: u32 = 1;
+/// Notification badge bits of the UART interrupt.
+const UART_BADGE: u64 = 1 << UART_CHANNEL;
+
+type Res = Rc<RefCell<Resources>>;
+
+fn main(bi: &'static BootInfo) {
+    println!("VMM: sel4vm-root-task starting");
+    if let Err(e) = run(bi) {
+        println!("VMM: error: {e}");
+    }
+}
+
+/// Maps `[paddr, paddr + size)` of the staging area read-only into the VMM
+/// with 2 MiB frames and returns it as a slice (it lives until the end).
+fn map_staging(res: &Res, paddr: u64, size: u64) -> Result<&'static [u8], String> {
+    let base = paddr & !(LARGE_PAGE_SIZE - 1);
+    let end = (paddr + size).next_multiple_of(LARGE_PAGE_SIZE);
+    let mut r = res.borrow_mut();
+    let r = &mut *r;
+    let va = r.vspace.reserve(end - base, 21).map_err(|e| format!("staging VA: {e:?}"))?;
+    let mut pa = base;
+    while pa < end {
+        let f = r
+            .objects
+            .alloc_device_frame(&mut RootKernel, pa, 21)
+            .map_err(|e| format!("staging frame {pa:#x}: {e:?}"))?;
+        let attrs = VM_ATTRS_DEFAULT | VM_ATTRS_EXECUTE_NEVER;
+        r.vspace
+            .map_at(&mut RootKernel, &mut r.objects, f.cap, va + (pa - base), CapRights::READ, attrs)
+            .map_err(|e| format!("mapping staging {pa:#x}: {e:?}"))?;
+        pa += LARGE_PAGE_SIZE;
+    }
+    // SAFETY: mapped read-only above for the rest of the program; nothing writes it.
+    Ok(unsafe { core::slice::from_raw_parts((va + (paddr - base)) as *const u8, size as usize) })
+}
+
+fn run(bi: &'static BootInfo) -> Result<(), String> {
+    let res = Resources::new(ObjectAllocator::from_bootinfo(bi), VSpaceMapper::default()).shared();
+
+    // ---- what the host placed (see bootparams.rs) ----
+    let page = map_staging(&res, PARAMS_ADDR, PARAMS_MAX as u64)?;
+    let params = BootParams::decode(page)
+        .map_err(|e| format!("boot parameters at {PARAMS_ADDR:#x}: {e:?} (start the VMM with `cargo xtask run`)"))?;
+    let kernel = map_staging(&res, params.kernel.0, params.kernel.1)?;
+    let initrd: &'static [u8] =
+        if params.initrd.1 > 0 { map_staging(&res, params.initrd.0, params.initrd.1)? } else { &[] };
+    let gic = if sel4_abi::labels::config::ARM_GIC_V3_SUPPORT { GicVersion::V3 } else { GicVersion::V2 };
+    let cfg = params.config(gic);
+    let khdr = KernelHeader::parse(&kernel[..kernel.len().min(4096)], kernel.len() as u64)
+        .map_err(|e| format!("guest kernel: {e}"))?;
+    let layout = cfg.layout(&khdr).map_err(|e| format!("guest layout: {e}"))?;
+    println!(
+        "VMM: {} vCPU(s), GIC{}, {} MiB RAM at {:#x} ({}), cmdline \"{}\"",
+        cfg.vcpus,
+        if gic == GicVersion::V3 { "v3" } else { "v2" },
+        cfg.ram_size >> 20,
+        cfg.ram_base,
+        if cfg.ram_backing == RamBacking::OneToOne { "1:1" } else { "ordinary RAM" },
+        cfg.cmdline
+    );
+
+    // ---- the VM ----
+    let window = cfg.ram_size + 4 * LARGE_PAGE_SIZE;
+    let backend = Sel4Backend::new(res.clone(), Sel4Config { window_size: window, ..Sel4Config::default() })
+        .map_err(|e| format!("backend: {e}"))?;
+    let vm_cfg = VmConfig { name: "linux".into(), id: 0, max_vcpus: cfg.vcpus, num_list_registers: 4 };
+    let mut vm = Vm::new(backend, vm_cfg).map_err(|e| format!("vm: {e}"))?;
+    for _ in 0..cfg.vcpus {
+        vm.create_vcpu(VCPU_PRIORITY).map_err(|e| format!("vcpu: {e}"))?;
+    }
+    vm.ram_register_at(cfg.ram_base, cfg.ram_size, cfg.ram_backing == RamBacking::OneToOne)
+        .map_err(|e| format!("guest RAM: {e}"))?;
+    map_uart(&mut vm, &cfg)?;
+    vm.register_unhandled_mem_fault_callback(|vm, f| {
+        println!("VMM: unhandled guest fault: {} at {:#x}, pc {:#x}", f.vcpu, f.addr, f.ip);
+        let _ = vm;
+        FaultResult::Error
+    });
+
+    let mut guest = Guest::new(vm, Box::new(EmulatedGic(cfg.gic_layout()))).map_err(|e| format!("guest: {e}"))?;
+    guest.virq_controller_init(0).map_err(|e| format!("virq_controller_init: {e}"))?;
+    console_irq(&res, &mut guest, &cfg)?;
+
+    // ---- images ----
+    let dtb = device_tree(&cfg, &layout).map_err(|e| format!("device tree: {e}"))?;
+    let in_place = cfg.ram_backing == RamBacking::OneToOne;
+    let (k_src, i_src) = match params.in_ram {
+        Some((k, i)) if in_place && k == layout.entry && layout.initrd.is_none_or(|r| r.0 == i) => (
+            ImageSrc::Guest { addr: k, size: kernel.len() as u64 },
+            ImageSrc::Guest { addr: i, size: initrd.len() as u64 },
+        ),
+        _ => {
+            println!("VMM: copying kernel and initrd into guest RAM");
+            (ImageSrc::Bytes(kernel), ImageSrc::Bytes(initrd))
+        }
+    };
+    let initrd_dest = layout.initrd.map_or(0, |r| r.0);
+    let imgs = LinuxImages {
+        ram_start: layout.kernel_base,
+        kernel: k_src,
+        dtb: ImageSrc::Bytes(&dtb),
+        dtb_dest: layout.dtb,
+        initrd: i_src,
+        initrd_dest,
+    };
+    let entry = guest.linux_setup_images(&imgs).map_err(|e| format!("linux_setup_images: {e}"))?;
+    let copied = guest.placement().map_or(0, |p| p.bytes_copied);
+    println!("VMM: kernel entry {entry:#x}, DTB {:#x}, initrd {initrd_dest:#x}, {copied} bytes copied", layout.dtb);
+    guest.set_restart_images(RestartImages {
+        ram_start: layout.kernel_base,
+        kernel,
+        dtb,
+        dtb_dest: layout.dtb,
+        initrd,
+        initrd_dest,
+    });
+
+    guest.guest_start(0, entry, layout.dtb, initrd_dest).map_err(|e| format!("guest_start: {e}"))?;
+    loop {
+        let reason = guest.vm_mut().run();
+        match reason {
+            ExitReason::SystemReset { .. } => {
+                println!("VMM: guest restarting (PSCI SYSTEM_RESET)");
+                guest.guest_restart(0).map_err(|e| format!("guest_restart: {e}"))?;
+            }
+            ExitReason::SystemOff { .. } => {
+                println!("VMM: guest powered off");
+                return Ok(());
+            }
+            other => {
+                let _ = guest.guest_stop(0);
+                return Err(format!("guest stopped: {other:?}"));
+            }
+        }
+    }
+}
+
+/// Maps the PL011 frame 1:1 into the guest (device memory, no execute).
+fn map_uart(vm: &mut Vm<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
+    let base = cfg.uart_base;
+    let r = vm
+        .reserve_memory_at(base, PAGE, |vm, f| {
+            println!("VMM: unexpected fault on the passed-through UART: {} at {:#x}", f.vcpu, f.addr);
+            let _ = vm;
+            FaultResult::Error
+        })
+        .map_err(|e| format!("UART reservation: {e}"))?;
+    let rights = Rights { read: true, write: true, execute: false };
+    vm.map_reservation(
+        r,
+        move |b: &mut Sel4Backend, ipa| {
+            let frame = sel4vm::Backend::alloc_frame(b, Some(ipa))?;
+            Ok(MapFrame { frame, rights, owned: true })
+        },
+        MapMode::Now,
+    )
+    .map_err(|e| format!("UART mapping: {e}"))
+}
+
+/// Routes the UART interrupt to the guest: IRQControl → IRQHandler →
+/// badged notification bound to the VMM thread → `virq_handle_passthrough`.
+fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
+    let intid = 32 + cfg.uart_spi;
+    let ntfn = guest.vm_mut().backend_mut().mint_notification(UART_BADGE).map_err(|e| format!("notification: {e}"))?;
+    let slot = res.borrow_mut().objects.alloc_slot().map_err(|e| format!("slot: {e:?}"))?;
+    init::IRQ_CONTROL
+        .irq_control_get(u64::from(intid), init::CNODE, slot, 64)
+        .map_err(|e| format!("IRQControl_Get({intid}): {e:?}"))?;
+    let handler = IrqHandler::from_bits(slot);
+    handler
+        .irq_handler_set_notification(Notification::from_bits(ntfn.0))
+        .map_err(|e| format!("IRQHandler_SetNotification: {e:?}"))?;
+    guest
+        .virq_register_passthrough(0, intid, UART_CHANNEL, move |_| {
+            if let Err(e) = handler.irq_handler_ack() {
+                println!("VMM: UART IRQHandler_Ack: {e:?}");
+            }
+        })
+        .map_err(|e| format!("virq_register_passthrough: {e}"))?;
+    let table = guest.passthrough_table();
+    guest.vm_mut().register_notification_callback(move |vm, badge| {
+        if badge & UART_BADGE != 0 {
+            handle_passthrough(vm, &table, UART_CHANNEL).map_err(|e| {
+                println!("VMM: virq_handle_passthrough: {e}");
+                sel4vm::Error::Callback
+            })?;
+        }
+        Ok(())
+    });
+    Ok(())
+}
