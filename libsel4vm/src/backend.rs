@@ -261,7 +261,7 @@ impl VcpuReg {
 pub struct VirqInjection {
     /// Virtual IRQ number.
     pub irq: u32,
-    /// GIC priority (0 = highest).
+    /// List-register priority, 0..=31 (the kernel's 5-bit field; 0 = highest).
     pub priority: u8,
     /// GIC group (0 or 1).
     pub group: u8,

@@ -115,9 +115,16 @@ fn preenable(vgic: &mut Vgic) -> core::result::Result<(), crate::vgic::VgicError
     vgic.dist_write(VcpuId(0), regs::GICD_CTLR, AccessSize::Word, 3, &mut out)?;
     for c in 0..vgic.config().num_vcpus {
         match vgic.config().version {
-            GicVersion::V2 => vgic.dist_write(VcpuId(c), regs::GICD_ISENABLER, AccessSize::Word, all, &mut out)?,
+            GicVersion::V2 => vgic.dist_write(
+                VcpuId(c),
+                regs::GICD_ISENABLER,
+                AccessSize::Word,
+                all,
+                &mut out,
+            )?,
             GicVersion::V3 => {
-                let off = u64::from(c) * regs::GICR_STRIDE + regs::GICR_SGI_BASE + regs::GICD_ISENABLER;
+                let off =
+                    u64::from(c) * regs::GICR_STRIDE + regs::GICR_SGI_BASE + regs::GICD_ISENABLER;
                 vgic.redist_write(VcpuId(c), off, AccessSize::Word, all, &mut out)?
             }
         }
@@ -141,7 +148,11 @@ impl<B: Backend> Vm<B> {
             return Err(Error::IrqControllerExists);
         }
         let n = self.config().max_vcpus;
-        let version = if n <= crate::vgic::MAX_VCPUS_V2 { GicVersion::V2 } else { GicVersion::V3 };
+        let version = if n <= crate::vgic::MAX_VCPUS_V2 {
+            GicVersion::V2
+        } else {
+            GicVersion::V3
+        };
         let cfg = VgicConfig {
             version,
             num_vcpus: n.min(crate::vgic::MAX_VCPUS_V3),
@@ -150,7 +161,12 @@ impl<B: Backend> Vm<B> {
         };
         let mut vgic = Vgic::new(cfg)?;
         preenable(&mut vgic)?;
-        self.irq = Some(IrqController { vgic, vtimer: VTimer::new(n), acks: BTreeMap::new(), layout: None });
+        self.irq = Some(IrqController {
+            vgic,
+            vtimer: VTimer::new(n),
+            acks: BTreeMap::new(),
+            layout: None,
+        });
         Ok(())
     }
 
@@ -175,7 +191,12 @@ impl<B: Backend> Vm<B> {
         let vgic = Vgic::new(cfg)?;
         let dist_size = vgic.dist_size();
         let redist_size = vgic.redist_size();
-        self.irq = Some(IrqController { vgic, vtimer: VTimer::new(n), acks: BTreeMap::new(), layout: Some(layout) });
+        self.irq = Some(IrqController {
+            vgic,
+            vtimer: VTimer::new(n),
+            acks: BTreeMap::new(),
+            layout: Some(layout),
+        });
         let res = self.install_gic_frames(layout, dist_size, redist_size);
         if res.is_err() {
             self.irq = None;
@@ -183,7 +204,12 @@ impl<B: Backend> Vm<B> {
         res
     }
 
-    fn install_gic_frames(&mut self, layout: GicLayout, dist_size: u64, redist_size: u64) -> Result<()> {
+    fn install_gic_frames(
+        &mut self,
+        layout: GicLayout,
+        dist_size: u64,
+        redist_size: u64,
+    ) -> Result<()> {
         let dist = layout.dist_base;
         self.reserve_memory_at(dist, dist_size, move |vm, f| vm.gic_mmio(f, dist, false))?;
         match layout.version {
@@ -197,15 +223,28 @@ impl<B: Backend> Vm<B> {
                 let gicc = layout.cpu_interface;
                 let gicv = layout.vcpu_interface_paddr;
                 let r = self.reserve_memory_at(gicc, GICC_SIZE, |vm, f| {
-                    log::error!("{}: {} fault in the GIC CPU interface at {:#x}", vm.name(), f.vcpu, f.addr);
+                    log::error!(
+                        "{}: {} fault in the GIC CPU interface at {:#x}",
+                        vm.name(),
+                        f.vcpu,
+                        f.addr
+                    );
                     FaultResult::Error
                 })?;
-                let rights = Rights { read: true, write: true, execute: false };
+                let rights = Rights {
+                    read: true,
+                    write: true,
+                    execute: false,
+                };
                 self.map_reservation(
                     r,
                     move |b: &mut B, ipa| {
                         let frame = b.alloc_frame(Some(gicv + (ipa - gicc)))?;
-                        Ok(MapFrame { frame, rights, owned: true })
+                        Ok(MapFrame {
+                            frame,
+                            rights,
+                            owned: true,
+                        })
                     },
                     MapMode::Now,
                 )?;
@@ -219,30 +258,47 @@ impl<B: Backend> Vm<B> {
     /// and ignored: reads return 0, writes have no effect.
     fn gic_mmio(&mut self, f: &mut MemFault, base: u64, redist: bool) -> FaultResult {
         let name = self.name_owned();
-        let Some(ctl) = self.irq.as_mut() else { return FaultResult::Error };
+        let Some(ctl) = self.irq.as_mut() else {
+            return FaultResult::Error;
+        };
         if f.access.is_none() {
             log::error!("{name}: {} executes from the GIC at {:#x}", f.vcpu, f.addr);
             return FaultResult::Error;
         }
         let offset = f.addr - base;
         let Some(size) = AccessSize::from_bytes(f.size()) else {
-            log::warn!("{name}: {} {}-byte GIC access at {:#x} ignored", f.vcpu, f.size(), f.addr);
+            log::warn!(
+                "{name}: {} {}-byte GIC access at {:#x} ignored",
+                f.vcpu,
+                f.size(),
+                f.addr
+            );
             f.set_data(0);
             return FaultResult::Handled;
         };
         let mut out = Vec::new();
         let res = if f.is_read() {
-            let r = if redist { ctl.vgic.redist_read(f.vcpu, offset, size) } else { ctl.vgic.dist_read(f.vcpu, offset, size) };
+            let r = if redist {
+                ctl.vgic.redist_read(f.vcpu, offset, size)
+            } else {
+                ctl.vgic.dist_read(f.vcpu, offset, size)
+            };
             f.set_data(r.unwrap_or(0));
             r.map(drop)
         } else if redist {
-            ctl.vgic.redist_write(f.vcpu, offset, size, f.data(), &mut out)
+            ctl.vgic
+                .redist_write(f.vcpu, offset, size, f.data(), &mut out)
         } else {
-            ctl.vgic.dist_write(f.vcpu, offset, size, f.data(), &mut out)
+            ctl.vgic
+                .dist_write(f.vcpu, offset, size, f.data(), &mut out)
         };
         if let Err(e) = res {
             let what = if redist { "GICR" } else { "GICD" };
-            log::warn!("{name}: {} {what}+{offset:#x} {:?}: {e}; ignored", f.vcpu, f.kind);
+            log::warn!(
+                "{name}: {} {what}+{offset:#x} {:?}: {e}; ignored",
+                f.vcpu,
+                f.kind
+            );
         }
         match self.apply_irq_effects(out) {
             Ok(()) => FaultResult::Handled,
@@ -337,7 +393,10 @@ impl<B: Backend> Vm<B> {
     /// IRQs waiting for a free list register on `vcpu`, in delivery
     /// (priority) order.
     pub fn queued_irqs(&self, vcpu: VcpuId) -> Vec<u32> {
-        self.irq.as_ref().map(|c| c.vgic.queued(vcpu)).unwrap_or_default()
+        self.irq
+            .as_ref()
+            .map(|c| c.vgic.queued(vcpu))
+            .unwrap_or_default()
     }
 
     /// The vGIC device model, for inspection.
@@ -383,7 +442,9 @@ impl<B: Backend> Vm<B> {
     }
 
     fn irq_completed(&mut self, vcpu: VcpuId, irq: u32) -> Result<()> {
-        let Some(ctl) = self.irq.as_mut() else { return Ok(()) };
+        let Some(ctl) = self.irq.as_mut() else {
+            return Ok(());
+        };
         let vppi = ctl.vtimer.eoi(vcpu, irq);
         // Take the callback out while it runs: it gets `&mut Vm`.
         let k = ctl.key(vcpu, irq);
@@ -402,7 +463,11 @@ impl<B: Backend> Vm<B> {
 
     /// Replies to a vCPU parked in WFI, stepping over the WFI.
     fn wake(&mut self, vcpu: VcpuId) -> Result<()> {
-        if self.vcpus.get(vcpu.0 as usize).is_some_and(|v| v.state == VcpuState::WaitingForIrq) {
+        if self
+            .vcpus
+            .get(vcpu.0 as usize)
+            .is_some_and(|v| v.state == VcpuState::WaitingForIrq)
+        {
             self.complete(vcpu, Action::Advance, None)?;
         }
         Ok(())
@@ -449,8 +514,14 @@ impl<B: Backend> Vm<B> {
     /// A trapped MSR/MRS: GICv3 SGI generation registers are handled here.
     /// Returns the action and registers to install, or `None` if the register
     /// is not the vGIC's.
-    pub(crate) fn vgic_sysreg(&mut self, vcpu: VcpuId, iss: &SysRegIss) -> Result<Option<(Action, UserContext)>> {
-        let Some(ctl) = self.irq.as_mut() else { return Ok(None) };
+    pub(crate) fn vgic_sysreg(
+        &mut self,
+        vcpu: VcpuId,
+        iss: &SysRegIss,
+    ) -> Result<Option<(Action, UserContext)>> {
+        let Some(ctl) = self.irq.as_mut() else {
+            return Ok(None);
+        };
         let mut ctx = self.backend.read_context(vcpu)?;
         let value = ctx.data_reg(iss.rt);
         let mut out = Vec::new();

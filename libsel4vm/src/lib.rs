@@ -34,7 +34,7 @@ pub use backend::{
 };
 pub use error::{BackendError, Error, Result};
 pub use fault::{AccessKind, MemFault};
-pub use irq::IrqAckHandler;
+pub use irq::{GicLayout, IrqAckHandler};
 pub use memory::{GuestMemory, TouchAccess, TouchError};
 pub use ram::{GuestRam, RamRegion};
 pub use reservation::{

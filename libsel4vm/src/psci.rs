@@ -443,7 +443,9 @@ impl Psci {
     /// Takes the power states from the VM: `online[i]` for vCPU `i`
     /// (the VM is the source of truth; a `CPU_ON` start is synchronous).
     fn sync(&mut self, online: impl Iterator<Item = bool>) {
-        self.states = online.map(|on| if on { PowerState::On } else { PowerState::Off }).collect();
+        self.states = online
+            .map(|on| if on { PowerState::On } else { PowerState::Off })
+            .collect();
     }
 }
 
@@ -465,7 +467,9 @@ impl<B: Backend> Vm<B> {
         let online: Vec<bool> = self.vcpus.iter().map(|v| v.is_online()).collect();
         self.psci.sync(online.into_iter());
         let ram = &self.mem.ram;
-        let outcome = self.psci.call(vcpu, conduit, imm, x, |a| ram.contains(a, 4));
+        let outcome = self
+            .psci
+            .call(vcpu, conduit, imm, x, |a| ram.contains(a, 4));
         // A trapped SMC reports the SMC itself as the return address; HVC the next one.
         let step = match conduit {
             Conduit::Smc => Action::Advance,
@@ -474,23 +478,32 @@ impl<B: Backend> Vm<B> {
         let x0 = match outcome {
             PsciOutcome::Return(v) => v,
             PsciOutcome::Suspend => code(ret::SUCCESS),
-            PsciOutcome::StartVcpu { target, entry, context_id, .. } => {
-                match self.psci_start_vcpu(target, entry, context_id) {
-                    Ok(()) => {
-                        self.psci.vcpu_started(target);
-                        log::info!("{}: PSCI CPU_ON {target} at {entry:#x} from {vcpu}", self.name());
-                        code(ret::SUCCESS)
-                    }
-                    Err(e) => {
-                        self.psci.vcpu_start_failed(target);
-                        log::error!("{}: PSCI CPU_ON {target} failed: {e}", self.name());
-                        code(ret::INTERNAL_FAILURE)
-                    }
+            PsciOutcome::StartVcpu {
+                target,
+                entry,
+                context_id,
+                ..
+            } => match self.psci_start_vcpu(target, entry, context_id) {
+                Ok(()) => {
+                    self.psci.vcpu_started(target);
+                    log::info!(
+                        "{}: PSCI CPU_ON {target} at {entry:#x} from {vcpu}",
+                        self.name()
+                    );
+                    code(ret::SUCCESS)
                 }
-            }
+                Err(e) => {
+                    self.psci.vcpu_start_failed(target);
+                    log::error!("{}: PSCI CPU_ON {target} failed: {e}", self.name());
+                    code(ret::INTERNAL_FAILURE)
+                }
+            },
             PsciOutcome::StopVcpu { vcpu, last } => {
                 if last {
-                    log::info!("{}: last vCPU {vcpu} called CPU_OFF: system off", self.name());
+                    log::info!(
+                        "{}: last vCPU {vcpu} called CPU_OFF: system off",
+                        self.name()
+                    );
                     self.stop_all_vcpus();
                     return Err(ExitReason::SystemOff { vcpu });
                 }
@@ -514,13 +527,19 @@ impl<B: Backend> Vm<B> {
     /// Starts `target` the way PSCI `CPU_ON` specifies: at `entry` in EL1h
     /// with DAIF masked, MMU and caches off, `x0 = context_id`, other
     /// registers zero, MPIDR from [`vcpu_mpidr`], the timer disabled.
-    fn psci_start_vcpu(&mut self, target: VcpuId, entry: u64, context_id: u64) -> crate::Result<()> {
+    fn psci_start_vcpu(
+        &mut self,
+        target: VcpuId,
+        entry: u64,
+        context_id: u64,
+    ) -> crate::Result<()> {
         let mut ctx = UserContext::default();
         ctx.set_pc(entry);
         ctx.set_spsr(CPU_ON_SPSR);
         ctx.set_x(0, context_id);
         self.backend.write_context(target, &ctx)?;
-        self.backend.write_vcpu_reg(target, VcpuReg::Sctlr, CPU_ON_SCTLR)?;
+        self.backend
+            .write_vcpu_reg(target, VcpuReg::Sctlr, CPU_ON_SCTLR)?;
         for (reg, v) in crate::vtimer::RESET_REGISTERS {
             self.backend.write_vcpu_reg(target, reg, v)?;
         }

@@ -331,7 +331,7 @@ proptest! {
         let cfg = VgicConfig { version, num_vcpus: 3, num_irqs: 64, num_list_registers: 4 };
         let mut g = Vgic::new(cfg).unwrap();
         // Shadow of what the "kernel" holds in each list register.
-        let mut shadow = vec![[None::<u32>; 4]; 3];
+        let mut shadow = [[None::<u32>; 4]; 3];
         // Turn things on so that traffic flows.
         let mut out = Vec::new();
         g.dist_write(V0, 0, Word, 3, &mut out).unwrap();

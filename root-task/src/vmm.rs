@@ -133,6 +133,20 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         initrd: i_src,
         initrd_dest,
     };
+    {
+        let mut h = [0u8; 64];
+        let r = guest.vm_mut().guest_memory().read(layout.entry, &mut h);
+        println!("VMM: debug: in-RAM head {r:?} {:02x?}", &h[..]);
+        println!("VMM: debug: pristine head {:02x?}", &kernel[..64]);
+        println!("VMM: debug: params {:x?}", params.in_ram);
+        let pa = guest.vm_mut().ipa_to_pa(layout.entry, 4096);
+        println!("VMM: debug: ipa_to_pa {:x?}", pa);
+        for a in [0x4000_0000u64, 0x4010_0000, 0x4020_0000, 0x4100_0000, 0x4fc3_c000, 0x4fe0_0000] {
+            let mut w = [0u8; 8];
+            let r = guest.vm_mut().guest_memory().read(a, &mut w);
+            println!("VMM: debug: {a:#x}: {r:?} {w:02x?}");
+        }
+    }
     let entry = guest.linux_setup_images(&imgs).map_err(|e| format!("linux_setup_images: {e}"))?;
     let copied = guest.placement().map_or(0, |p| p.bytes_copied);
     println!("VMM: kernel entry {entry:#x}, DTB {:#x}, initrd {initrd_dest:#x}, {copied} bytes copied", layout.dtb);

@@ -14,6 +14,9 @@ const FORBIDDEN: &[&str] = &[
     "Unknown syscall",
     "user exception",
     "loader: error",
+    "panic at",
+    "main returned an error",
+    ": stopping:",
 ];
 
 /// One step of a system test: wait for `expect`, then optionally type `send`.
@@ -89,6 +92,18 @@ const TESTS: &[SystemTest] = &[SystemTest {
             expect: "hello: all checks passed",
             send: None,
         },
+    ],
+    limit: Duration::from_secs(60),
+    guest: None,
+},
+SystemTest {
+    name: "guest-mmio",
+    root_task: "guest-mmio",
+    steps: &[
+        step("Booting all finished, dropped to user space", None),
+        step("guest-mmio: [1:1] run returned Stopped", None),
+        step("guest-mmio: [ram] run returned Stopped", None),
+        step("guest-mmio: all checks passed", None),
     ],
     limit: Duration::from_secs(60),
     guest: None,

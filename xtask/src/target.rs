@@ -16,6 +16,7 @@ const TARGET_CRATES: &[&str] = &[
     "libvmm-compat",
     "sel4vm-loader",
     "hello",
+    "guest-mmio",
     "sel4vm-root-task",
 ];
 

@@ -221,7 +221,12 @@ impl Vgic {
     /// Routes SPI `irq` to `vcpu` as a guest would (`ITARGETSR` on v2,
     /// `IROUTER` on v3). For VMMs that present no distributor to the guest
     /// and deliver each SPI to the vCPU they name.
-    pub fn set_spi_target(&mut self, irq: u32, vcpu: crate::VcpuId, out: &mut Vec<Effect>) -> Result<(), VgicError> {
+    pub fn set_spi_target(
+        &mut self,
+        irq: u32,
+        vcpu: crate::VcpuId,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), VgicError> {
         let c = self.cpu_index(vcpu)?;
         if irq < NUM_PRIVATE || irq >= self.cfg.num_irqs {
             return Err(VgicError::InvalidIrq(irq));
