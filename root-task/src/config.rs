@@ -82,7 +82,8 @@ impl TimerPpis {
 /// How the guest calls PSCI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PsciMethod {
-    /// `HVC #0` (trapped by seL4 and reported to the VMM).
+    /// `HVC #0`. seL4 reports a guest HVC as an *unknown syscall* fault,
+    /// not as a VCPU fault, so the core's PSCI handler never sees it.
     Hvc,
     /// `SMC #0` (trapped because seL4 sets `HCR_EL2.TSC`).
     Smc,
@@ -245,7 +246,7 @@ const fn align_down(v: u64, a: u64) -> u64 {
 
 impl VmmConfig {
     /// The standard guest on QEMU `virt`: 256 MiB of 1:1 RAM at 0x4000_0000,
-    /// PL011 passthrough, PSCI over HVC.
+    /// PL011 passthrough, PSCI over SMC.
     pub fn qemu_virt(gic: GicVersion, vcpus: u32, cmdline: &str, initrd_size: u64) -> Self {
         VmmConfig {
             ram_base: virt::RAM,
@@ -256,7 +257,7 @@ impl VmmConfig {
             uart_base: virt::UART,
             uart_spi: virt::UART_SPI,
             timer: TimerPpis::STANDARD,
-            psci: PsciMethod::Hvc,
+            psci: PsciMethod::Smc,
             cmdline: String::from(cmdline),
             initrd_size,
         }

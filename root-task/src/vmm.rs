@@ -91,7 +91,10 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
 
     // ---- the VM ----
     let window = cfg.ram_size + 4 * LARGE_PAGE_SIZE;
-    let backend = Sel4Backend::new(res.clone(), Sel4Config { window_size: window, ..Sel4Config::default() })
+    // Device frames keep their contents: the kernel and initrd QEMU placed
+    // in guest RAM are used in place (guest_restart zeroes RAM itself).
+    let sel4_cfg = Sel4Config { window_size: window, zero_device_frames: false, ..Sel4Config::default() };
+    let backend = Sel4Backend::new(res.clone(), sel4_cfg)
         .map_err(|e| format!("backend: {e}"))?;
     let vm_cfg = VmConfig { name: "linux".into(), id: 0, max_vcpus: cfg.vcpus, num_list_registers: 4 };
     let mut vm = Vm::new(backend, vm_cfg).map_err(|e| format!("vm: {e}"))?;
@@ -141,6 +144,12 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         println!("VMM: debug: params {:x?}", params.in_ram);
         let pa = guest.vm_mut().ipa_to_pa(layout.entry, 4096);
         println!("VMM: debug: ipa_to_pa {:x?}", pa);
+        if let Some((base, e)) = guest.vm().guest_vspace().lookup_mapping(layout.entry) {
+            let cap = guest.vm().backend().frame_cap(e.frame);
+            let real = cap.map(|c| sel4_abi::cap::Frame::from_bits(c.0).frame_get_address());
+            let va = guest.vm().backend().vmm_vaddr(e.frame);
+            println!("VMM: debug: mapping base {base:#x} frame {:?} cap {cap:?} real {real:x?} vmm va {va:x?}", e.frame);
+        }
         for a in [0x4000_0000u64, 0x4010_0000, 0x4020_0000, 0x4100_0000, 0x4fc3_c000, 0x4fe0_0000] {
             let mut w = [0u8; 8];
             let r = guest.vm_mut().guest_memory().read(a, &mut w);

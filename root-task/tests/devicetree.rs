@@ -78,7 +78,7 @@ fn cpus_have_mpidr_regs_and_psci() {
             assert_eq!(c.property("device_type").unwrap().as_str(), Some("cpu"));
         }
         let psci = t.find_node("/psci").unwrap();
-        assert_eq!(psci.property("method").unwrap().as_str(), Some("hvc"));
+        assert_eq!(psci.property("method").unwrap().as_str(), Some("smc"));
         assert!(psci
             .compatible()
             .unwrap()
@@ -204,7 +204,7 @@ fn dtc_decompiles_it() {
         "bootargs = \"console=ttyAMA0 earlycon quiet\";",
         "linux,initrd-start = <0x00 ",
         "compatible = \"arm,cortex-a15-gic\";",
-        "method = \"hvc\";",
+        "method = \"smc\";",
         "cpu@1 {",
         "compatible = \"arm,pl011\\0arm,primecell\";",
         "interrupts = <0x00 0x01 0x04>;",

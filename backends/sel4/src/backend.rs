@@ -96,6 +96,10 @@ pub struct Sel4Config {
     pub bind_notification: bool,
     /// Cache maintenance around VMM accesses to guest memory.
     pub cache: CacheMaintenance,
+    /// Zero frames retyped from device untypeds (which the kernel does not
+    /// clear). A VMM whose host placed guest images in that memory (QEMU
+    /// `-device loader`, validated in place) turns this off.
+    pub zero_device_frames: bool,
 }
 
 impl Default for Sel4Config {
@@ -104,6 +108,7 @@ impl Default for Sel4Config {
             window_size: 1 << 30,
             bind_notification: true,
             cache: CacheMaintenance::Kernel,
+            zero_device_frames: true,
         }
     }
 }
@@ -260,6 +265,7 @@ pub struct Sel4Backend {
     window: VaWindow,
     vcpus: BTreeMap<u32, VcpuSlots>,
     cache: CacheMaintenance,
+    zero_device_frames: bool,
 }
 
 impl Sel4Backend {
@@ -319,6 +325,7 @@ impl Sel4Backend {
             window: VaWindow::new(window_base, window_size),
             vcpus: BTreeMap::new(),
             cache: config.cache,
+            zero_device_frames: config.zero_device_frames,
         })
     }
 
@@ -464,7 +471,7 @@ impl Sel4Backend {
                 .untyped_covering(obj.paddr, f.size())
                 .is_some_and(|u| u.is_device)
         };
-        if is_device {
+        if is_device && self.zero_device_frames {
             let r = self.access_frame(FrameHandle(obj.cap), |b| b.fill(0));
             if let Err(e) = r {
                 self.free_frame(FrameHandle(obj.cap));
