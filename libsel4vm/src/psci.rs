@@ -455,12 +455,16 @@ impl<B: Backend> Vm<B> {
     /// to the guest as PSCI codes; only `SYSTEM_OFF`/`SYSTEM_RESET` (and the
     /// last vCPU turning itself off) end the run.
     ///
+    /// `step` is how to return past the instruction ([`Action::Advance`]
+    /// if the vCPU's PC is still on it, else [`Action::Resume`]).
+    ///
     /// Corresponds to libsel4vm's `handle_smc` → `handle_psci`.
     pub(crate) fn psci_trap(
         &mut self,
         vcpu: VcpuId,
         conduit: Conduit,
         imm: u16,
+        step: Action,
     ) -> core::result::Result<(Action, Option<UserContext>), ExitReason> {
         let mut ctx = self.backend.read_context(vcpu)?;
         let x = [0, 1, 2, 3].map(|i| ctx.x(i).unwrap_or(0));
@@ -470,11 +474,6 @@ impl<B: Backend> Vm<B> {
         let outcome = self
             .psci
             .call(vcpu, conduit, imm, x, |a| ram.contains(a, 4));
-        // A trapped SMC reports the SMC itself as the return address; HVC the next one.
-        let step = match conduit {
-            Conduit::Smc => Action::Advance,
-            Conduit::Hvc => Action::Resume,
-        };
         let x0 = match outcome {
             PsciOutcome::Return(v) => v,
             PsciOutcome::Suspend => code(ret::SUCCESS),

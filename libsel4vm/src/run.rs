@@ -8,6 +8,7 @@ use crate::arch::syndrome::Syndrome;
 use crate::backend::{Backend, Event, UserContext, VcpuId, VcpuReg};
 use crate::error::{BackendError, Error, Result};
 use crate::fault::{uses_sp_el1, FaultRegs, MemFault};
+use crate::psci::Conduit;
 use crate::reservation::FaultResult;
 use crate::vm::{VcpuState, Vm};
 
@@ -322,7 +323,13 @@ impl<B: Backend> Vm<B> {
                 (vcpu, Action::Resume, None)
             }
             Event::UnknownSyscall { vcpu, ip, syscall } => {
-                return Err(ExitReason::UnknownSyscall { vcpu, ip, syscall })
+                // seL4 takes a guest HVC into its system-call path, with x7
+                // as the number; one outside the kernel's range comes here,
+                // its fault address being the HVC itself. The immediate is
+                // not reported: SMCCC calls use 0.
+                log::trace!("{}: {vcpu} HVC at {ip:#x} (x7 = {syscall:#x})", self.name());
+                let (a, c) = self.firmware_call(vcpu, Conduit::Hvc, 0, false)?;
+                (vcpu, a, c)
             }
             Event::UserException {
                 vcpu,
@@ -374,7 +381,13 @@ impl<B: Backend> Vm<B> {
         }
         match Syndrome::decode(u64::from(hsr)) {
             Syndrome::Wfx(w) if w.is_wfi() => {
-                if self.has_inflight_irq(vcpu) {
+                // The kernel stops a vCPU's virtual timer while the vCPU is
+                // not running, so a vCPU parked here would never see its own
+                // timer fire: with the timer armed, return at once instead.
+                let armed = self
+                    .vtimer_armed(vcpu)
+                    .map_err(|e| err_reason(Some(vcpu), e))?;
+                if armed || self.has_inflight_irq(vcpu) {
                     return Ok((Action::Advance, None));
                 }
                 self.vcpus[i].state = VcpuState::WaitingForIrq;
@@ -382,34 +395,9 @@ impl<B: Backend> Vm<B> {
             }
             // WFE: nothing to wait for on one core; step over it.
             Syndrome::Wfx(_) => Ok((Action::Advance, None)),
-            s @ (Syndrome::Smc64 { .. } | Syndrome::Hvc64 { .. }) if self.smc_handler.is_some() => {
-                let mut ctx = self
-                    .backend
-                    .read_context(vcpu)
-                    .map_err(ExitReason::Backend)?;
-                let mut h = self
-                    .smc_handler
-                    .take()
-                    .ok_or(ExitReason::UnhandledVcpuFault { vcpu, hsr })?;
-                let res = h(self, vcpu, &mut ctx);
-                if self.smc_handler.is_none() {
-                    self.smc_handler = Some(h);
-                }
-                res.map_err(|error| ExitReason::CallbackFailed {
-                    vcpu: Some(vcpu),
-                    error,
-                })?;
-                // A trapped SMC reports the SMC itself as the return address; HVC the next one.
-                let action = if matches!(s, Syndrome::Smc64 { .. }) {
-                    Action::Advance
-                } else {
-                    Action::Resume
-                };
-                Ok((action, Some(ctx)))
-            }
-            // No SMC handler: the built-in PSCI 1.1 / SMCCC 1.1 firmware interface.
-            Syndrome::Smc64 { imm16 } => self.psci_trap(vcpu, crate::psci::Conduit::Smc, imm16),
-            Syndrome::Hvc64 { imm16 } => self.psci_trap(vcpu, crate::psci::Conduit::Hvc, imm16),
+            // A trapped SMC reports the SMC itself as the return address; HVC the next one.
+            Syndrome::Smc64 { imm16 } => self.firmware_call(vcpu, Conduit::Smc, imm16, false),
+            Syndrome::Hvc64 { imm16 } => self.firmware_call(vcpu, Conduit::Hvc, imm16, true),
             Syndrome::SysReg(iss) => match self.vgic_sysreg(vcpu, &iss) {
                 Ok(Some((action, ctx))) => Ok((action, Some(ctx))),
                 Ok(None) => Err(ExitReason::UnhandledVcpuFault { vcpu, hsr }),
@@ -417,6 +405,42 @@ impl<B: Backend> Vm<B> {
             },
             _ => Err(ExitReason::UnhandledVcpuFault { vcpu, hsr }),
         }
+    }
+
+    /// A guest SMC or HVC: the registered SMC handler if there is one, else
+    /// the built-in PSCI 1.1 / SMCCC 1.1 firmware interface. `past` says
+    /// whether the vCPU's PC already points after the instruction.
+    fn firmware_call(
+        &mut self,
+        vcpu: VcpuId,
+        conduit: Conduit,
+        imm16: u16,
+        past: bool,
+    ) -> Result<(Action, Option<UserContext>), ExitReason> {
+        let step = if past {
+            Action::Resume
+        } else {
+            Action::Advance
+        };
+        let Some(mut h) = self.smc_handler.take() else {
+            return self.psci_trap(vcpu, conduit, imm16, step);
+        };
+        let mut ctx = match self.backend.read_context(vcpu) {
+            Ok(c) => c,
+            Err(e) => {
+                self.smc_handler = Some(h);
+                return Err(ExitReason::Backend(e));
+            }
+        };
+        let res = h(self, vcpu, &mut ctx);
+        if self.smc_handler.is_none() {
+            self.smc_handler = Some(h);
+        }
+        res.map_err(|error| ExitReason::CallbackFailed {
+            vcpu: Some(vcpu),
+            error,
+        })?;
+        Ok((step, Some(ctx)))
     }
 
     /// Stage-2 fault: decode the access once, run the reservation or

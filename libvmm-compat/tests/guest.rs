@@ -34,8 +34,15 @@ fn irq_registration_rules() {
         g.virq_register(0, 40, noop),
         Err(GuestError::AlreadyRegistered(40))
     );
-    // Per vCPU: the same number on another vCPU is a different registration.
+    // PPIs are banked per vCPU (and, without a guest-visible distributor,
+    // so is everything): the same number on another vCPU is another registration.
     g.virq_register(1, 40, noop).unwrap();
+    g.virq_register(0, 20, noop).unwrap();
+    g.virq_register(1, 20, noop).unwrap();
+    assert_eq!(
+        g.virq_register(1, 20, noop),
+        Err(GuestError::AlreadyRegistered(20))
+    );
     assert_eq!(g.virq_register(0, 5, noop), Err(GuestError::InvalidIrq(5)));
     assert_eq!(
         g.virq_register(0, 1020, noop),

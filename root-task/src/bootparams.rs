@@ -104,7 +104,11 @@ impl BootParams {
         b[0..8].copy_from_slice(&MAGIC);
         b[8..12].copy_from_slice(&VERSION.to_le_bytes());
         b[20..24].copy_from_slice(&self.vcpus.to_le_bytes());
-        let mut flags = if self.in_ram.is_some() { FLAG_IN_RAM } else { 0 };
+        let mut flags = if self.in_ram.is_some() {
+            FLAG_IN_RAM
+        } else {
+            0
+        };
         if self.ram_anywhere {
             flags |= FLAG_RAM_ANYWHERE;
         }

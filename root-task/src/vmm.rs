@@ -15,7 +15,9 @@ use sel4_abi::{init, CapRights};
 use sel4_rt::objects::ObjectAllocator;
 use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::{println, BootInfo, RootKernel};
-use sel4vm::{ExitReason, FaultResult, MapFrame, MapMode, Rights, Vm, VmConfig, LARGE_PAGE_SIZE};
+use sel4vm::{
+    Action, ExitReason, FaultResult, MapFrame, MapMode, Rights, Vm, VmConfig, LARGE_PAGE_SIZE,
+};
 use sel4vm_root_task::bootparams::{BootParams, PARAMS_ADDR, PARAMS_MAX};
 use sel4vm_root_task::config::{KernelHeader, RamBacking, PAGE};
 use sel4vm_root_task::devicetree::device_tree;
@@ -28,6 +30,8 @@ sel4_rt::declare_main!(main);
 const VCPU_PRIORITY: u8 = 100;
 /// Passthrough channel of the console UART (libvmm's `microkit_channel`).
 const UART_CHANNEL: u32 = 1;
+/// Exception class of a trapped WFI/WFE.
+const EC_WFX: u32 = 0x01;
 /// Notification badge bits of the UART interrupt.
 const UART_BADGE: u64 = 1 << UART_CHANNEL;
 
@@ -47,7 +51,10 @@ fn map_staging(res: &Res, paddr: u64, size: u64) -> Result<&'static [u8], String
     let end = (paddr + size).next_multiple_of(LARGE_PAGE_SIZE);
     let mut r = res.borrow_mut();
     let r = &mut *r;
-    let va = r.vspace.reserve(end - base, 21).map_err(|e| format!("staging VA: {e:?}"))?;
+    let va = r
+        .vspace
+        .reserve(end - base, 21)
+        .map_err(|e| format!("staging VA: {e:?}"))?;
     let mut pa = base;
     while pa < end {
         let f = r
@@ -56,7 +63,14 @@ fn map_staging(res: &Res, paddr: u64, size: u64) -> Result<&'static [u8], String
             .map_err(|e| format!("staging frame {pa:#x}: {e:?}"))?;
         let attrs = VM_ATTRS_DEFAULT | VM_ATTRS_EXECUTE_NEVER;
         r.vspace
-            .map_at(&mut RootKernel, &mut r.objects, f.cap, va + (pa - base), CapRights::READ, attrs)
+            .map_at(
+                &mut RootKernel,
+                &mut r.objects,
+                f.cap,
+                va + (pa - base),
+                CapRights::READ,
+                attrs,
+            )
             .map_err(|e| format!("mapping staging {pa:#x}: {e:?}"))?;
         pa += LARGE_PAGE_SIZE;
     }
@@ -69,23 +83,37 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
 
     // ---- what the host placed (see bootparams.rs) ----
     let page = map_staging(&res, PARAMS_ADDR, PARAMS_MAX as u64)?;
-    let params = BootParams::decode(page)
-        .map_err(|e| format!("boot parameters at {PARAMS_ADDR:#x}: {e:?} (start the VMM with `cargo xtask run`)"))?;
+    let params = BootParams::decode(page).map_err(|e| {
+        format!("boot parameters at {PARAMS_ADDR:#x}: {e:?} (start the VMM with `cargo xtask run`)")
+    })?;
     let kernel = map_staging(&res, params.kernel.0, params.kernel.1)?;
-    let initrd: &'static [u8] =
-        if params.initrd.1 > 0 { map_staging(&res, params.initrd.0, params.initrd.1)? } else { &[] };
-    let gic = if sel4_abi::labels::config::ARM_GIC_V3_SUPPORT { GicVersion::V3 } else { GicVersion::V2 };
+    let initrd: &'static [u8] = if params.initrd.1 > 0 {
+        map_staging(&res, params.initrd.0, params.initrd.1)?
+    } else {
+        &[]
+    };
+    let gic = if sel4_abi::labels::config::ARM_GIC_V3_SUPPORT {
+        GicVersion::V3
+    } else {
+        GicVersion::V2
+    };
     let cfg = params.config(gic);
     let khdr = KernelHeader::parse(&kernel[..kernel.len().min(4096)], kernel.len() as u64)
         .map_err(|e| format!("guest kernel: {e}"))?;
-    let layout = cfg.layout(&khdr).map_err(|e| format!("guest layout: {e}"))?;
+    let layout = cfg
+        .layout(&khdr)
+        .map_err(|e| format!("guest layout: {e}"))?;
     println!(
         "VMM: {} vCPU(s), GIC{}, {} MiB RAM at {:#x} ({}), cmdline \"{}\"",
         cfg.vcpus,
         if gic == GicVersion::V3 { "v3" } else { "v2" },
         cfg.ram_size >> 20,
         cfg.ram_base,
-        if cfg.ram_backing == RamBacking::OneToOne { "1:1" } else { "ordinary RAM" },
+        if cfg.ram_backing == RamBacking::OneToOne {
+            "1:1"
+        } else {
+            "ordinary RAM"
+        },
         cfg.cmdline
     );
 
@@ -93,35 +121,71 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     let window = cfg.ram_size + 4 * LARGE_PAGE_SIZE;
     // Device frames keep their contents: the kernel and initrd QEMU placed
     // in guest RAM are used in place (guest_restart zeroes RAM itself).
-    let sel4_cfg = Sel4Config { window_size: window, zero_device_frames: false, ..Sel4Config::default() };
-    let backend = Sel4Backend::new(res.clone(), sel4_cfg)
-        .map_err(|e| format!("backend: {e}"))?;
-    let vm_cfg = VmConfig { name: "linux".into(), id: 0, max_vcpus: cfg.vcpus, num_list_registers: 4 };
+    let sel4_cfg = Sel4Config {
+        window_size: window,
+        zero_device_frames: false,
+        ..Sel4Config::default()
+    };
+    let backend = Sel4Backend::new(res.clone(), sel4_cfg).map_err(|e| format!("backend: {e}"))?;
+    let vm_cfg = VmConfig {
+        name: "linux".into(),
+        id: 0,
+        max_vcpus: cfg.vcpus,
+        num_list_registers: 4,
+    };
     let mut vm = Vm::new(backend, vm_cfg).map_err(|e| format!("vm: {e}"))?;
     for _ in 0..cfg.vcpus {
-        vm.create_vcpu(VCPU_PRIORITY).map_err(|e| format!("vcpu: {e}"))?;
+        let v = vm
+            .create_vcpu(VCPU_PRIORITY)
+            .map_err(|e| format!("vcpu: {e}"))?;
+        // WFI/WFE: step over at once. seL4 saves and stops the guest's
+        // virtual timer while its vCPU thread is not running, so a vCPU
+        // parked until "the next interrupt" would never see its own timer
+        // fire; stepping over makes the guest's idle loop poll instead.
+        vm.register_unhandled_vcpu_fault_callback(v, |_, _, hsr| {
+            (hsr >> 26 == EC_WFX).then_some(Action::Advance)
+        })
+        .map_err(|e| format!("vcpu: {e}"))?;
     }
-    vm.ram_register_at(cfg.ram_base, cfg.ram_size, cfg.ram_backing == RamBacking::OneToOne)
-        .map_err(|e| format!("guest RAM: {e}"))?;
+    vm.ram_register_at(
+        cfg.ram_base,
+        cfg.ram_size,
+        cfg.ram_backing == RamBacking::OneToOne,
+    )
+    .map_err(|e| format!("guest RAM: {e}"))?;
     map_uart(&mut vm, &cfg)?;
     vm.register_unhandled_mem_fault_callback(|vm, f| {
-        println!("VMM: unhandled guest fault: {} at {:#x}, pc {:#x}", f.vcpu, f.addr, f.ip);
+        println!(
+            "VMM: unhandled guest fault: {} at {:#x}, pc {:#x}",
+            f.vcpu, f.addr, f.ip
+        );
         let _ = vm;
         FaultResult::Error
     });
 
-    let mut guest = Guest::new(vm, Box::new(EmulatedGic(cfg.gic_layout()))).map_err(|e| format!("guest: {e}"))?;
-    guest.virq_controller_init(0).map_err(|e| format!("virq_controller_init: {e}"))?;
+    let mut guest = Guest::new(vm, Box::new(EmulatedGic(cfg.gic_layout())))
+        .map_err(|e| format!("guest: {e}"))?;
+    guest
+        .virq_controller_init(0)
+        .map_err(|e| format!("virq_controller_init: {e}"))?;
     console_irq(&res, &mut guest, &cfg)?;
 
     // ---- images ----
     let dtb = device_tree(&cfg, &layout).map_err(|e| format!("device tree: {e}"))?;
     let in_place = cfg.ram_backing == RamBacking::OneToOne;
     let (k_src, i_src) = match params.in_ram {
-        Some((k, i)) if in_place && k == layout.entry && layout.initrd.is_none_or(|r| r.0 == i) => (
-            ImageSrc::Guest { addr: k, size: kernel.len() as u64 },
-            ImageSrc::Guest { addr: i, size: initrd.len() as u64 },
-        ),
+        Some((k, i)) if in_place && k == layout.entry && layout.initrd.is_none_or(|r| r.0 == i) => {
+            (
+                ImageSrc::Guest {
+                    addr: k,
+                    size: kernel.len() as u64,
+                },
+                ImageSrc::Guest {
+                    addr: i,
+                    size: initrd.len() as u64,
+                },
+            )
+        }
         _ => {
             println!("VMM: copying kernel and initrd into guest RAM");
             (ImageSrc::Bytes(kernel), ImageSrc::Bytes(initrd))
@@ -136,29 +200,14 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         initrd: i_src,
         initrd_dest,
     };
-    {
-        let mut h = [0u8; 64];
-        let r = guest.vm_mut().guest_memory().read(layout.entry, &mut h);
-        println!("VMM: debug: in-RAM head {r:?} {:02x?}", &h[..]);
-        println!("VMM: debug: pristine head {:02x?}", &kernel[..64]);
-        println!("VMM: debug: params {:x?}", params.in_ram);
-        let pa = guest.vm_mut().ipa_to_pa(layout.entry, 4096);
-        println!("VMM: debug: ipa_to_pa {:x?}", pa);
-        if let Some((base, e)) = guest.vm().guest_vspace().lookup_mapping(layout.entry) {
-            let cap = guest.vm().backend().frame_cap(e.frame);
-            let real = cap.map(|c| sel4_abi::cap::Frame::from_bits(c.0).frame_get_address());
-            let va = guest.vm().backend().vmm_vaddr(e.frame);
-            println!("VMM: debug: mapping base {base:#x} frame {:?} cap {cap:?} real {real:x?} vmm va {va:x?}", e.frame);
-        }
-        for a in [0x4000_0000u64, 0x4010_0000, 0x4020_0000, 0x4100_0000, 0x4fc3_c000, 0x4fe0_0000] {
-            let mut w = [0u8; 8];
-            let r = guest.vm_mut().guest_memory().read(a, &mut w);
-            println!("VMM: debug: {a:#x}: {r:?} {w:02x?}");
-        }
-    }
-    let entry = guest.linux_setup_images(&imgs).map_err(|e| format!("linux_setup_images: {e}"))?;
+    let entry = guest
+        .linux_setup_images(&imgs)
+        .map_err(|e| format!("linux_setup_images: {e}"))?;
     let copied = guest.placement().map_or(0, |p| p.bytes_copied);
-    println!("VMM: kernel entry {entry:#x}, DTB {:#x}, initrd {initrd_dest:#x}, {copied} bytes copied", layout.dtb);
+    println!(
+        "VMM: kernel entry {entry:#x}, DTB {:#x}, initrd {initrd_dest:#x}, {copied} bytes copied",
+        layout.dtb
+    );
     guest.set_restart_images(RestartImages {
         ram_start: layout.kernel_base,
         kernel,
@@ -168,21 +217,30 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         initrd_dest,
     });
 
-    guest.guest_start(0, entry, layout.dtb, initrd_dest).map_err(|e| format!("guest_start: {e}"))?;
+    guest
+        .guest_start(0, entry, layout.dtb, initrd_dest)
+        .map_err(|e| format!("guest_start: {e}"))?;
     loop {
         let reason = guest.vm_mut().run();
         match reason {
             ExitReason::SystemReset { .. } => {
                 println!("VMM: guest restarting (PSCI SYSTEM_RESET)");
-                guest.guest_restart(0).map_err(|e| format!("guest_restart: {e}"))?;
+                guest
+                    .guest_restart(0)
+                    .map_err(|e| format!("guest_restart: {e}"))?;
             }
             ExitReason::SystemOff { .. } => {
                 println!("VMM: guest powered off");
                 return Ok(());
             }
             other => {
-                let _ = guest.guest_stop(0);
-                return Err(format!("guest stopped: {other:?}"));
+                // Already logged with vCPU, PC and address; end it cleanly.
+                println!("VMM: error: guest stopped: {other:?}");
+                match guest.guest_stop(0) {
+                    Ok(()) => println!("VMM: guest stopped cleanly"),
+                    Err(e) => println!("VMM: error: guest_stop: {e}"),
+                }
+                return Ok(());
             }
         }
     }
@@ -193,17 +251,28 @@ fn map_uart(vm: &mut Vm<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
     let base = cfg.uart_base;
     let r = vm
         .reserve_memory_at(base, PAGE, |vm, f| {
-            println!("VMM: unexpected fault on the passed-through UART: {} at {:#x}", f.vcpu, f.addr);
+            println!(
+                "VMM: unexpected fault on the passed-through UART: {} at {:#x}",
+                f.vcpu, f.addr
+            );
             let _ = vm;
             FaultResult::Error
         })
         .map_err(|e| format!("UART reservation: {e}"))?;
-    let rights = Rights { read: true, write: true, execute: false };
+    let rights = Rights {
+        read: true,
+        write: true,
+        execute: false,
+    };
     vm.map_reservation(
         r,
         move |b: &mut Sel4Backend, ipa| {
             let frame = sel4vm::Backend::alloc_frame(b, Some(ipa))?;
-            Ok(MapFrame { frame, rights, owned: true })
+            Ok(MapFrame {
+                frame,
+                rights,
+                owned: true,
+            })
         },
         MapMode::Now,
     )
@@ -214,8 +283,16 @@ fn map_uart(vm: &mut Vm<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
 /// badged notification bound to the VMM thread → `virq_handle_passthrough`.
 fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
     let intid = 32 + cfg.uart_spi;
-    let ntfn = guest.vm_mut().backend_mut().mint_notification(UART_BADGE).map_err(|e| format!("notification: {e}"))?;
-    let slot = res.borrow_mut().objects.alloc_slot().map_err(|e| format!("slot: {e:?}"))?;
+    let ntfn = guest
+        .vm_mut()
+        .backend_mut()
+        .mint_notification(UART_BADGE)
+        .map_err(|e| format!("notification: {e}"))?;
+    let slot = res
+        .borrow_mut()
+        .objects
+        .alloc_slot()
+        .map_err(|e| format!("slot: {e:?}"))?;
     init::IRQ_CONTROL
         .irq_control_get(u64::from(intid), init::CNODE, slot, 64)
         .map_err(|e| format!("IRQControl_Get({intid}): {e:?}"))?;
@@ -231,14 +308,16 @@ fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Re
         })
         .map_err(|e| format!("virq_register_passthrough: {e}"))?;
     let table = guest.passthrough_table();
-    guest.vm_mut().register_notification_callback(move |vm, badge| {
-        if badge & UART_BADGE != 0 {
-            handle_passthrough(vm, &table, UART_CHANNEL).map_err(|e| {
-                println!("VMM: virq_handle_passthrough: {e}");
-                sel4vm::Error::Callback
-            })?;
-        }
-        Ok(())
-    });
+    guest
+        .vm_mut()
+        .register_notification_callback(move |vm, badge| {
+            if badge & UART_BADGE != 0 {
+                handle_passthrough(vm, &table, UART_CHANNEL).map_err(|e| {
+                    println!("VMM: virq_handle_passthrough: {e}");
+                    sel4vm::Error::Callback
+                })?;
+            }
+            Ok(())
+        });
     Ok(())
 }

@@ -331,10 +331,16 @@ fn stage2_and_vgic_follow_the_config() {
     assert_eq!(cfg3.vgic().redist, Some(virt::GICR));
     // The core's GIC layout agrees with the stage-2 map and the DTB.
     let l = cfg.gic_layout();
-    assert_eq!((l.dist_base, l.cpu_interface, l.vcpu_interface_paddr), (find("gicd").ipa, find("gicc").ipa, virt::GICV));
+    assert_eq!(
+        (l.dist_base, l.cpu_interface, l.vcpu_interface_paddr),
+        (find("gicd").ipa, find("gicc").ipa, virt::GICV)
+    );
     assert_eq!(cfg3.gic_layout().redist_base, gicr.ipa);
     assert_eq!(
-        (sel4vm::irq::GicLayout::qemu_virt_v2(), sel4vm::irq::GicLayout::qemu_virt_v3()),
+        (
+            sel4vm::irq::GicLayout::qemu_virt_v2(),
+            sel4vm::irq::GicLayout::qemu_virt_v3()
+        ),
         (cfg.gic_layout(), cfg3.gic_layout())
     );
 }

@@ -21,6 +21,7 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
   run   [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]
                                                          boot the Linux VMM (or an example) on seL4/QEMU
   test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX)
+  test  system [NAME...]                                   only the seL4 system tests (named ones, or all)
   bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot (ratios vs an in-run baseline)
   guest                                                    prepare the Linux guest from Debian packages";
 
@@ -113,7 +114,9 @@ fn cmd_run(args: &[String]) -> Result<()> {
         }
         Some(example) => {
             if o.vcpus.is_some() || o.append.is_some() || o.ram_anywhere {
-                return Err("--vcpus, --append and --ram-anywhere apply to the Linux VMM only".into());
+                return Err(
+                    "--vcpus, --append and --ram-anywhere apply to the Linux VMM only".into(),
+                );
             }
             let app = target::build_root_task(example)?;
             let image = target::pack_image(&kernel, &app, example)?;
@@ -125,6 +128,18 @@ fn cmd_run(args: &[String]) -> Result<()> {
 
 fn cmd_test(args: &[String]) -> Result<()> {
     let o = parse_opts(args)?;
+    // `cargo xtask test system NAME...`: only those seL4 system tests.
+    if o.positional.first().map(String::as_str) == Some("system") {
+        deps::ensure_target_tools()?;
+        let kernel = kernel::require()?;
+        let (pass, fail) = systest::run_matching(&kernel, &o.positional[1..]);
+        println!("system tests: {pass} passed, {} failed", fail.len());
+        return if fail.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("failed: {}", fail.join(", ")))
+        };
+    }
     deps::ensure_host_test_tools()?;
     let mut failed = Vec::new();
     if !o.no_lint {
@@ -183,12 +198,16 @@ fn cmd_bench(args: &[String]) -> Result<()> {
         "all" | "ram_touch" => target::cargo(&["bench", "-p", "sel4vm", "--bench", "ram_touch"]),
         "boot" => {
             let runs = match o.positional.get(1) {
-                Some(n) => n.parse().map_err(|_| format!("bench boot: `{n}` is not a number of runs"))?,
+                Some(n) => n
+                    .parse()
+                    .map_err(|_| format!("bench boot: `{n}` is not a number of runs"))?,
                 None => 3,
             };
             deps::ensure_target_tools()?;
             vmm::bench_boot(&kernel::require()?, runs)
         }
-        other => Err(format!("unknown benchmark `{other}` (known: ram_touch, boot)")),
+        other => Err(format!(
+            "unknown benchmark `{other}` (known: ram_touch, boot)"
+        )),
     }
 }

@@ -17,6 +17,8 @@ const TARGET_CRATES: &[&str] = &[
     "sel4vm-loader",
     "hello",
     "guest-mmio",
+    "guest-timer",
+    "guest-smp",
     "sel4vm-root-task",
 ];
 
