@@ -4,7 +4,7 @@
 //!
 //! `no_std` + `alloc`; no global state, so several VMs can share a process.
 //! Each public item names the libsel4vm function it corresponds to; the full
-//! table is in `API.md`.
+//! table is in `docs/libsel4vm-api.md`.
 
 #![no_std]
 #![warn(missing_docs)]

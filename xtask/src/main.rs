@@ -1,8 +1,9 @@
 //! Project commands. `cargo xtask <command>`:
 //!
-//! - `run [--example NAME] [--vcpus N] [--append CMDLINE]`: build and boot on QEMU (interactive).
-//! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests.
-//! - `bench [NAME]`: benchmarks, reported as ratios against a baseline measured in the same run.
+//! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]`: boot the Linux VMM (or an example) on QEMU.
+//! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests;
+//!   `test system [NAME...]`: only the seL4 system tests.
+//! - `bench [ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run.
 //! - `guest`: prepare the Linux guest (Image + initramfs) from Debian packages.
 
 mod deps;
