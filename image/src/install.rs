@@ -2,6 +2,7 @@
 //! the check that the configuration is the one sel4vm-rs supports, and the
 //! QEMU machine that matches it.
 
+use crate::supported_config;
 use core::fmt;
 use std::path::{Path, PathBuf};
 
@@ -155,10 +156,6 @@ fn get_str(
     }
 }
 
-fn on_off(b: bool) -> String {
-    if b { "ON" } else { "OFF" }.to_string()
-}
-
 impl KernelConfig {
     /// Reads the facts from a parsed `gen_config.json` object.
     pub fn from_json(map: &serde_json::Map<String, Value>) -> Result<Self, ConfigError> {
@@ -204,38 +201,21 @@ impl KernelConfig {
         })
     }
 
-    /// Checks this is the configuration sel4vm-rs supports: qemu-arm-virt,
-    /// aarch64, hypervisor ON, MCS OFF, one node, printing and debug ON.
-    pub fn check_supported(&self) -> Result<(), ConfigError> {
-        let mismatch = |option: &'static str, found: String, supported: &str| {
-            Err(ConfigError::Unsupported {
-                option,
-                found,
-                supported: supported.into(),
-            })
-        };
-        if self.platform != "qemu-arm-virt" {
-            return mismatch("KernelPlatform", self.platform.clone(), "qemu-arm-virt");
+    /// Checks `gen_config.json` against the supported configuration (the
+    /// project's one table, shared with `sel4-abi`'s build script): the error
+    /// names the first option that differs.
+    pub fn check_supported(map: &serde_json::Map<String, Value>) -> Result<(), ConfigError> {
+        match supported_config::mismatches(|k| map.get(k))
+            .into_iter()
+            .next()
+        {
+            None => Ok(()),
+            Some(m) => Err(ConfigError::Unsupported {
+                option: m.cmake,
+                found: m.found,
+                supported: m.supported,
+            }),
         }
-        if self.sel4_arch != "aarch64" {
-            return mismatch("KernelSel4Arch", self.sel4_arch.clone(), "aarch64");
-        }
-        if !self.hypervisor {
-            return mismatch("KernelArmHypervisorSupport", on_off(false), "ON");
-        }
-        if self.mcs {
-            return mismatch("KernelIsMCS", on_off(true), "OFF");
-        }
-        if self.max_num_nodes != 1 {
-            return mismatch("KernelMaxNumNodes", self.max_num_nodes.to_string(), "1");
-        }
-        if !self.printing {
-            return mismatch("KernelPrinting", on_off(false), "ON");
-        }
-        if !self.debug_build {
-            return mismatch("KernelDebugBuild", on_off(false), "ON");
-        }
-        Ok(())
     }
 }
 
@@ -281,8 +261,8 @@ impl KernelInstall {
             path: gen_config_path.clone(),
             message: "top level is not an object".into(),
         })?;
+        KernelConfig::check_supported(map)?;
         let config = KernelConfig::from_json(map)?;
-        config.check_supported()?;
 
         let kernel_elf = read(&kernel_elf_path)?;
         let dtb_bytes = read(&dtb_path)?;

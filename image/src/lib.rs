@@ -14,6 +14,8 @@ pub mod dtb;
 pub mod elf;
 pub mod install;
 pub mod pack;
+#[path = "../../sel4-abi/build_support/supported_config.rs"]
+mod supported_config;
 
 pub use boot_header::BootHeader;
 pub use dtb::{DtbError, DtbInfo};

@@ -11,55 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// One configuration requirement of this crate.
-pub struct Requirement {
-    /// CMake option name, as a user would set it.
-    pub cmake: &'static str,
-    /// Key in `gen_config.json`.
-    pub key: &'static str,
-    /// Supported value, rendered like the JSON value.
-    pub expected: Expected,
-}
-
-/// A supported configuration value.
-pub enum Expected {
-    Bool(bool),
-    Str(&'static str),
-}
-
-/// The configuration this crate supports.
-pub const REQUIREMENTS: &[Requirement] = &[
-    Requirement {
-        cmake: "KernelPlatform",
-        key: "PLAT",
-        expected: Expected::Str("qemu-arm-virt"),
-    },
-    Requirement {
-        cmake: "KernelSel4Arch",
-        key: "SEL4_ARCH",
-        expected: Expected::Str("aarch64"),
-    },
-    Requirement {
-        cmake: "KernelArmHypervisorSupport",
-        key: "ARM_HYPERVISOR_SUPPORT",
-        expected: Expected::Bool(true),
-    },
-    Requirement {
-        cmake: "KernelIsMCS",
-        key: "KERNEL_MCS",
-        expected: Expected::Bool(false),
-    },
-    Requirement {
-        cmake: "KernelMaxNumNodes",
-        key: "MAX_NUM_NODES",
-        expected: Expected::Str("1"),
-    },
-    Requirement {
-        cmake: "KernelPrinting",
-        key: "PRINTING",
-        expected: Expected::Bool(true),
-    },
-];
+use crate::supported_config;
 
 /// Configuration values re-exported to Rust code as `config::NAME` (all are
 /// `bool` or `usize` in the output).
@@ -145,36 +97,15 @@ impl Config {
     /// Checks the supported configuration; the error names the CMake option,
     /// the value found and the supported value.
     pub fn validate(&self) -> Result<(), String> {
-        let mut problems = Vec::new();
-        for r in REQUIREMENTS {
-            let found = self.values.get(r.key);
-            let ok = match (&r.expected, found) {
-                (Expected::Bool(b), Some(serde_json::Value::Bool(f))) => b == f,
-                // A disabled option may be absent from gen_config.json.
-                (Expected::Bool(false), None) => true,
-                (Expected::Str(s), Some(serde_json::Value::String(f))) => s == f,
-                (Expected::Str(s), Some(serde_json::Value::Number(n))) => n.to_string() == *s,
-                _ => false,
-            };
-            if !ok {
-                let want = match r.expected {
-                    Expected::Bool(true) => "ON".to_string(),
-                    Expected::Bool(false) => "OFF".to_string(),
-                    Expected::Str(s) => s.to_string(),
-                };
-                let got = match found {
-                    None => "<not set>".to_string(),
-                    Some(serde_json::Value::Bool(true)) => "ON".to_string(),
-                    Some(serde_json::Value::Bool(false)) => "OFF".to_string(),
-                    Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(other) => other.to_string(),
-                };
-                problems.push(format!(
+        let problems: Vec<String> = supported_config::mismatches(|k| self.values.get(k))
+            .iter()
+            .map(|m| {
+                format!(
                     "unsupported seL4 configuration: {} (CONFIG_{}) is {}, sel4-abi supports only {}",
-                    r.cmake, r.key, got, want
-                ));
-            }
-        }
+                    m.cmake, m.key, m.found, m.supported
+                )
+            })
+            .collect();
         if problems.is_empty() {
             Ok(())
         } else {

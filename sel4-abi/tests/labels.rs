@@ -4,6 +4,8 @@
 
 #[path = "../build_support/kernel_facts.rs"]
 mod kernel_facts;
+#[path = "../build_support/supported_config.rs"]
+mod supported_config;
 
 #[allow(dead_code)]
 mod checked_in {
@@ -238,6 +240,7 @@ fn validation_names_option_found_and_supported_value() {
         ("ARM_HYPERVISOR_SUPPORT", json!(true)),
         ("KERNEL_MCS", json!(false)),
         ("MAX_NUM_NODES", json!("1")),
+        ("DEBUG_BUILD", json!(true)),
         ("PRINTING", json!(true)),
     ]);
     good.validate().unwrap();
