@@ -138,17 +138,23 @@ fn rc(func: &str, r: core_vm::Result<()>) -> c_int {
 
 /// libsel4vm `vm_init`: creates the VM behind `vm`.
 ///
-/// `vka`, `host_simple` and `io_ops` are stored in the struct and never called
-/// (NULL is fine); resources come from the project's allocator (host: host
-/// memory; seL4: the root task's `sel4-rt` allocator set up by
-/// `sel4vm_root_main`'s runtime). `host_vspace` is copied to
-/// `vm->mem.vmm_vspace`. `host_endpoint` is stored (host build) or replaced
-/// by the endpoint the seL4 backend creates. Returns 0, or -1 on error.
+/// With `vka == NULL`, kernel objects come from the project's allocator
+/// (host: host memory; seL4: the root task's `sel4-rt` allocator set up by
+/// `sel4vm_root_main`'s runtime) and `host_simple`/`host_vspace` are not
+/// called. With a non-NULL `vka`, the seL4 build takes every object and slot
+/// from it, maps guest frames into the VMM through `host_vspace` and asks
+/// `host_simple` (if non-NULL) for its TCB/CNode/ASID pool (see
+/// [`crate::vka::VkaSource`]); the host build only checks that the structs
+/// have the operations needed. `io_ops` is stored, never called.
+/// `host_vspace` is copied to `vm->mem.vmm_vspace`. `host_endpoint` is stored
+/// (host build) or replaced by the endpoint the seL4 backend creates.
+/// Returns 0, or -1 on error (including a `vka_t`/`vspace_t` lacking a
+/// needed operation).
 #[no_mangle]
 pub unsafe extern "C" fn vm_init(
     vm: *mut vm_t,
-    vka: *mut Opaque,
-    host_simple: *mut Opaque,
+    vka: *mut vka_t,
+    host_simple: *mut simple_prefix_t,
     host_vspace: vspace_t,
     io_ops: *mut Opaque,
     host_endpoint: seL4_CPtr,
@@ -166,14 +172,14 @@ pub unsafe extern "C" fn vm_init(
     if unsafe { (*vm).vm_initialised && (*vm).sel4vm_magic == SEL4VM_MAGIC } {
         return bad(F, "vm is already initialised", -1);
     }
-    if !vka.is_null() || !host_simple.is_null() || !io_ops.is_null() {
-        log::info!(target: "sel4vm", "{F}: vka/simple/io_ops are kept in vm_t but not used; the project's allocator provides kernel objects");
+    if !io_ops.is_null() {
+        log::debug!(target: "sel4vm", "{F}: io_ops is kept in vm_t but not used (memory comes from the Rust heap)");
     }
     // SAFETY: NUL-terminated per the C contract.
     let mut name_bytes = unsafe { CStr::from_ptr(name) }.to_bytes().to_vec();
     let name_str = alloc::string::String::from_utf8_lossy(&name_bytes).into_owned();
     name_bytes.push(0);
-    let backend = match crate::new_backend() {
+    let backend = match crate::new_backend(vka, host_simple, host_vspace) {
         Ok(b) => b,
         Err(e) => return bad(F, &alloc::format!("backend: {e:?}"), -1),
     };

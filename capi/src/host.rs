@@ -9,9 +9,25 @@ use core_vm::{BackendError, Event, FrameHandle, VcpuId};
 use sel4vm_host::{HostAction, HostBackend};
 
 use crate::state::{cerr, enter, priv_of, CVm};
-use crate::types::{seL4_CPtr, vm_t};
+use crate::types::{seL4_CPtr, simple_prefix_t, vka_t, vm_t, vspace_t};
 
-pub(crate) fn new_backend() -> Result<HostBackend, BackendError> {
+/// The host backend has no kernel objects to allocate: an application
+/// `vka_t`/`vspace_t` is only checked for the operations the seL4 build
+/// would call, so host tests catch incomplete structs.
+pub(crate) fn new_backend(
+    vka: *mut vka_t,
+    simple: *mut simple_prefix_t,
+    vspace: vspace_t,
+) -> Result<HostBackend, BackendError> {
+    if !vka.is_null() {
+        // SAFETY: the C caller passes valid structs (vm_init's contract); the
+        // check only reads which operations are present.
+        let check = unsafe { crate::vka::VkaSource::new(vka, vspace, simple, |_| Ok(())) };
+        if let Err(why) = check {
+            cerr!("vm_init: {why}");
+            return Err(BackendError::Unsupported);
+        }
+    }
     Ok(HostBackend::new())
 }
 

@@ -30,6 +30,7 @@ pub mod layout;
 mod sel4;
 mod state;
 pub mod types;
+pub mod vka;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use sel4::set_resources;

@@ -60,31 +60,214 @@ pub struct vka_object_t {
     pub size_bits: seL4_Word,
 }
 
+/// libsel4vka's `cspacepath_t`: a slot as CNode invocations and
+/// `Untyped_Retype` address it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_snake_case)]
+pub struct cspacepath_t {
+    /// The slot's CPtr.
+    pub capPtr: seL4_CPtr,
+    /// Bits of `capPtr` to resolve.
+    pub capDepth: seL4_Word,
+    /// CNode `capPtr` is resolved in.
+    pub root: seL4_CPtr,
+    /// Retype destination CNode (relative to `root`).
+    pub dest: seL4_Word,
+    /// Bits of `dest` to resolve.
+    pub destDepth: seL4_Word,
+    /// Slot offset in `dest`.
+    pub offset: seL4_Word,
+    /// Number of slots.
+    pub window: seL4_Word,
+}
+
+/// `vka_cspace_alloc_fn`.
+pub type vka_cspace_alloc_fn = Option<unsafe extern "C" fn(*mut c_void, *mut seL4_CPtr) -> c_int>;
+/// `vka_cspace_make_path_fn`.
+pub type vka_cspace_make_path_fn =
+    Option<unsafe extern "C" fn(*mut c_void, seL4_CPtr, *mut cspacepath_t)>;
+/// `vka_cspace_free_fn`.
+pub type vka_cspace_free_fn = Option<unsafe extern "C" fn(*mut c_void, seL4_CPtr)>;
+/// `vka_utspace_alloc_fn`.
+pub type vka_utspace_alloc_fn = Option<
+    unsafe extern "C" fn(
+        *mut c_void,
+        *const cspacepath_t,
+        seL4_Word,
+        seL4_Word,
+        *mut seL4_Word,
+    ) -> c_int,
+>;
+/// `vka_utspace_alloc_maybe_device_fn`.
+pub type vka_utspace_alloc_maybe_device_fn = Option<
+    unsafe extern "C" fn(
+        *mut c_void,
+        *const cspacepath_t,
+        seL4_Word,
+        seL4_Word,
+        bool,
+        *mut seL4_Word,
+    ) -> c_int,
+>;
+/// `vka_utspace_alloc_at_fn`.
+pub type vka_utspace_alloc_at_fn = Option<
+    unsafe extern "C" fn(
+        *mut c_void,
+        *const cspacepath_t,
+        seL4_Word,
+        seL4_Word,
+        usize,
+        *mut seL4_Word,
+    ) -> c_int,
+>;
+/// `vka_utspace_free_fn`.
+pub type vka_utspace_free_fn =
+    Option<unsafe extern "C" fn(*mut c_void, seL4_Word, seL4_Word, seL4_Word)>;
+/// `vka_utspace_paddr_fn`.
+pub type vka_utspace_paddr_fn =
+    Option<unsafe extern "C" fn(*mut c_void, seL4_Word, seL4_Word, seL4_Word) -> usize>;
+
+/// `VKA_NO_PADDR`: what `utspace_paddr` returns when it cannot tell.
+pub const VKA_NO_PADDR: usize = 1;
+
+/// libsel4vka's `vka_t`: the allocator's cookie and its operations, in
+/// libsel4vka's order. Which ones the library calls, and when, is listed in
+/// docs/migrating-from-libsel4vm.md.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct vka_t {
+    /// Passed as the first argument of every operation.
+    pub data: *mut c_void,
+    /// Takes an empty slot.
+    pub cspace_alloc: vka_cspace_alloc_fn,
+    /// Slot to `cspacepath_t`.
+    pub cspace_make_path: vka_cspace_make_path_fn,
+    /// Retypes an object into a slot.
+    pub utspace_alloc: vka_utspace_alloc_fn,
+    /// Same, optionally from device memory.
+    pub utspace_alloc_maybe_device: vka_utspace_alloc_maybe_device_fn,
+    /// Same, at a physical address.
+    pub utspace_alloc_at: vka_utspace_alloc_at_fn,
+    /// Returns an empty slot.
+    pub cspace_free: vka_cspace_free_fn,
+    /// Returns an object's memory (its caps are already deleted).
+    pub utspace_free: vka_utspace_free_fn,
+    /// Physical address of an allocation.
+    pub utspace_paddr: vka_utspace_paddr_fn,
+}
+
+/// libsel4vspace's `reservation_t`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct reservation_t {
+    /// Implementation handle; NULL means failure.
+    pub res: *mut c_void,
+}
+
+/// `vspace_map_pages_at_vaddr_fn`.
+pub type vspace_map_pages_at_vaddr_fn = Option<
+    unsafe extern "C" fn(
+        *mut vspace_t,
+        *mut seL4_CPtr,
+        *mut usize,
+        *mut c_void,
+        usize,
+        usize,
+        reservation_t,
+    ) -> c_int,
+>;
+/// `vspace_unmap_pages_fn`.
+pub type vspace_unmap_pages_fn =
+    Option<unsafe extern "C" fn(*mut vspace_t, *mut c_void, usize, usize, *mut vka_t)>;
+/// `vspace_reserve_range_aligned_fn`.
+pub type vspace_reserve_range_aligned_fn = Option<
+    unsafe extern "C" fn(
+        *mut vspace_t,
+        usize,
+        usize,
+        seL4_CapRights_t,
+        c_int,
+        *mut *mut c_void,
+    ) -> reservation_t,
+>;
+/// `vspace_free_reservation_fn`.
+pub type vspace_free_reservation_fn = Option<unsafe extern "C" fn(*mut vspace_t, reservation_t)>;
+/// An operation of `vspace_t` the library never calls.
+pub type vspace_unused_fn = Option<unsafe extern "C" fn()>;
+
 /// libsel4vspace's `vspace_t`: `data`, 17 operation pointers and the
-/// allocated-object cookie, in libsel4vspace's order. The library never
-/// calls through them (see docs/migrating-from-libsel4vm.md).
+/// allocated-object cookie, in libsel4vspace's order. Only the four typed
+/// operations are ever called (see docs/migrating-from-libsel4vm.md).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct vspace_t {
     /// Implementation data.
     pub data: *mut c_void,
-    /// The operations, opaque here.
-    pub ops: [Option<unsafe extern "C" fn()>; 17],
+    /// `new_pages` (unused).
+    pub new_pages: vspace_unused_fn,
+    /// `map_pages` (unused).
+    pub map_pages: vspace_unused_fn,
+    /// `new_pages_at_vaddr` (unused).
+    pub new_pages_at_vaddr: vspace_unused_fn,
+    /// `map_pages_at_vaddr`: maps each guest frame's VMM copy.
+    pub map_pages_at_vaddr: vspace_map_pages_at_vaddr_fn,
+    /// `deferred_rights_map_pages_at_vaddr` (unused).
+    pub deferred_rights_map_pages_at_vaddr: vspace_unused_fn,
+    /// `unmap_pages`: before a guest frame's VMM copy is deleted.
+    pub unmap_pages: vspace_unmap_pages_fn,
+    /// `tear_down` (unused).
+    pub tear_down: vspace_unused_fn,
+    /// `reserve_range_aligned`: the VMM window of each VM.
+    pub reserve_range_aligned: vspace_reserve_range_aligned_fn,
+    /// `reserve_range_at` (unused).
+    pub reserve_range_at: vspace_unused_fn,
+    /// `reserve_deferred_rights_range_at` (unused).
+    pub reserve_deferred_rights_range_at: vspace_unused_fn,
+    /// `free_reservation`: the windows, when the adapter is dropped.
+    pub free_reservation: vspace_free_reservation_fn,
+    /// `free_reservation_by_vaddr` (unused).
+    pub free_reservation_by_vaddr: vspace_unused_fn,
+    /// `get_cap` (unused).
+    pub get_cap: vspace_unused_fn,
+    /// `get_root` (unused).
+    pub get_root: vspace_unused_fn,
+    /// `get_cookie` (unused).
+    pub get_cookie: vspace_unused_fn,
+    /// `share_mem_at_vaddr` (unused).
+    pub share_mem_at_vaddr: vspace_unused_fn,
+    /// `allocated_object` (unused).
+    pub allocated_object: vspace_unused_fn,
     /// `allocated_object_cookie`.
     pub allocated_object_cookie: *mut c_void,
 }
 
 impl Default for vspace_t {
     fn default() -> Self {
-        Self {
-            data: core::ptr::null_mut(),
-            ops: [None; 17],
-            allocated_object_cookie: core::ptr::null_mut(),
-        }
+        // SAFETY: all-zero is NULL for every pointer and `None` for every
+        // `Option<fn>`.
+        unsafe { core::mem::zeroed() }
     }
 }
 
-/// Opaque `vka_t`, `simple_t`, `ps_io_ops_t` (only pointers are stored).
+/// The leading members of libsel4simple's `simple_t` (data and its first 7
+/// operations), the only part the library reads. Never held by value: the
+/// real struct is longer.
+#[repr(C)]
+pub struct simple_prefix_t {
+    /// Passed as the first argument of every operation.
+    pub data: *mut c_void,
+    /// `frame_cap`, `frame_mapping`, `frame_info` (unused).
+    pub unused0: [vspace_unused_fn; 3],
+    /// `ASID_assign(data, vspace)`: assigns the guest VSpace.
+    pub asid_assign: Option<unsafe extern "C" fn(*mut c_void, seL4_CPtr) -> c_int>,
+    /// `cap_count`, `nth_cap` (unused).
+    pub unused1: [vspace_unused_fn; 2],
+    /// `init_cap(data, cap)`: the VMM's TCB and CNode.
+    pub init_cap: Option<unsafe extern "C" fn(*mut c_void, seL4_CPtr) -> seL4_CPtr>,
+}
+
+/// Opaque `ps_io_ops_t` (only the pointer is stored).
 #[repr(C)]
 pub struct Opaque {
     _p: [u8; 0],
@@ -265,11 +448,11 @@ pub struct vm_t {
     /// Endpoint `vm_run` receives on.
     pub host_endpoint: seL4_CPtr,
     /// As passed to `vm_init`.
-    pub vka: *mut Opaque,
+    pub vka: *mut vka_t,
     /// As passed to `vm_init`.
     pub io_ops: *mut Opaque,
     /// As passed to `vm_init`.
-    pub simple: *mut Opaque,
+    pub simple: *mut simple_prefix_t,
     /// Guest entry point: owned by the application, never touched by the library.
     pub entry: seL4_Word,
     /// NUL-terminated copy of the name.

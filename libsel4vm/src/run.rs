@@ -92,7 +92,9 @@ pub enum ExitReason {
         /// The callback's error.
         error: Error,
     },
-    /// `seL4_Fault_UnknownSyscall` from a vCPU.
+    /// `seL4_Fault_UnknownSyscall` from a vCPU. [`Vm::run`] no longer ends
+    /// with this: on seL4 that fault is how a guest HVC arrives, and it is
+    /// answered as an SMCCC call over HVC.
     UnknownSyscall {
         /// Faulting vCPU.
         vcpu: VcpuId,

@@ -58,7 +58,10 @@ fn x0(vm: &mut Vm<HostBackend>) -> u64 {
 #[test]
 fn psci_version_over_hvc_returns_past_the_hvc() {
     let mut vm = vm(1);
-    assert_eq!(hvc(&mut vm, [u64::from(fid::PSCI_VERSION), 0, 0, 0], 0), ExitReason::Idle);
+    assert_eq!(
+        hvc(&mut vm, [u64::from(fid::PSCI_VERSION), 0, 0, 0], 0),
+        ExitReason::Idle
+    );
     assert_eq!(x0(&mut vm), u64::from(PSCI_VERSION_1_1));
     assert_eq!(
         vm.backend_mut().take_actions(),
@@ -74,7 +77,10 @@ fn psci_version_over_hvc_returns_past_the_hvc() {
 fn unknown_function_over_hvc_is_not_supported() {
     let mut vm = vm(1);
     // Any x7 the kernel does not know comes here, e.g. a large positive one.
-    assert_eq!(hvc(&mut vm, [0x8600_0055, 0, 0, 0], 0x1234), ExitReason::Idle);
+    assert_eq!(
+        hvc(&mut vm, [0x8600_0055, 0, 0, 0], 0x1234),
+        ExitReason::Idle
+    );
     assert_eq!(x0(&mut vm) as i64, i64::from(ret::NOT_SUPPORTED));
     assert!(vm.backend().replies().contains(&(V0, PC + 4)));
 }

@@ -43,6 +43,9 @@ pub enum SetupError {
     MalformedKernel(&'static str),
     /// An ELF `vmlinux` must be given as bytes; it cannot be loaded in place.
     ElfNotInPlace,
+    /// An ELF `vmlinux` given to a build without the `elf` feature (use the
+    /// arm64 `Image`, or enable the feature).
+    ElfUnsupported,
     /// The kernel base is not 2 MiB aligned.
     KernelNotAligned(u64),
     /// The image asks to sit at the bottom of RAM (flags bit 3 clear) but

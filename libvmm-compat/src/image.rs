@@ -23,7 +23,9 @@ pub const KERNEL_ALIGN: u64 = 2 << 20;
 /// Largest DTB Linux accepts on arm64.
 pub const DTB_MAX_SIZE: u64 = 2 << 20;
 
+#[cfg(feature = "elf")]
 const EM_AARCH64: u16 = 183;
+#[cfg(feature = "elf")]
 const PT_LOAD: u32 = 1;
 
 /// Page size the kernel was built for (bits 1-2 of the `Image` flags).
@@ -179,10 +181,15 @@ impl KernelInfo {
     /// For an ELF `vmlinux`, `head` must be the whole file.
     pub fn parse(head: &[u8], total_len: u64) -> Result<Self, SetupError> {
         if head.starts_with(b"\x7fELF") {
-            if (head.len() as u64) < total_len {
-                return Err(SetupError::ElfNotInPlace);
+            #[cfg(not(feature = "elf"))]
+            return Err(SetupError::ElfUnsupported);
+            #[cfg(feature = "elf")]
+            {
+                if (head.len() as u64) < total_len {
+                    return Err(SetupError::ElfNotInPlace);
+                }
+                return Self::parse_elf(head);
             }
-            return Self::parse_elf(head);
         }
         if total_len < ARM64_HEADER_SIZE as u64 || head.len() < ARM64_HEADER_SIZE {
             return Err(SetupError::Truncated {
@@ -222,6 +229,7 @@ impl KernelInfo {
     /// An arm64 `vmlinux`: its `PT_LOAD` segments, laid out by virtual
     /// address from the lowest one, are the `Image` (whose header starts
     /// the first segment).
+    #[cfg(feature = "elf")]
     fn parse_elf(elf: &[u8]) -> Result<Self, SetupError> {
         use goblin::container::{Container, Ctx, Endian};
         use goblin::elf::program_header::ProgramHeader;

@@ -84,6 +84,22 @@ pub enum ParamError {
     Range,
 }
 
+// Display (not Debug) is what the VMM prints: it keeps derive(Debug)'s
+// formatting machinery out of the binary.
+impl core::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ParamError::Missing => f.write_str("no boot parameter block"),
+            ParamError::Version(v) => write!(f, "unsupported format version {v}"),
+            ParamError::Size(s) => write!(f, "size {s} out of range"),
+            ParamError::Checksum => f.write_str("checksum mismatch"),
+            ParamError::Vcpus(n) => write!(f, "vCPU count {n} out of range"),
+            ParamError::Cmdline => f.write_str("bad command line"),
+            ParamError::Range => f.write_str("bad image range"),
+        }
+    }
+}
+
 fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)

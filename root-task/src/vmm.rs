@@ -54,13 +54,13 @@ fn map_staging(res: &Res, paddr: u64, size: u64) -> Result<&'static [u8], String
     let va = r
         .vspace
         .reserve(end - base, 21)
-        .map_err(|e| format!("staging VA: {e:?}"))?;
+        .map_err(|e| format!("staging VA: {e}"))?;
     let mut pa = base;
     while pa < end {
         let f = r
             .objects
             .alloc_device_frame(&mut RootKernel, pa, 21)
-            .map_err(|e| format!("staging frame {pa:#x}: {e:?}"))?;
+            .map_err(|e| format!("staging frame {pa:#x}: {e}"))?;
         let attrs = VM_ATTRS_DEFAULT | VM_ATTRS_EXECUTE_NEVER;
         r.vspace
             .map_at(
@@ -71,7 +71,7 @@ fn map_staging(res: &Res, paddr: u64, size: u64) -> Result<&'static [u8], String
                 CapRights::READ,
                 attrs,
             )
-            .map_err(|e| format!("mapping staging {pa:#x}: {e:?}"))?;
+            .map_err(|e| format!("mapping staging {pa:#x}: {e}"))?;
         pa += LARGE_PAGE_SIZE;
     }
     // SAFETY: mapped read-only above for the rest of the program; nothing writes it.
@@ -84,7 +84,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     // ---- what the host placed (see bootparams.rs) ----
     let page = map_staging(&res, PARAMS_ADDR, PARAMS_MAX as u64)?;
     let params = BootParams::decode(page).map_err(|e| {
-        format!("boot parameters at {PARAMS_ADDR:#x}: {e:?} (start the VMM with `cargo xtask run`)")
+        format!("boot parameters at {PARAMS_ADDR:#x}: {e} (start the VMM with `cargo xtask run`)")
     })?;
     let kernel = map_staging(&res, params.kernel.0, params.kernel.1)?;
     let initrd: &'static [u8] = if params.initrd.1 > 0 {
@@ -292,18 +292,18 @@ fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Re
         .borrow_mut()
         .objects
         .alloc_slot()
-        .map_err(|e| format!("slot: {e:?}"))?;
+        .map_err(|e| format!("slot: {e}"))?;
     init::IRQ_CONTROL
         .irq_control_get(u64::from(intid), init::CNODE, slot, 64)
-        .map_err(|e| format!("IRQControl_Get({intid}): {e:?}"))?;
+        .map_err(|e| format!("IRQControl_Get({intid}): {e}"))?;
     let handler = IrqHandler::from_bits(slot);
     handler
         .irq_handler_set_notification(Notification::from_bits(ntfn.0))
-        .map_err(|e| format!("IRQHandler_SetNotification: {e:?}"))?;
+        .map_err(|e| format!("IRQHandler_SetNotification: {e}"))?;
     guest
         .virq_register_passthrough(0, intid, UART_CHANNEL, move |_| {
             if let Err(e) = handler.irq_handler_ack() {
-                println!("VMM: UART IRQHandler_Ack: {e:?}");
+                println!("VMM: UART IRQHandler_Ack: {e}");
             }
         })
         .map_err(|e| format!("virq_register_passthrough: {e}"))?;

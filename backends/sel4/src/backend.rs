@@ -6,11 +6,11 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use sel4_abi::arch::VmAttributes;
-use sel4_abi::cap::{Notification, Tcb, VSpace};
+use sel4_abi::cap::{AsidPool, CNode, Notification, Tcb, VSpace};
 use sel4_abi::invocation::{encode, CacheOp};
-use sel4_abi::{init, syscall, CNodeCapData, CPtr, CapRights, MessageInfo};
-use sel4_rt::objects::{KernelError, Object, ObjectAllocator, ObjectKind, Slot, UntypedOps};
-use sel4_rt::vspace::{MapOps, VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_EXECUTE_NEVER};
+use sel4_abi::{syscall, CNodeCapData, CPtr, CapRights, MessageInfo};
+use sel4_rt::objects::{KernelError, Object, ObjectAllocator, ObjectKind, Slot};
+use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::RootKernel;
 use sel4vm::backend::badge;
 use sel4vm::{
@@ -19,11 +19,16 @@ use sel4vm::{
 };
 
 use crate::decode::{self, Received, VaWindow, LARGE_BITS};
+use crate::source::{CapPath, HostCaps, ObjectSource, SourceObject};
 
 /// Depth that resolves a root-CNode slot index as a CPtr.
 const ROOT_DEPTH: u8 = 64;
 
-/// The root task's allocators, shared by every backend (VM) in the process.
+/// Translation levels below the stage-2 root: no frame needs more tables.
+const MAX_TABLES_PER_MAP: usize = 3;
+
+/// The root task's allocators, shared by every backend (VM) in the process:
+/// the default [`ObjectSource`].
 ///
 /// Plays the role of the `vka_t` + `vspace_t` pair libsel4vm is given.
 pub struct Resources {
@@ -31,7 +36,9 @@ pub struct Resources {
     pub objects: ObjectAllocator,
     /// The VMM's own address space (guest frames are mapped into a window of it).
     pub vspace: VSpaceMapper,
-    bound: Option<Object>,
+    /// Objects handed to backends, by cap slot (the allocator's handle).
+    live: BTreeMap<Slot, Object>,
+    bound: Option<SourceObject>,
 }
 
 impl Resources {
@@ -40,6 +47,7 @@ impl Resources {
         Self {
             objects,
             vspace,
+            live: BTreeMap::new(),
             bound: None,
         }
     }
@@ -48,28 +56,118 @@ impl Resources {
     pub fn shared(self) -> Rc<RefCell<Resources>> {
         Rc::new(RefCell::new(self))
     }
+}
 
-    /// The notification bound to the VMM thread (created and bound on first use).
-    ///
-    /// A thread can have only one bound notification, so all backends of
-    /// the process share it; its signals wake whichever backend is in
-    /// `wait_event`.
-    fn bound_notification(&mut self) -> Result<Object, BackendError> {
-        if let Some(n) = self.bound {
-            return Ok(n);
+impl ObjectSource for Resources {
+    fn alloc(
+        &mut self,
+        kind: ObjectKind,
+        paddr: Option<u64>,
+    ) -> Result<SourceObject, BackendError> {
+        let obj = match paddr {
+            None => self.objects.alloc(&mut RootKernel, kind),
+            Some(pa) => self.objects.alloc_at(&mut RootKernel, kind, pa),
         }
-        let n = self
+        .map_err(|e| decode::alloc_error(e, paddr))?;
+        let size = 1u64 << kind.size_bits();
+        let device = self
             .objects
-            .alloc(&mut RootKernel, ObjectKind::Notification)
-            .map_err(|e| decode::alloc_error(e, None))?;
-        let r = init::TCB.tcb_bind_notification(Notification::from_bits(n.cap));
-        if let Err(e) = r {
-            let _ = self.objects.free(&mut RootKernel, n);
-            return Err(decode::kernel_error(e));
-        }
-        self.bound = Some(n);
-        Ok(n)
+            .untyped_covering(obj.paddr, size)
+            .is_some_and(|u| u.is_device);
+        self.live.insert(obj.cap, obj);
+        Ok(SourceObject {
+            cap: obj.cap,
+            kind,
+            paddr: Some(obj.paddr),
+            device,
+            cookie: 0,
+        })
     }
+
+    fn free(&mut self, obj: &SourceObject) -> Result<(), BackendError> {
+        let o = self
+            .live
+            .remove(&obj.cap)
+            .ok_or(BackendError::InvalidFrame)?;
+        self.objects
+            .free(&mut RootKernel, o)
+            .map_err(|e| decode::alloc_error(e, None))
+    }
+
+    fn alloc_slot(&mut self) -> Result<Slot, BackendError> {
+        self.objects
+            .alloc_slot()
+            .map_err(|e| decode::alloc_error(e, None))
+    }
+
+    fn free_slot(&mut self, slot: Slot) {
+        let _ = self.objects.free_slot(slot);
+    }
+
+    fn path(&self, slot: Slot) -> CapPath {
+        CapPath {
+            root: HostCaps::ROOT_TASK.cnode,
+            index: slot,
+            depth: ROOT_DEPTH,
+        }
+    }
+
+    fn reserve_vmm(&mut self, size: u64, align_bits: u8) -> Result<u64, BackendError> {
+        self.vspace
+            .reserve(size, align_bits)
+            .map_err(|e| decode::map_error(e, 0))
+    }
+
+    fn map_vmm(&mut self, frame: Slot, vaddr: u64, _size_bits: u8) -> Result<(), BackendError> {
+        self.vspace
+            .map_at(
+                &mut RootKernel,
+                &mut self.objects,
+                frame,
+                vaddr,
+                CapRights::READ_WRITE,
+                VM_ATTRS_DEFAULT | VM_ATTRS_EXECUTE_NEVER,
+            )
+            .map_err(|e| decode::map_error(e, vaddr))
+    }
+
+    fn unmap_vmm(&mut self, _frame: Slot, _vaddr: u64, _size_bits: u8) {
+        // Deleting the frame copy removes the mapping; the range is not reused.
+    }
+
+    fn bound_notification(&self) -> Option<SourceObject> {
+        self.bound
+    }
+
+    fn set_bound_notification(&mut self, n: SourceObject) {
+        self.bound = Some(n);
+    }
+
+    fn coalesce(&mut self) {
+        // Guest RAM split untypeds down to pages; merging the freed halves
+        // gives their CNode slots back (about one per guest page).
+        if let Err(e) = self.objects.coalesce(&mut RootKernel) {
+            log::warn!("sel4vm-sel4: coalescing untypeds: {e}");
+        }
+    }
+}
+
+/// The notification bound to the VMM thread (created and bound on first use).
+///
+/// A thread can have only one bound notification, so all backends sharing
+/// a source share it; its signals wake whichever backend is in `wait_event`.
+fn bound_notification(src: &mut dyn ObjectSource) -> Result<SourceObject, BackendError> {
+    if let Some(n) = src.bound_notification() {
+        return Ok(n);
+    }
+    let n = src.alloc(ObjectKind::Notification, None)?;
+    let tcb = Tcb::from_bits(src.host_caps().tcb);
+    if let Err(e) = tcb.tcb_bind_notification(Notification::from_bits(n.cap)) {
+        let _ = src.free(&n);
+        return Err(decode::kernel_error(e));
+    }
+    src.set_bound_notification(n);
+    Ok(n)
 }
 
 /// How the backend keeps the VMM's cached view of guest frames coherent
@@ -117,7 +215,7 @@ impl Default for Sel4Config {
 /// copy mapped into the VMM.
 #[derive(Clone, Copy, Debug)]
 struct GuestFrame {
-    obj: Object,
+    obj: SourceObject,
     vmm_cap: Slot,
     vmm_va: u64,
     guest_ipa: Option<u64>,
@@ -135,86 +233,54 @@ impl GuestFrame {
 /// Kernel objects and slots of one vCPU.
 #[derive(Clone, Copy, Debug)]
 struct VcpuSlots {
-    vcpu: Object,
-    tcb: Object,
+    vcpu: SourceObject,
+    tcb: SourceObject,
     /// Badged copy of the VMM endpoint, installed as the TCB's fault endpoint.
     fault_ep: Slot,
     /// Where the reply cap of the vCPU's current fault is saved.
     reply: Slot,
+    /// `reply` as a CNode path (used on every fault).
+    reply_path: CapPath,
     reply_pending: bool,
 }
 
-/// Stage-2 (guest VSpace) operations for [`VSpaceMapper::map_at`], which
-/// adds page tables on `seL4_FailedLookup` until the frame fits.
-struct Stage2Ops(VSpace);
-
-impl UntypedOps for Stage2Ops {
-    fn retype(
-        &mut self,
-        untyped: Slot,
-        kind: ObjectKind,
-        dest: Slot,
-        count: usize,
-    ) -> Result<(), KernelError> {
-        RootKernel.retype(untyped, kind, dest, count)
-    }
-    fn delete(&mut self, slot: Slot) -> Result<(), KernelError> {
-        RootKernel.delete(slot)
-    }
+/// `seL4_CNode_Copy` between two slots of the VMM's CSpace.
+fn copy_cap(dest: CapPath, src: CapPath, rights: CapRights) -> Result<(), KernelError> {
+    CNode::from_bits(dest.root).cnode_copy(
+        dest.index,
+        dest.depth,
+        CNode::from_bits(src.root),
+        src.index,
+        src.depth,
+        rights,
+    )
 }
 
-impl MapOps for Stage2Ops {
-    fn map_frame(
-        &mut self,
-        frame: Slot,
-        vaddr: u64,
-        rights: CapRights,
-        attrs: u64,
-    ) -> Result<(), KernelError> {
-        encode::page_map(self.0, vaddr, rights, VmAttributes(attrs))
-            .perform(CPtr(frame))
-            .map(drop)
-    }
-    fn map_page_table(&mut self, pt: Slot, vaddr: u64) -> Result<(), KernelError> {
-        encode::page_table_map(self.0, vaddr, VmAttributes::DEFAULT)
-            .perform(CPtr(pt))
-            .map(drop)
-    }
-    fn unmap_frame(&mut self, frame: Slot) -> Result<(), KernelError> {
-        encode::page_unmap().perform(CPtr(frame)).map(drop)
-    }
-}
-
-/// `seL4_CNode_Copy` within the root CNode.
-fn copy_cap(dest: Slot, src: Slot, rights: CapRights) -> Result<(), KernelError> {
-    init::CNODE.cnode_copy(dest, ROOT_DEPTH, init::CNODE, src, ROOT_DEPTH, rights)
-}
-
-/// `seL4_CNode_Mint` within the root CNode.
-fn mint_cap(dest: Slot, src: Slot, rights: CapRights, badge: u64) -> Result<(), KernelError> {
-    init::CNODE.cnode_mint(
-        dest,
-        ROOT_DEPTH,
-        init::CNODE,
-        src,
-        ROOT_DEPTH,
+/// `seL4_CNode_Mint` between two slots of the VMM's CSpace.
+fn mint_cap(dest: CapPath, src: CapPath, rights: CapRights, badge: u64) -> Result<(), KernelError> {
+    CNode::from_bits(dest.root).cnode_mint(
+        dest.index,
+        dest.depth,
+        CNode::from_bits(src.root),
+        src.index,
+        src.depth,
         rights,
         badge,
     )
 }
 
-/// `seL4_CNode_Delete` in the root CNode (deleting an empty slot succeeds).
-fn delete_cap(slot: Slot) -> Result<(), KernelError> {
-    init::CNODE.cnode_delete(slot, ROOT_DEPTH)
+/// `seL4_CNode_Delete` (deleting an empty slot succeeds).
+fn delete_cap(slot: CapPath) -> Result<(), KernelError> {
+    CNode::from_bits(slot.root).cnode_delete(slot.index, slot.depth)
 }
 
 /// `seL4_CNode_SaveCaller`: moves the reply cap of the last received call
 /// into `dest` (non-MCS kernels). The ABI crate has no encoder for it; the
 /// message is just (index, depth).
-fn save_caller(dest: Slot) -> Result<(), KernelError> {
-    let mut mrs = [dest, u64::from(ROOT_DEPTH), 0, 0];
+fn save_caller(dest: CapPath) -> Result<(), KernelError> {
+    let mut mrs = [dest.index, u64::from(dest.depth), 0, 0];
     let info = MessageInfo::new(sel4_abi::labels::invocation::CNodeSaveCaller, 0, 0, 2);
-    let reply = syscall::call_with_mrs(init::CNODE.cptr(), info, &mut mrs);
+    let reply = syscall::call_with_mrs(CPtr(dest.root), info, &mut mrs);
     sel4_abi::Error::check(reply.label())
 }
 
@@ -255,11 +321,12 @@ fn save_caller(dest: Slot) -> Result<(), KernelError> {
 ///   thread; [`Sel4Backend::mint_notification`] hands out copies badged with
 ///   [`badge::NOTIFICATION_BIT`] set, so they can never be mistaken for vCPUs.
 pub struct Sel4Backend {
-    res: Rc<RefCell<Resources>>,
-    vspace: Object,
-    stage2: VSpaceMapper,
-    endpoint: Object,
-    notification: Option<Object>,
+    res: Rc<RefCell<dyn ObjectSource>>,
+    vspace: SourceObject,
+    /// Stage-2 translation tables, freed with the backend.
+    stage2: Vec<SourceObject>,
+    endpoint: SourceObject,
+    notification: Option<SourceObject>,
     minted: Vec<Slot>,
     frames: BTreeMap<u64, GuestFrame>,
     window: VaWindow,
@@ -270,10 +337,20 @@ pub struct Sel4Backend {
 
 impl Sel4Backend {
     /// Creates the guest VSpace (assigned to the root task's ASID pool), the
-    /// VMM endpoint, the VMM window and (optionally) binds the notification.
+    /// VMM endpoint, the VMM window and (optionally) binds the notification,
+    /// with everything from the root task's `sel4-rt` allocators.
     ///
     /// Corresponds to the kernel-object part of `vm_init`.
     pub fn new(res: Rc<RefCell<Resources>>, config: Sel4Config) -> Result<Self, BackendError> {
+        Self::with_source(res, config)
+    }
+
+    /// As [`Sel4Backend::new`], with objects, slots and VMM mappings from
+    /// any [`ObjectSource`] (the C API's adapter over `vka_t`/`vspace_t`).
+    pub fn with_source(
+        res: Rc<RefCell<dyn ObjectSource>>,
+        config: Sel4Config,
+    ) -> Result<Self, BackendError> {
         // Whole 2 MiB slots only, so large frames fit anywhere in it.
         let window_size = config.window_size & !(LARGE_PAGE_SIZE - 1);
         if window_size == 0 {
@@ -281,32 +358,30 @@ impl Sel4Backend {
         }
         let mut guard = res.borrow_mut();
         let r = &mut *guard;
-        let k = &mut RootKernel;
-        let window_base = r
-            .vspace
-            .reserve(window_size, LARGE_BITS as u8)
-            .map_err(|e| decode::map_error(e, 0))?;
-        let vspace = r
-            .objects
-            .alloc(k, ObjectKind::VSpace)
-            .map_err(|e| decode::alloc_error(e, None))?;
-        if let Err(e) = init::ASID_POOL.asid_pool_assign(VSpace::from_bits(vspace.cap)) {
-            let _ = r.objects.free(k, vspace);
-            return Err(decode::kernel_error(e));
+        let window_base = r.reserve_vmm(window_size, LARGE_BITS as u8)?;
+        let vspace = r.alloc(ObjectKind::VSpace, None)?;
+        let assigned = r.assign_asid(vspace.cap).unwrap_or_else(|| {
+            AsidPool::from_bits(r.host_caps().asid_pool)
+                .asid_pool_assign(VSpace::from_bits(vspace.cap))
+                .map_err(decode::kernel_error)
+        });
+        if let Err(e) = assigned {
+            let _ = r.free(&vspace);
+            return Err(e);
         }
-        let endpoint = match r.objects.alloc(k, ObjectKind::Endpoint) {
+        let endpoint = match r.alloc(ObjectKind::Endpoint, None) {
             Ok(o) => o,
             Err(e) => {
-                let _ = r.objects.free(k, vspace);
-                return Err(decode::alloc_error(e, None));
+                let _ = r.free(&vspace);
+                return Err(e);
             }
         };
         let notification = if config.bind_notification {
-            match r.bound_notification() {
+            match bound_notification(r) {
                 Ok(n) => Some(n),
                 Err(e) => {
-                    let _ = r.objects.free(k, endpoint);
-                    let _ = r.objects.free(k, vspace);
+                    let _ = r.free(&endpoint);
+                    let _ = r.free(&vspace);
                     return Err(e);
                 }
             }
@@ -317,7 +392,7 @@ impl Sel4Backend {
         Ok(Self {
             res,
             vspace,
-            stage2: VSpaceMapper::new(0, 1 << 44),
+            stage2: Vec::new(),
             endpoint,
             notification,
             minted: Vec::new(),
@@ -355,12 +430,9 @@ impl Sel4Backend {
         let badge = badge::for_notification(bits)?;
         let n = self.notification.ok_or(BackendError::Unsupported)?;
         let mut res = self.res.borrow_mut();
-        let slot = res
-            .objects
-            .alloc_slot()
-            .map_err(|e| decode::alloc_error(e, None))?;
-        if let Err(e) = mint_cap(slot, n.cap, CapRights::ALL, badge) {
-            let _ = res.objects.free_slot(slot);
+        let slot = res.alloc_slot()?;
+        if let Err(e) = mint_cap(res.path(slot), res.path(n.cap), CapRights::ALL, badge) {
+            res.free_slot(slot);
             return Err(decode::kernel_error(e).into());
         }
         self.minted.push(slot);
@@ -384,7 +456,7 @@ impl Sel4Backend {
 
     /// Number of stage-2 page tables created so far.
     pub fn stage2_tables(&self) -> usize {
-        self.stage2.page_tables().len()
+        self.stage2.len()
     }
 
     /// `(base, size)` of the VMM window guest frames are mapped into.
@@ -447,31 +519,18 @@ impl Sel4Backend {
         kind: ObjectKind,
         paddr: Option<u64>,
     ) -> Result<FrameHandle, BackendError> {
-        let obj = {
-            let mut res = self.res.borrow_mut();
-            match paddr {
-                None => res.objects.alloc(&mut RootKernel, kind),
-                Some(pa) => res.objects.alloc_at(&mut RootKernel, kind, pa),
-            }
-            .map_err(|e| decode::alloc_error(e, paddr))?
-        };
+        let obj = self.res.borrow_mut().alloc(kind, paddr)?;
         let f = match self.map_into_vmm(obj) {
             Ok(f) => f,
             Err(e) => {
-                let _ = self.res.borrow_mut().objects.free(&mut RootKernel, obj);
+                let _ = self.res.borrow_mut().free(&obj);
                 return Err(e);
             }
         };
         self.frames.insert(obj.cap, f);
         // Frames from device untypeds are not zeroed by the kernel and may
         // hold a previous guest's data.
-        let is_device = {
-            let res = self.res.borrow();
-            res.objects
-                .untyped_covering(obj.paddr, f.size())
-                .is_some_and(|u| u.is_device)
-        };
-        if is_device && self.zero_device_frames {
+        if obj.device && self.zero_device_frames {
             let r = self.access_frame(FrameHandle(obj.cap), |b| b.fill(0));
             if let Err(e) = r {
                 self.free_frame(FrameHandle(obj.cap));
@@ -482,36 +541,28 @@ impl Sel4Backend {
     }
 
     /// Maps the VMM copy of a new frame; undoes itself on failure.
-    fn map_into_vmm(&mut self, obj: Object) -> Result<GuestFrame, BackendError> {
-        let bits = u32::from(obj.kind.size_bits());
-        let va = self.window.alloc(bits).ok_or(BackendError::OutOfMemory)?;
+    fn map_into_vmm(&mut self, obj: SourceObject) -> Result<GuestFrame, BackendError> {
+        let bits = obj.kind.size_bits();
+        let va = self
+            .window
+            .alloc(u32::from(bits))
+            .ok_or(BackendError::OutOfMemory)?;
         let mut res = self.res.borrow_mut();
         let r = &mut *res;
-        let slot = match r.objects.alloc_slot() {
+        let slot = match r.alloc_slot() {
             Ok(s) => s,
             Err(e) => {
-                self.window.free(va, bits);
-                return Err(decode::alloc_error(e, None));
+                self.window.free(va, u32::from(bits));
+                return Err(e);
             }
         };
-        let mapped = copy_cap(slot, obj.cap, CapRights::READ_WRITE)
+        let mapped = copy_cap(r.path(slot), r.path(obj.cap), CapRights::READ_WRITE)
             .map_err(decode::kernel_error)
-            .and_then(|()| {
-                r.vspace
-                    .map_at(
-                        &mut RootKernel,
-                        &mut r.objects,
-                        slot,
-                        va,
-                        CapRights::READ_WRITE,
-                        VM_ATTRS_DEFAULT | VM_ATTRS_EXECUTE_NEVER,
-                    )
-                    .map_err(|e| decode::map_error(e, va))
-            });
+            .and_then(|()| r.map_vmm(slot, va, bits));
         if let Err(e) = mapped {
-            let _ = delete_cap(slot);
-            let _ = r.objects.free_slot(slot);
-            self.window.free(va, bits);
+            let _ = delete_cap(r.path(slot));
+            r.free_slot(slot);
+            self.window.free(va, u32::from(bits));
             return Err(e);
         }
         Ok(GuestFrame {
@@ -524,23 +575,58 @@ impl Sel4Backend {
 
     /// Deletes the VMM copy (which unmaps it) and returns slot and address.
     fn unmap_from_vmm(&mut self, f: &GuestFrame) {
-        if let Err(e) = delete_cap(f.vmm_cap) {
+        let mut res = self.res.borrow_mut();
+        res.unmap_vmm(f.vmm_cap, f.vmm_va, f.obj.kind.size_bits());
+        if let Err(e) = delete_cap(res.path(f.vmm_cap)) {
             log::warn!("sel4vm-sel4: deleting VMM frame copy {}: {e}", f.vmm_cap);
             return;
         }
-        let _ = self.res.borrow_mut().objects.free_slot(f.vmm_cap);
+        res.free_slot(f.vmm_cap);
         self.window.free(f.vmm_va, f.bits());
+    }
+
+    /// Maps `frame` into the guest at `ipa`, adding stage-2 tables from the
+    /// source while the kernel reports `seL4_FailedLookup`.
+    fn map_stage2(
+        &mut self,
+        frame: Slot,
+        ipa: u64,
+        rights: CapRights,
+        attrs: VmAttributes,
+    ) -> Result<(), BackendError> {
+        let vs = VSpace::from_bits(self.vspace.cap);
+        for _ in 0..=MAX_TABLES_PER_MAP {
+            match encode::page_map(vs, ipa, rights, attrs).perform(CPtr(frame)) {
+                Ok(_) => return Ok(()),
+                Err(KernelError::FailedLookup) => {}
+                Err(KernelError::DeleteFirst) => return Err(BackendError::InvalidAddress(ipa)),
+                Err(e) => return Err(decode::kernel_error(e)),
+            }
+            let mut res = self.res.borrow_mut();
+            let pt = res.alloc(ObjectKind::PageTable, None)?;
+            match encode::page_table_map(vs, ipa, VmAttributes::DEFAULT).perform(CPtr(pt.cap)) {
+                Ok(_) => self.stage2.push(pt),
+                Err(e) => {
+                    let _ = res.free(&pt);
+                    return Err(match e {
+                        KernelError::DeleteFirst => BackendError::InvalidAddress(ipa),
+                        e => decode::kernel_error(e),
+                    });
+                }
+            }
+        }
+        Err(decode::kernel_error(KernelError::FailedLookup))
     }
 
     fn destroy_vcpu(&mut self, v: VcpuSlots) {
         let mut res = self.res.borrow_mut();
         let _ = Tcb::from_bits(v.tcb.cap).tcb_suspend();
         for slot in [v.reply, v.fault_ep] {
-            let _ = delete_cap(slot);
-            let _ = res.objects.free_slot(slot);
+            let _ = delete_cap(res.path(slot));
+            res.free_slot(slot);
         }
         for o in [v.tcb, v.vcpu] {
-            if let Err(e) = res.objects.free(&mut RootKernel, o) {
+            if let Err(e) = res.free(&o) {
                 log::warn!("sel4vm-sel4: freeing vCPU object {}: {e}", o.cap);
             }
         }
@@ -563,13 +649,17 @@ impl Backend for Sel4Backend {
         };
         self.unmap_from_vmm(&f);
         // Deleting the last cap also removes a stage-2 mapping that was left.
-        if let Err(e) = self.res.borrow_mut().objects.free(&mut RootKernel, f.obj) {
-            log::warn!("sel4vm-sel4: freeing frame {:#x}: {e}", f.obj.paddr);
+        if let Err(e) = self.res.borrow_mut().free(&f.obj) {
+            log::warn!("sel4vm-sel4: freeing frame {}: {e}", f.obj.cap);
         }
     }
 
     fn frame_paddr(&mut self, frame: FrameHandle) -> Result<u64, BackendError> {
-        Ok(self.frame(frame)?.obj.paddr)
+        // A `vka_t` without `utspace_paddr` cannot tell.
+        self.frame(frame)?
+            .obj
+            .paddr
+            .ok_or(BackendError::Unsupported)
     }
 
     fn map_guest(
@@ -583,20 +673,7 @@ impl Backend for Sel4Backend {
             return Err(BackendError::InvalidAddress(ipa));
         }
         let (cap_rights, attrs) = decode::stage2_rights(rights);
-        let mut ops = Stage2Ops(VSpace::from_bits(self.vspace.cap));
-        {
-            let mut res = self.res.borrow_mut();
-            self.stage2
-                .map_at(
-                    &mut ops,
-                    &mut res.objects,
-                    f.obj.cap,
-                    ipa,
-                    cap_rights,
-                    attrs.into_word(),
-                )
-                .map_err(|e| decode::map_error(e, ipa))?;
-        }
+        self.map_stage2(f.obj.cap, ipa, cap_rights, attrs)?;
         if let Some(g) = self.frames.get_mut(&frame.0) {
             g.guest_ipa = Some(ipa);
         }
@@ -678,35 +755,23 @@ impl Backend for Sel4Backend {
         }
         let mut res = self.res.borrow_mut();
         let r = &mut *res;
-        let k = &mut RootKernel;
-        let mut objs: Vec<Object> = Vec::new();
+        let host = r.host_caps();
+        let mut objs: Vec<SourceObject> = Vec::new();
         let mut slots: Vec<Slot> = Vec::new();
         let result = (|| {
-            let vo = r
-                .objects
-                .alloc(k, ObjectKind::Vcpu)
-                .map_err(|e| decode::alloc_error(e, None))?;
+            let vo = r.alloc(ObjectKind::Vcpu, None)?;
             objs.push(vo);
-            let tcb = r
-                .objects
-                .alloc(k, ObjectKind::Tcb)
-                .map_err(|e| decode::alloc_error(e, None))?;
+            let tcb = r.alloc(ObjectKind::Tcb, None)?;
             objs.push(tcb);
-            let fault_ep = r
-                .objects
-                .alloc_slot()
-                .map_err(|e| decode::alloc_error(e, None))?;
+            let fault_ep = r.alloc_slot()?;
             slots.push(fault_ep);
-            let reply = r
-                .objects
-                .alloc_slot()
-                .map_err(|e| decode::alloc_error(e, None))?;
+            let reply = r.alloc_slot()?;
             slots.push(reply);
             // Faults may only be sent (and carry a reply cap); no receive right.
             let ep_rights = CapRights::new(true, true, false, true);
             mint_cap(
-                fault_ep,
-                self.endpoint.cap,
+                r.path(fault_ep),
+                r.path(self.endpoint.cap),
                 ep_rights,
                 badge::for_vcpu(vcpu),
             )
@@ -715,7 +780,7 @@ impl Backend for Sel4Backend {
             // The fault endpoint is looked up in the vCPU's CSpace: the VMM's.
             t.tcb_configure(
                 CPtr(fault_ep),
-                init::CNODE,
+                CNode::from_bits(host.cnode),
                 CNodeCapData::new(0, 0),
                 VSpace::from_bits(self.vspace.cap),
                 0,
@@ -723,7 +788,7 @@ impl Backend for Sel4Backend {
                 CPtr::NULL,
             )
             .map_err(decode::kernel_error)?;
-            t.tcb_set_priority(init::TCB, u64::from(priority))
+            t.tcb_set_priority(Tcb::from_bits(host.tcb), u64::from(priority))
                 .map_err(decode::kernel_error)?;
             sel4_abi::cap::Vcpu::from_bits(vo.cap)
                 .vcpu_set_tcb(t)
@@ -733,6 +798,7 @@ impl Backend for Sel4Backend {
                 tcb,
                 fault_ep,
                 reply,
+                reply_path: r.path(reply),
                 reply_pending: false,
             })
         })();
@@ -747,11 +813,11 @@ impl Backend for Sel4Backend {
             }
             Err(e) => {
                 for s in slots {
-                    let _ = delete_cap(s);
-                    let _ = r.objects.free_slot(s);
+                    let _ = delete_cap(r.path(s));
+                    r.free_slot(s);
                 }
-                for o in objs.into_iter().rev() {
-                    let _ = r.objects.free(k, o);
+                for o in objs.iter().rev() {
+                    let _ = r.free(o);
                 }
                 Err(e)
             }
@@ -771,7 +837,7 @@ impl Backend for Sel4Backend {
             .tcb_suspend()
             .map_err(decode::kernel_error)?;
         // Suspending cancels the pending fault; make sure no stale reply cap stays.
-        delete_cap(v.reply).map_err(decode::kernel_error)?;
+        delete_cap(v.reply_path).map_err(decode::kernel_error)?;
         if let Some(s) = self.vcpus.get_mut(&vcpu.0) {
             s.reply_pending = false;
         }
@@ -854,9 +920,9 @@ impl Backend for Sel4Backend {
                 if let Some(v) = self.vcpus.get_mut(&vcpu.0) {
                     if v.reply_pending {
                         // A vCPU cannot fault twice without a reply; clear a stale cap.
-                        let _ = delete_cap(v.reply);
+                        let _ = delete_cap(v.reply_path);
                     }
-                    save_caller(v.reply).map_err(decode::kernel_error)?;
+                    save_caller(v.reply_path).map_err(decode::kernel_error)?;
                     v.reply_pending = true;
                 }
                 // Unknown vCPUs: the core rejects the event; the reply cap is dropped.
@@ -885,8 +951,8 @@ impl Drop for Sel4Backend {
     /// Suspends and deletes the vCPUs, frees every frame, the stage-2 tables,
     /// the VSpace, the endpoint and the minted notification caps, then
     /// coalesces the allocator. Memory and slots go back to the shared
-    /// allocator; the VMM window's address range (and the root VSpace page
-    /// tables covering it) are not reused.
+    /// source; the VMM window's address range (and the VMM page tables
+    /// covering it) are not reused.
     fn drop(&mut self) {
         let vcpus: Vec<VcpuSlots> = self.vcpus.values().copied().collect();
         self.vcpus.clear();
@@ -899,23 +965,19 @@ impl Drop for Sel4Backend {
         }
         let mut res = self.res.borrow_mut();
         for slot in self.minted.drain(..) {
-            let _ = delete_cap(slot);
-            let _ = res.objects.free_slot(slot);
+            let _ = delete_cap(res.path(slot));
+            res.free_slot(slot);
         }
-        for pt in self.stage2.page_tables().to_vec() {
-            if let Err(e) = res.objects.free(&mut RootKernel, pt) {
+        for pt in self.stage2.drain(..) {
+            if let Err(e) = res.free(&pt) {
                 log::warn!("sel4vm-sel4: freeing stage-2 table: {e}");
             }
         }
         for o in [self.endpoint, self.vspace] {
-            if let Err(e) = res.objects.free(&mut RootKernel, o) {
+            if let Err(e) = res.free(&o) {
                 log::warn!("sel4vm-sel4: freeing object {}: {e}", o.cap);
             }
         }
-        // Guest RAM split untypeds down to pages; merging the freed halves
-        // gives their CNode slots back (about one per guest page).
-        if let Err(e) = res.objects.coalesce(&mut RootKernel) {
-            log::warn!("sel4vm-sel4: coalescing untypeds: {e}");
-        }
+        res.coalesce();
     }
 }

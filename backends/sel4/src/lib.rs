@@ -11,9 +11,11 @@
 extern crate alloc;
 
 pub mod decode;
+pub mod source;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod backend;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use backend::{CacheMaintenance, Resources, Sel4Backend, Sel4Config};
+pub use source::{CapPath, HostCaps, ObjectSource, SourceObject};

@@ -11,12 +11,18 @@ extern "C" {
 #define BOOT_VCPU 0
 
 /* Initialises `vm` (any previous contents are overwritten) and names it.
- * `vka`, `host_simple` and `io_ops` may be NULL: they are stored in vm_t but
- * never called -- kernel objects come from the project's own allocator (see
- * docs/migrating-from-libsel4vm.md). `host_vspace` is copied into
- * mem.vmm_vspace. `host_endpoint` is stored on the host build; on seL4 the
- * library creates the VMM endpoint and stores that instead.
- * Returns 0, or -1 (NULL vm/name, already initialised, no resources). */
+ * `vka == NULL`: kernel objects come from the project's own allocator and
+ * `host_simple`/`host_vspace` are not called. Non-NULL `vka` (seL4 build):
+ * every kernel object and slot comes from it, guest frames are mapped into
+ * the VMM through `host_vspace` (reserve_range_aligned, map_pages_at_vaddr,
+ * unmap_pages, free_reservation), and a non-NULL `host_simple` supplies
+ * ASID_assign and init_cap; the structs must outlive the VM. The host build
+ * only checks that `vka`/`host_vspace` have the operations needed. Exact list
+ * in docs/migrating-from-libsel4vm.md. `io_ops` is stored, never called.
+ * `host_vspace` is copied into mem.vmm_vspace. `host_endpoint` is stored on
+ * the host build; on seL4 the library creates the VMM endpoint instead.
+ * Returns 0, or -1 (NULL vm/name, already initialised, no resources, a
+ * vka/vspace lacking a needed operation). */
 int vm_init(vm_t *vm, vka_t *vka, simple_t *host_simple, vspace_t host_vspace, ps_io_ops_t *io_ops,
             seL4_CPtr host_endpoint, const char *name);
 

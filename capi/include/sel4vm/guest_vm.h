@@ -17,8 +17,9 @@
  *   vm_run), run.notification_callback(+cookie), arch.vm_smc_handler,
  *   cspace.cspace_obj.cptr, cspace.cspace_root_data, host_endpoint,
  *   vm_name, vm_id, vm_initialised.
- * Stored as passed to vm_init, never used by the library: vka, simple,
- *   io_ops, mem.vmm_vspace.
+ * Stored as passed to vm_init: vka, simple, io_ops, mem.vmm_vspace (the
+ *   library keeps what vm_init was given; writing these fields later has no
+ *   effect; io_ops is never used).
  * Owned by the application, never read or written by the library: entry.
  * Not maintained (zero): mem.vm_vspace, mem.vm_vspace_root,
  *   mem.reservation_cookie, mem.clean_cache, mem.map_one_to_one, the

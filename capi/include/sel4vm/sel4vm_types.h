@@ -5,8 +5,12 @@
  * otherwise (host builds, tests) minimal aarch64-compatible ones are given
  * here. Likewise for libsel4vka/libsel4simple/libsel4vspace/libplatsupport:
  * with them on the include path their real types are used, otherwise
- * vka_t, simple_t and ps_io_ops_t are incomplete types (only pointers are
- * passed) and vspace_t/vka_object_t get layout-compatible definitions.
+ * vka_t, cspacepath_t, reservation_t, vspace_t and vka_object_t get
+ * layout-compatible definitions (members in the libraries' order; the
+ * operations vm_init's adapter calls have their real prototypes), and
+ * simple_t and ps_io_ops_t are incomplete types (only pointers are passed).
+ * Which vka/vspace/simple operations are called, and when:
+ * docs/migrating-from-libsel4vm.md, "Allocator interop".
  * Define SEL4VM_NO_LIBSEL4 / SEL4VM_NO_SEL4_UTIL_LIBS to force the minimal
  * definitions.
  */
@@ -94,10 +98,42 @@ typedef enum {
 #include <vspace/vspace.h>
 #include <platsupport/io.h>
 #else
-/* Only pointers to these are passed; the library never dereferences them. */
-typedef struct vka vka_t;
+/* Only pointers to these are passed. The library reads the first members
+ * of a real libsel4simple simple_t (data, ASID_assign, init_cap); without
+ * libsel4simple there is no simple_t to pass, so pass NULL. */
 typedef struct simple_t simple_t;
 typedef struct ps_io_ops ps_io_ops_t;
+
+/* libsel4vka's slot descriptor (same layout). */
+typedef struct _cspacepath_t {
+    seL4_CPtr capPtr;
+    seL4_Word capDepth;
+    seL4_CPtr root;
+    seL4_Word dest;
+    seL4_Word destDepth;
+    seL4_Word offset;
+    seL4_Word window;
+} cspacepath_t;
+
+/* Returned by utspace_paddr when the address is unknown. */
+#define VKA_NO_PADDR 1
+
+/* libsel4vka's allocator interface (same layout and prototypes). `data` is
+ * passed as the first argument of every operation. */
+typedef struct vka {
+    void *data;
+    int (*cspace_alloc)(void *data, seL4_CPtr *res);
+    void (*cspace_make_path)(void *data, seL4_CPtr slot, cspacepath_t *res);
+    int (*utspace_alloc)(void *data, const cspacepath_t *dest, seL4_Word type, seL4_Word size_bits,
+                         seL4_Word *res);
+    int (*utspace_alloc_maybe_device)(void *data, const cspacepath_t *dest, seL4_Word type,
+                                      seL4_Word size_bits, bool can_use_dev, seL4_Word *res);
+    int (*utspace_alloc_at)(void *data, const cspacepath_t *dest, seL4_Word type, seL4_Word size_bits,
+                            uintptr_t paddr, seL4_Word *cookie);
+    void (*cspace_free)(void *data, seL4_CPtr slot);
+    void (*utspace_free)(void *data, seL4_Word type, seL4_Word size_bits, seL4_Word target);
+    uintptr_t (*utspace_paddr)(void *data, seL4_Word target, seL4_Word type, seL4_Word size_bits);
+} vka_t;
 
 /* libsel4vka's object descriptor (same layout). */
 typedef struct vka_object {
@@ -107,9 +143,15 @@ typedef struct vka_object {
     seL4_Word size_bits;
 } vka_object_t;
 
+/* libsel4vspace's reservation handle (same layout); NULL res = failure. */
+typedef struct reservation {
+    void *res;
+} reservation_t;
+
 /* libsel4vspace's vspace_t, layout-compatible (the data pointer, 17
- * operations, the allocated-object cookie). The operations' real prototypes
- * live in libsel4vspace; this library never calls them. */
+ * operations, the allocated-object cookie). The four operations vm_init's
+ * adapter calls have libsel4vspace's prototypes; the others are opaque
+ * (never called). */
 typedef void (*sel4vm_vspace_op_fn)(void);
 typedef struct vspace vspace_t;
 struct vspace {
@@ -117,14 +159,16 @@ struct vspace {
     sel4vm_vspace_op_fn new_pages;
     sel4vm_vspace_op_fn map_pages;
     sel4vm_vspace_op_fn new_pages_at_vaddr;
-    sel4vm_vspace_op_fn map_pages_at_vaddr;
+    int (*map_pages_at_vaddr)(vspace_t *vspace, seL4_CPtr caps[], uintptr_t cookies[], void *vaddr,
+                              size_t num_pages, size_t size_bits, reservation_t reservation);
     sel4vm_vspace_op_fn deferred_rights_map_pages_at_vaddr;
-    sel4vm_vspace_op_fn unmap_pages;
+    void (*unmap_pages)(vspace_t *vspace, void *vaddr, size_t num_pages, size_t size_bits, vka_t *free);
     sel4vm_vspace_op_fn tear_down;
-    sel4vm_vspace_op_fn reserve_range_aligned;
+    reservation_t (*reserve_range_aligned)(vspace_t *vspace, size_t bytes, size_t size_bits,
+                                           seL4_CapRights_t rights, int cacheable, void **vaddr);
     sel4vm_vspace_op_fn reserve_range_at;
     sel4vm_vspace_op_fn reserve_deferred_rights_range_at;
-    sel4vm_vspace_op_fn free_reservation;
+    void (*free_reservation)(vspace_t *vspace, reservation_t reservation);
     sel4vm_vspace_op_fn free_reservation_by_vaddr;
     sel4vm_vspace_op_fn get_cap;
     sel4vm_vspace_op_fn get_root;

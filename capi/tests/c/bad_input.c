@@ -176,6 +176,70 @@ static void fault_at(vm_t *vm, vm_vcpu_t *v, uint64_t pc, uint64_t addr)
     sel4vm_host_push_vm_fault(vm, 0, pc, addr, DABT_NO_ISV, false);
 }
 
+/* A vka_t / vspace_t whose operations must never run on the host build:
+ * vm_init only checks which ones are present. Assigning these to the
+ * members also checks the headers' prototypes (-Werror). */
+static int never_called;
+static int t_cspace_alloc(void *d, seL4_CPtr *r) { (void)d; (void)r; never_called++; return -1; }
+static void t_make_path(void *d, seL4_CPtr s, cspacepath_t *p) { (void)d; (void)s; (void)p; never_called++; }
+static int t_ut_alloc(void *d, const cspacepath_t *p, seL4_Word t, seL4_Word b, seL4_Word *c)
+{ (void)d; (void)p; (void)t; (void)b; (void)c; never_called++; return -1; }
+static int t_ut_alloc_dev(void *d, const cspacepath_t *p, seL4_Word t, seL4_Word b, bool dev, seL4_Word *c)
+{ (void)d; (void)p; (void)t; (void)b; (void)dev; (void)c; never_called++; return -1; }
+static int t_ut_alloc_at(void *d, const cspacepath_t *p, seL4_Word t, seL4_Word b, uintptr_t pa, seL4_Word *c)
+{ (void)d; (void)p; (void)t; (void)b; (void)pa; (void)c; never_called++; return -1; }
+static void t_cspace_free(void *d, seL4_CPtr s) { (void)d; (void)s; never_called++; }
+static void t_ut_free(void *d, seL4_Word t, seL4_Word b, seL4_Word c) { (void)d; (void)t; (void)b; (void)c; never_called++; }
+static uintptr_t t_ut_paddr(void *d, seL4_Word c, seL4_Word t, seL4_Word b)
+{ (void)d; (void)c; (void)t; (void)b; never_called++; return VKA_NO_PADDR; }
+static int t_map_at(vspace_t *v, seL4_CPtr caps[], uintptr_t cookies[], void *va, size_t n, size_t b, reservation_t r)
+{ (void)v; (void)caps; (void)cookies; (void)va; (void)n; (void)b; (void)r; never_called++; return -1; }
+static void t_unmap(vspace_t *v, void *va, size_t n, size_t b, vka_t *f) { (void)v; (void)va; (void)n; (void)b; (void)f; never_called++; }
+static reservation_t t_reserve(vspace_t *v, size_t n, size_t b, seL4_CapRights_t r, int c, void **va)
+{ (void)v; (void)n; (void)b; (void)r; (void)c; (void)va; never_called++; return (reservation_t){ NULL }; }
+static void t_free_res(vspace_t *v, reservation_t r) { (void)v; (void)r; never_called++; }
+
+static void check_vka_interop(void)
+{
+    vka_t vka = {
+        .data = NULL,
+        .cspace_alloc = t_cspace_alloc,
+        .cspace_make_path = t_make_path,
+        .utspace_alloc = t_ut_alloc,
+        .utspace_alloc_maybe_device = t_ut_alloc_dev,
+        .utspace_alloc_at = t_ut_alloc_at,
+        .cspace_free = t_cspace_free,
+        .utspace_free = t_ut_free,
+        .utspace_paddr = t_ut_paddr,
+    };
+    vspace_t vs = { 0 };
+    vs.map_pages_at_vaddr = t_map_at;
+    vs.unmap_pages = t_unmap;
+    vs.reserve_range_aligned = t_reserve;
+    vs.free_reservation = t_free_res;
+    vm_t vm;
+
+    /* A vspace_t without the mapping operations cannot back a vka. */
+    vspace_t empty = { 0 };
+    CHECK(vm_init(&vm, &vka, NULL, empty, NULL, 0, "vka-no-vspace") == -1);
+    /* Missing vka operations are refused, one at a time. */
+    vka_t v = vka;
+    v.cspace_free = NULL;
+    CHECK(vm_init(&vm, &v, NULL, vs, NULL, 0, "vka-no-cspace-free") == -1);
+    v = vka;
+    v.utspace_free = NULL;
+    CHECK(vm_init(&vm, &v, NULL, vs, NULL, 0, "vka-no-ut-free") == -1);
+    v = vka;
+    v.utspace_alloc = NULL;
+    v.utspace_alloc_maybe_device = NULL;
+    CHECK(vm_init(&vm, &v, NULL, vs, NULL, 0, "vka-no-ut-alloc") == -1);
+    /* Complete: accepted, stored, and (host build) never called. */
+    CHECK(vm_init(&vm, &vka, NULL, vs, NULL, 0, "vka") == 0);
+    CHECK(vm.vka == &vka && vm.mem.vmm_vspace.map_pages_at_vaddr == t_map_at);
+    CHECK(sel4vm_destroy(&vm) == 0);
+    CHECK(never_called == 0);
+}
+
 int main(void)
 {
     vspace_t vs = { 0 };
@@ -185,6 +249,7 @@ int main(void)
 
     /* ---- NULL and uninitialised vm_t ---- */
     CHECK(vm_init(NULL, NULL, NULL, vs, NULL, 0, "x") == -1);
+    check_vka_interop();
     vm_t garbage;
     memset(&garbage, 0xab, sizeof(garbage));
     vm_t *bad[] = { NULL, &zeroed_vm, &garbage };

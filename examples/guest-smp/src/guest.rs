@@ -5,7 +5,8 @@
 //! `aarch64-linux-gnu-as` and checked in as [`SEGMENTS`] (the non-zero runs
 //! of the flat binary, with objdump's disassembly in the comments). The
 //! host test `segments_match_source` re-assembles the source and compares.
-#![cfg_attr(not(target_os = "none"), allow(dead_code))]
+// Some items are only used by the host tests, some only by the root task.
+#![allow(dead_code)]
 
 /// Guest RAM (IPA); the program's offsets are relative to it.
 pub const RAM_BASE: u64 = 0x4000_0000;
@@ -95,6 +96,10 @@ pub mod res {
     /// vCPU 1: what `CPU_OFF` returned (it must not return).
     pub const CPU_OFF_RET: usize = 0xa0;
 }
+
+// The results area holds every slot, and the flag lies after it in RAM.
+const _: () = assert!(res::CPU_OFF_RET + 8 <= RESULTS_SIZE);
+const _: () = assert!(FLAG >= RESULTS + RESULTS_SIZE as u64 && FLAG - RAM_BASE + 8 <= RAM_SIZE);
 
 /// One run of instruction words at `offset` from [`RAM_BASE`].
 #[derive(Clone, Copy, Debug)]
@@ -513,7 +518,13 @@ mod tests {
             .lines()
             .find(|l| l.split_whitespace().nth(1) == Some(&format!("{name},")))
             .unwrap_or_else(|| panic!("no .equ {name}"));
-        let v = line.split(',').nth(1).unwrap().split_whitespace().next().unwrap();
+        let v = line
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
         match v.strip_prefix("0x") {
             Some(h) => u64::from_str_radix(h, 16).unwrap(),
             None => v.parse().unwrap(),
@@ -545,7 +556,10 @@ mod tests {
     #[test]
     fn unknown_ids_are_unknown() {
         for f in [UNKNOWN_SMC, UNKNOWN_HVC, UNKNOWN_FEAT] {
-            assert!(matches!(Function::decode(f), Function::Unknown(_)), "{f:#x}");
+            assert!(
+                matches!(Function::decode(f), Function::Unknown(_)),
+                "{f:#x}"
+            );
         }
     }
 
@@ -565,7 +579,6 @@ mod tests {
             })
             .collect();
         assert_eq!(adrs, [ENTRY1 - RAM_BASE; 3]);
-        assert!(ENTRY0 - RAM_BASE >= 0x800);
     }
 
     /// Every `hvc`/`smc` has immediate 0 and follows no write of x7 other
@@ -633,8 +646,6 @@ mod tests {
             assert!(w[0].1 <= w[1].0, "segments overlap: {w:x?}");
         }
         assert!(spans.last().unwrap().1 <= RESULTS - RAM_BASE);
-        assert!(res::CPU_OFF_RET + 8 <= RESULTS_SIZE);
-        assert!(FLAG >= RESULTS + RESULTS_SIZE as u64 && FLAG - RAM_BASE + 8 <= RAM_SIZE);
     }
 
     /// The stores with base x1/x12 go to the test device: one 32-bit DONE
@@ -644,7 +655,9 @@ mod tests {
         let img = flat_image();
         let mut dev = Vec::new();
         for w in img {
-            let Ok(a) = decode_load_store(w) else { continue };
+            let Ok(a) = decode_load_store(w) else {
+                continue;
+            };
             if a.kind == MemKind::Store && matches!(a.base(), Some(1) | Some(12)) {
                 dev.push(a.total_bytes());
             }

@@ -125,7 +125,9 @@ fn run_vm(
     vm.create_vgic(layout)?;
     let dev = Rc::new(RefCell::new(Device::default()));
     let d = dev.clone();
-    vm.reserve_memory_at(DEV_BASE, DEV_SIZE, move |vm, f| d.borrow_mut().access(vm, f))?;
+    vm.reserve_memory_at(DEV_BASE, DEV_SIZE, move |vm, f| {
+        d.borrow_mut().access(vm, f)
+    })?;
 
     for s in SEGMENTS {
         let bytes: Vec<u8> = s.words.iter().flat_map(|w| w.to_le_bytes()).collect();
@@ -189,17 +191,41 @@ fn run_vm(
         get(res::IAR1),
     );
     let want: [(&str, usize, u64); 16] = [
-        ("PSCI_VERSION (HVC)", res::VERSION_HVC, u64::from(PSCI_VERSION_1_1)),
-        ("PSCI_VERSION (SMC)", res::VERSION_SMC, u64::from(PSCI_VERSION_1_1)),
-        ("SMCCC_VERSION", res::SMCCC_VERSION, u64::from(SMCCC_VERSION_1_1)),
-        ("PSCI_FEATURES(CPU_ON64)", res::FEATURES_CPU_ON, code(ret::SUCCESS)),
-        ("PSCI_FEATURES(unknown)", res::FEATURES_UNKNOWN, code(ret::NOT_SUPPORTED)),
+        (
+            "PSCI_VERSION (HVC)",
+            res::VERSION_HVC,
+            u64::from(PSCI_VERSION_1_1),
+        ),
+        (
+            "PSCI_VERSION (SMC)",
+            res::VERSION_SMC,
+            u64::from(PSCI_VERSION_1_1),
+        ),
+        (
+            "SMCCC_VERSION",
+            res::SMCCC_VERSION,
+            u64::from(SMCCC_VERSION_1_1),
+        ),
+        (
+            "PSCI_FEATURES(CPU_ON64)",
+            res::FEATURES_CPU_ON,
+            code(ret::SUCCESS),
+        ),
+        (
+            "PSCI_FEATURES(unknown)",
+            res::FEATURES_UNKNOWN,
+            code(ret::NOT_SUPPORTED),
+        ),
         ("unknown SMC", res::UNKNOWN_SMC, code(ret::NOT_SUPPORTED)),
         ("unknown HVC", res::UNKNOWN_HVC, code(ret::NOT_SUPPORTED)),
         ("AFFINITY_INFO before CPU_ON", res::AFF_BEFORE, 1),
         ("CPU_ON", res::CPU_ON, code(ret::SUCCESS)),
         ("CPU_ON again", res::CPU_ON_AGAIN, code(ret::ALREADY_ON)),
-        ("CPU_ON of MPIDR 5", res::CPU_ON_MISSING, code(ret::INVALID_PARAMETERS)),
+        (
+            "CPU_ON of MPIDR 5",
+            res::CPU_ON_MISSING,
+            code(ret::INVALID_PARAMETERS),
+        ),
         ("AFFINITY_INFO after CPU_ON", res::AFF_AFTER_ON, 0),
         ("AFFINITY_INFO after CPU_OFF", res::AFF_AFTER_OFF, 1),
         ("vCPU 1 x0 (context id)", res::X0_1, CONTEXT_TAG | v),
@@ -212,23 +238,31 @@ fn run_vm(
     }
     let iar0 = get(res::IAR0);
     let iar1 = get(res::IAR1);
-    c.check(iar0 >> 31 == 1 && iar0 & 0x3ff == u64::from(SGI_TO_0), || {
-        format!("vCPU 0 IAR {iar0:#x}, want SGI {SGI_TO_0}")
-    });
-    c.check(iar1 >> 31 == 1 && iar1 & 0x3ff == u64::from(SGI_TO_1), || {
-        format!("vCPU 1 IAR {iar1:#x}, want SGI {SGI_TO_1}")
-    });
+    c.check(
+        iar0 >> 31 == 1 && iar0 & 0x3ff == u64::from(SGI_TO_0),
+        || format!("vCPU 0 IAR {iar0:#x}, want SGI {SGI_TO_0}"),
+    );
+    c.check(
+        iar1 >> 31 == 1 && iar1 & 0x3ff == u64::from(SGI_TO_1),
+        || format!("vCPU 1 IAR {iar1:#x}, want SGI {SGI_TO_1}"),
+    );
     let mpidr1 = get(res::MPIDR1);
-    c.check(mpidr1 & 0xff_00ff_ffff == vcpu_mpidr(V1) & 0xff_00ff_ffff, || {
-        format!("vCPU 1 MPIDR {mpidr1:#x}")
-    });
+    c.check(
+        mpidr1 & 0xff_00ff_ffff == vcpu_mpidr(V1) & 0xff_00ff_ffff,
+        || format!("vCPU 1 MPIDR {mpidr1:#x}"),
+    );
     let mpidr0 = get(res::MPIDR0);
-    c.check(mpidr0 & 0xff_00ff_ffff == 0, || format!("vCPU 0 MPIDR {mpidr0:#x}"));
-    let sctlr = get(res::SCTLR1);
-    c.check(sctlr & 0b101 == 0 && sctlr & CPU_ON_SCTLR == CPU_ON_SCTLR, || {
-        format!("vCPU 1 entered with SCTLR {sctlr:#x}")
+    c.check(mpidr0 & 0xff_00ff_ffff == 0, || {
+        format!("vCPU 0 MPIDR {mpidr0:#x}")
     });
-    c.check(!vm.is_vcpu_online(V1), || "vCPU 1 still online after CPU_OFF".into());
+    let sctlr = get(res::SCTLR1);
+    c.check(
+        sctlr & 0b101 == 0 && sctlr & CPU_ON_SCTLR == CPU_ON_SCTLR,
+        || format!("vCPU 1 entered with SCTLR {sctlr:#x}"),
+    );
+    c.check(!vm.is_vcpu_online(V1), || {
+        "vCPU 1 still online after CPU_OFF".into()
+    });
     c.check(vm.is_vcpu_online(V0), || "vCPU 0 went offline".into());
     for vc in [V0, V1] {
         let lrs = vm.list_registers(vc);

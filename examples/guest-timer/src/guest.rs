@@ -5,7 +5,8 @@
 //! `aarch64-linux-gnu-as` and checked in as [`SEGMENTS`] (the non-zero runs
 //! of the flat binary, with objdump's disassembly in the comments). The
 //! host test `segments_match_source` re-assembles the source and compares.
-#![cfg_attr(not(target_os = "none"), allow(dead_code))]
+// Some items are only used by the host tests, some only by the root task.
+#![allow(dead_code)]
 
 /// Guest RAM (IPA); the program's offsets are relative to it.
 pub const RAM_BASE: u64 = 0x4000_0000;
@@ -58,6 +59,10 @@ pub mod res {
     /// u32 each: the IAR value of every timer interrupt.
     pub const IARS: usize = 0x40;
 }
+
+// The results area holds every slot and lies in guest RAM.
+const _: () = assert!(res::IARS + 4 * NUM_TICKS as usize <= RESULTS_SIZE);
+const _: () = assert!(RESULTS - RAM_BASE + RESULTS_SIZE as u64 <= RAM_SIZE);
 
 /// One run of instruction words at `offset` from [`RAM_BASE`].
 #[derive(Clone, Copy, Debug)]
@@ -372,7 +377,13 @@ mod tests {
             .lines()
             .find(|l| l.split_whitespace().nth(1) == Some(&format!("{name},")))
             .unwrap_or_else(|| panic!("no .equ {name}"));
-        let v = line.split(',').nth(1).unwrap().split_whitespace().next().unwrap();
+        let v = line
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
         match v.strip_prefix("0x") {
             Some(h) => u64::from_str_radix(h, 16).unwrap(),
             None => v.parse().unwrap(),
@@ -428,8 +439,6 @@ mod tests {
             assert!(w[0].1 <= w[1].0, "segments overlap: {w:x?}");
         }
         assert!(spans.last().unwrap().1 <= RESULTS - RAM_BASE);
-        assert!(RESULTS - RAM_BASE + RESULTS_SIZE as u64 <= RAM_SIZE);
-        assert!(res::IARS + 4 * NUM_TICKS as usize <= RESULTS_SIZE);
     }
 
     /// The stores with base x1/x12 go to the test device: one 32-bit DONE
@@ -439,7 +448,9 @@ mod tests {
         let img = flat_image();
         let mut dev = Vec::new();
         for w in img {
-            let Ok(a) = decode_load_store(w) else { continue };
+            let Ok(a) = decode_load_store(w) else {
+                continue;
+            };
             if a.kind == MemKind::Store && matches!(a.base(), Some(1) | Some(12)) {
                 dev.push(a.total_bytes());
             }

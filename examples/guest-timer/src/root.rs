@@ -135,7 +135,9 @@ fn run_vm(
 
     let dev = Rc::new(RefCell::new(Device::default()));
     let d = dev.clone();
-    vm.reserve_memory_at(DEV_BASE, DEV_SIZE, move |vm, f| d.borrow_mut().access(vm, f))?;
+    vm.reserve_memory_at(DEV_BASE, DEV_SIZE, move |vm, f| {
+        d.borrow_mut().access(vm, f)
+    })?;
 
     // Count WFI traps, then let the built-in handling deal with them.
     let wfis = Rc::new(Cell::new(0u32));
@@ -201,13 +203,23 @@ fn run_vm(
         format!("ISENABLER0 read back {en:#x}")
     });
     let prio = u32_at(&r, res::PRIORITY);
-    c.check(prio == 0xa0, || format!("IPRIORITYR[27] read back {prio:#x}"));
-    // The n-th interrupt cannot come before start + n * period.
-    c.check(period > 0 && end.wrapping_sub(start) >= NUM_TICKS * period, || {
-        format!("only {} ticks for {NUM_TICKS} periods of {period}", end.wrapping_sub(start))
+    c.check(prio == 0xa0, || {
+        format!("IPRIORITYR[27] read back {prio:#x}")
     });
+    // The n-th interrupt cannot come before start + n * period.
+    c.check(
+        period > 0 && end.wrapping_sub(start) >= NUM_TICKS * period,
+        || {
+            format!(
+                "only {} ticks for {NUM_TICKS} periods of {period}",
+                end.wrapping_sub(start)
+            )
+        },
+    );
     let ctl = u64_at(&r, res::CTL_END);
-    c.check(ctl & CTL_ENABLE == 0, || format!("timer still enabled: CTL {ctl:#x}"));
+    c.check(ctl & CTL_ENABLE == 0, || {
+        format!("timer still enabled: CTL {ctl:#x}")
+    });
     c.check(u64::from(eois.get()) == NUM_TICKS, || {
         format!("VMM saw {} EOIs of PPI 27", eois.get())
     });

@@ -445,35 +445,55 @@ impl ObjectAllocator {
     /// child untyped caps), largest possible blocks first. Runs automatically
     /// when an allocation would otherwise fail.
     pub fn coalesce(&mut self, ops: &mut impl UntypedOps) -> Result<(), AllocError> {
-        // Smallest splits first, so merges cascade upwards in one pass.
-        let mut splits: Vec<(u8, u32)> = self
+        // Smallest splits first, so merges cascade upwards in one pass. One
+        // scan per size rather than a sort (keeps the slice sort code out of
+        // the root task); merging never creates a split.
+        let mut sizes = self
             .blocks
             .iter()
-            .enumerate()
-            .filter(|(_, b)| matches!(b.state, State::Split(_)))
-            .map(|(i, b)| (b.size_bits, i as u32))
-            .collect();
-        splits.sort_unstable();
-        for (_, id) in splits {
-            let State::Split(children) = self.blocks[id as usize].state else {
-                continue;
-            };
-            if children
-                .iter()
-                .any(|&c| self.blocks[c as usize].state != State::Free)
-            {
-                continue;
+            .filter(|b| matches!(b.state, State::Split(_)))
+            .map(|b| b.size_bits);
+        let Some(first) = sizes.next() else {
+            return Ok(());
+        };
+        let (min, max) = sizes.fold((first, first), |(lo, hi), s| (lo.min(s), hi.max(s)));
+        for bits in min..=max {
+            for id in 0..self.blocks.len() {
+                let b = &self.blocks[id];
+                let State::Split(children) = b.state else {
+                    continue;
+                };
+                if b.size_bits == bits {
+                    self.merge_children(ops, id as u32, children)?;
+                }
             }
-            for c in children {
-                let cap = self.blocks[c as usize].cap;
-                ops.delete(cap)?;
-                self.unmark_free(c);
-                self.slots.free(cap)?;
-                self.blocks[c as usize].state = State::Dead;
-                self.dead.push(c);
-            }
-            self.mark_free(id);
         }
+        Ok(())
+    }
+
+    /// If both `children` of split block `id` are free, deletes them and
+    /// frees `id` whole.
+    fn merge_children(
+        &mut self,
+        ops: &mut impl UntypedOps,
+        id: u32,
+        children: [u32; 2],
+    ) -> Result<(), AllocError> {
+        if children
+            .iter()
+            .any(|&c| self.blocks[c as usize].state != State::Free)
+        {
+            return Ok(());
+        }
+        for c in children {
+            let cap = self.blocks[c as usize].cap;
+            ops.delete(cap)?;
+            self.unmark_free(c);
+            self.slots.free(cap)?;
+            self.blocks[c as usize].state = State::Dead;
+            self.dead.push(c);
+        }
+        self.mark_free(id);
         Ok(())
     }
 
