@@ -16,7 +16,6 @@
 //! the virtual-timer VPPI once the guest completed PPI 27.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::arch::syndrome::SysRegIss;
@@ -85,12 +84,40 @@ impl GicLayout {
 /// Size of the GICv2 CPU interface frame (`GICC_DIR` is at 0x1000).
 const GICC_SIZE: u64 = 0x2000;
 
+/// Ack callbacks keyed by [`IrqController::key`], kept sorted. A sorted
+/// `Vec` rather than a `BTreeMap`: entries are only added (at registration),
+/// lookups are binary searches, and it is a fraction of the code.
+struct AckTable<B: Backend>(Vec<((u32, u32), Option<IrqAckHandler<B>>)>);
+
+impl<B: Backend> AckTable<B> {
+    fn find(&self, k: &(u32, u32)) -> core::result::Result<usize, usize> {
+        self.0.binary_search_by_key(k, |e| e.0)
+    }
+
+    fn contains_key(&self, k: &(u32, u32)) -> bool {
+        self.find(k).is_ok()
+    }
+
+    fn get_mut(&mut self, k: &(u32, u32)) -> Option<&mut Option<IrqAckHandler<B>>> {
+        let i = self.find(k).ok()?;
+        Some(&mut self.0[i].1)
+    }
+
+    /// Adds or replaces the entry for `k`.
+    fn insert(&mut self, k: (u32, u32), v: Option<IrqAckHandler<B>>) {
+        match self.find(&k) {
+            Ok(i) => self.0[i].1 = v,
+            Err(i) => self.0.insert(i, (k, v)),
+        }
+    }
+}
+
 /// Per-VM IRQ controller state.
 pub(crate) struct IrqController<B: Backend> {
     pub(crate) vgic: Vgic,
     vtimer: VTimer,
     /// Ack callbacks by [`key`]; `None` while one runs.
-    acks: BTreeMap<(u32, u32), Option<IrqAckHandler<B>>>,
+    acks: AckTable<B>,
     /// `None`: no guest-visible distributor (everything pre-enabled).
     layout: Option<GicLayout>,
 }
@@ -164,7 +191,7 @@ impl<B: Backend> Vm<B> {
         self.irq = Some(IrqController {
             vgic,
             vtimer: VTimer::new(n),
-            acks: BTreeMap::new(),
+            acks: AckTable(Vec::new()),
             layout: None,
         });
         Ok(())
@@ -194,7 +221,7 @@ impl<B: Backend> Vm<B> {
         self.irq = Some(IrqController {
             vgic,
             vtimer: VTimer::new(n),
-            acks: BTreeMap::new(),
+            acks: AckTable(Vec::new()),
             layout: Some(layout),
         });
         let res = self.install_gic_frames(layout, dist_size, redist_size);

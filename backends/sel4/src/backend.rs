@@ -231,12 +231,19 @@ impl GuestFrame {
 }
 
 /// Kernel objects and slots of one vCPU.
+/// log2 of the slot count of a vCPU thread's CSpace.
+const VCPU_CSPACE_BITS: u8 = 1;
+/// Where the fault endpoint sits in a vCPU thread's CSpace (slot 0 stays
+/// empty, so a null CPtr never names it).
+const VCPU_FAULT_EP: u64 = 1;
+
 #[derive(Clone, Copy, Debug)]
 struct VcpuSlots {
     vcpu: SourceObject,
     tcb: SourceObject,
-    /// Badged copy of the VMM endpoint, installed as the TCB's fault endpoint.
-    fault_ep: Slot,
+    /// The vCPU thread's own CSpace: a 2-slot CNode whose only cap is the
+    /// badged fault endpoint (at [`VCPU_FAULT_EP`]).
+    cspace: SourceObject,
     /// Where the reply cap of the vCPU's current fault is saved.
     reply: Slot,
     /// `reply` as a CNode path (used on every fault).
@@ -621,11 +628,10 @@ impl Sel4Backend {
     fn destroy_vcpu(&mut self, v: VcpuSlots) {
         let mut res = self.res.borrow_mut();
         let _ = Tcb::from_bits(v.tcb.cap).tcb_suspend();
-        for slot in [v.reply, v.fault_ep] {
-            let _ = delete_cap(res.path(slot));
-            res.free_slot(slot);
-        }
-        for o in [v.tcb, v.vcpu] {
+        let _ = delete_cap(res.path(v.reply));
+        res.free_slot(v.reply);
+        // Deleting the CNode's only cap also deletes the fault endpoint in it.
+        for o in [v.tcb, v.cspace, v.vcpu] {
             if let Err(e) = res.free(&o) {
                 log::warn!("sel4vm-sel4: freeing vCPU object {}: {e}", o.cap);
             }
@@ -763,25 +769,39 @@ impl Backend for Sel4Backend {
             objs.push(vo);
             let tcb = r.alloc(ObjectKind::Tcb, None)?;
             objs.push(tcb);
-            let fault_ep = r.alloc_slot()?;
-            slots.push(fault_ep);
+            let cspace = r.alloc(
+                ObjectKind::CNode {
+                    slot_bits: VCPU_CSPACE_BITS,
+                },
+                None,
+            )?;
+            objs.push(cspace);
             let reply = r.alloc_slot()?;
             slots.push(reply);
             // Faults may only be sent (and carry a reply cap); no receive right.
             let ep_rights = CapRights::new(true, true, false, true);
+            let in_vcpu_cspace = CapPath {
+                root: cspace.cap,
+                index: VCPU_FAULT_EP,
+                depth: VCPU_CSPACE_BITS,
+            };
             mint_cap(
-                r.path(fault_ep),
+                in_vcpu_cspace,
                 r.path(self.endpoint.cap),
                 ep_rights,
                 badge::for_vcpu(vcpu),
             )
             .map_err(decode::kernel_error)?;
             let t = Tcb::from_bits(tcb.cap);
-            // The fault endpoint is looked up in the vCPU's CSpace: the VMM's.
+            // The vCPU thread gets a CSpace of its own holding nothing but its
+            // fault endpoint: seL4 takes a guest HVC as a system call (number
+            // in x7) made with the thread's CSpace, so with the VMM's CSpace a
+            // guest could invoke the VMM's caps. The guard makes the CNode
+            // resolve all 64 bits of a CPtr.
             t.tcb_configure(
-                CPtr(fault_ep),
-                CNode::from_bits(host.cnode),
-                CNodeCapData::new(0, 0),
+                CPtr(VCPU_FAULT_EP),
+                CNode::from_bits(cspace.cap),
+                CNodeCapData::new(0, u32::from(64 - VCPU_CSPACE_BITS)),
                 VSpace::from_bits(self.vspace.cap),
                 0,
                 0,
@@ -796,7 +816,7 @@ impl Backend for Sel4Backend {
             Ok(VcpuSlots {
                 vcpu: vo,
                 tcb,
-                fault_ep,
+                cspace,
                 reply,
                 reply_path: r.path(reply),
                 reply_pending: false,
