@@ -319,6 +319,20 @@ pub enum Event {
         /// Syscall number reported by the kernel.
         syscall: u64,
     },
+    /// `seL4_Fault_CapFault` from a vCPU thread. A vCPU thread makes seL4
+    /// system calls only by accident: seL4 takes a guest HVC whose x7 is
+    /// one of its syscall numbers as that syscall, and the cap the guest's
+    /// x0 names is not in the thread's CSpace (which holds only its fault
+    /// endpoint). The guest meant a hypervisor call. No libsel4vm
+    /// counterpart (it stops on any other fault label).
+    SyscallCapFault {
+        /// Faulting vCPU.
+        vcpu: VcpuId,
+        /// Guest PC: the HVC instruction.
+        ip: u64,
+        /// The capability address that failed to resolve (the guest's x0).
+        cptr: u64,
+    },
     /// `seL4_Fault_UserException` from a vCPU thread.
     UserException {
         /// Faulting vCPU.
@@ -353,6 +367,7 @@ impl Event {
             | Event::VgicMaintenance { vcpu, .. }
             | Event::VppiEvent { vcpu, .. }
             | Event::UnknownSyscall { vcpu, .. }
+            | Event::SyscallCapFault { vcpu, .. }
             | Event::UserException { vcpu, .. }
             | Event::UnknownFault { vcpu, .. } => Some(vcpu),
             Event::Notification { .. } => None,

@@ -87,7 +87,10 @@ const GICC_SIZE: u64 = 0x2000;
 /// Ack callbacks keyed by [`IrqController::key`], kept sorted. A sorted
 /// `Vec` rather than a `BTreeMap`: entries are only added (at registration),
 /// lookups are binary searches, and it is a fraction of the code.
-struct AckTable<B: Backend>(Vec<((u32, u32), Option<IrqAckHandler<B>>)>);
+struct AckTable<B: Backend>(Vec<AckEntry<B>>);
+
+/// Key and callback (`None` while it runs).
+type AckEntry<B> = ((u32, u32), Option<IrqAckHandler<B>>);
 
 impl<B: Backend> AckTable<B> {
     fn find(&self, k: &(u32, u32)) -> core::result::Result<usize, usize> {

@@ -333,6 +333,17 @@ impl<B: Backend> Vm<B> {
                 let (a, c) = self.firmware_call(vcpu, Conduit::Hvc, 0, false)?;
                 (vcpu, a, c)
             }
+            Event::SyscallCapFault { vcpu, ip, cptr } => {
+                // The kernel ran the guest's HVC as a seL4 call on a cap the
+                // vCPU's CSpace does not hold; nothing happened besides the
+                // fault. Answer it as the SMCCC call the guest meant.
+                log::warn!(
+                    "{}: {vcpu} HVC at {ip:#x} taken by seL4 as a system call on cap {cptr:#x} (x7 is a seL4 syscall number); answered as an SMCCC call",
+                    self.name()
+                );
+                let (a, c) = self.firmware_call(vcpu, Conduit::Hvc, 0, false)?;
+                (vcpu, a, c)
+            }
             Event::UserException {
                 vcpu,
                 ip,
@@ -347,7 +358,15 @@ impl<B: Backend> Vm<B> {
                 })
             }
             Event::UnknownFault { vcpu, label } => {
-                return Err(ExitReason::UnknownFault { vcpu, label })
+                // Not a fault the kernel sends: on seL4 a guest can forge such a
+                // message with an HVC that calls its own fault endpoint. Stop the
+                // VM without replying; the vCPU stays blocked.
+                let ip = self.backend.read_context(vcpu).map_or(0, |c| c.pc());
+                log::error!(
+                    "{}: {vcpu} at {ip:#x} sent a message with label {label} that is no fault",
+                    self.name()
+                );
+                return Err(ExitReason::UnknownFault { vcpu, label });
             }
             Event::Notification { badge } => return self.handle_notification(badge),
         };

@@ -417,6 +417,7 @@ fn guest_sources_elsewhere_are_moved_unless_that_destroys_them() {
     ));
 }
 
+#[cfg(feature = "elf")]
 #[test]
 fn elf_vmlinux_segments_and_bss() {
     let mut vm = vm(1);
@@ -443,6 +444,25 @@ fn elf_vmlinux_segments_and_bss() {
     );
 }
 
+/// Without the `elf` feature (the root task's build) a `vmlinux` is refused
+/// up front with a typed error and nothing is written to the guest.
+#[cfg(not(feature = "elf"))]
+#[test]
+fn elf_refused_without_feature() {
+    let mut vm = vm(1);
+    let (elf, ..) = vmlinux(20_000, 0x3000, 9_000, 5_000);
+    let d = dtb(None);
+    assert_eq!(
+        KernelInfo::parse(&elf, elf.len() as u64),
+        Err(SetupError::ElfUnsupported)
+    );
+    assert_eq!(
+        refused(&mut vm, &imgs(&elf, &d, &[])),
+        SetupError::ElfUnsupported
+    );
+}
+
+#[cfg(feature = "elf")]
 #[test]
 fn elf_errors() {
     let mut vm = vm(1);

@@ -108,7 +108,11 @@ fn cmd_run(args: &[String]) -> Result<()> {
         None | Some("vmm") => {
             let opts = vmm::GuestOpts {
                 vcpus: o.vcpus.unwrap_or(1),
-                cmdline: o.append.unwrap_or_else(|| vmm::DEFAULT_CMDLINE.into()),
+                // Like QEMU's `-append` for a Linux guest: extra arguments go after the console.
+                cmdline: match o.append {
+                    Some(extra) => format!("{} {extra}", vmm::DEFAULT_CMDLINE),
+                    None => vmm::DEFAULT_CMDLINE.into(),
+                },
                 ram_anywhere: o.ram_anywhere,
             };
             vmm::run_interactive(&kernel, &opts)
@@ -195,18 +199,30 @@ fn step(failed: &mut Vec<String>, name: &str, f: impl FnOnce() -> Result<()>) {
 fn cmd_bench(args: &[String]) -> Result<()> {
     let o = parse_opts(args)?;
     let which = o.positional.first().map(String::as_str).unwrap_or("all");
+    let runs = match o.positional.get(1) {
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("bench: `{n}` is not a number of runs"))?,
+        None => 3,
+    };
+    let ram_touch = || target::cargo(&["bench", "-p", "sel4vm", "--bench", "ram_touch"]);
+    let boot = || -> Result<()> {
+        deps::ensure_target_tools()?;
+        vmm::bench_boot(&kernel::require()?, runs)
+    };
     match which {
-        "all" | "ram_touch" => target::cargo(&["bench", "-p", "sel4vm", "--bench", "ram_touch"]),
-        "boot" => {
-            let runs = match o.positional.get(1) {
-                Some(n) => n
-                    .parse()
-                    .map_err(|_| format!("bench boot: `{n}` is not a number of runs"))?,
-                None => 3,
-            };
-            deps::ensure_target_tools()?;
-            vmm::bench_boot(&kernel::require()?, runs)
+        "all" => {
+            ram_touch()?;
+            match kernel::prefix() {
+                Some(_) => boot(),
+                None => {
+                    println!("SKIPPED: boot benchmark (SEL4_PREFIX not set)");
+                    Ok(())
+                }
+            }
         }
+        "ram_touch" => ram_touch(),
+        "boot" => boot(),
         other => Err(format!(
             "unknown benchmark `{other}` (known: ram_touch, boot)"
         )),

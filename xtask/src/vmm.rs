@@ -19,7 +19,7 @@ use sel4vm_root_task::bootparams::plan;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Kernel command line when `--append` is not given.
+/// The guest kernel command line; `--append` adds to it.
 pub const DEFAULT_CMDLINE: &str = "console=ttyAMA0";
 
 /// How the guest is set up.

@@ -40,101 +40,153 @@ pub enum HostAction {
     Stop(VcpuId),
 }
 
-/// Frames are carved from page-aligned slabs of this many contiguous pages
-/// (16 MiB; the OS commits memory only when a page is first touched).
-const SLAB_PAGES: usize = 4096;
+/// Bytes of host address space in one arena: 1 GiB, the default size of
+/// `sel4vm-sel4`'s VMM window. The OS commits arena pages only when they are
+/// first touched, so an unused arena costs address space only.
+const ARENA_SIZE: usize = 1 << 30;
 
-/// A zeroed, page-aligned block of `SLAB_PAGES` pages.
-struct Slab {
-    ptr: std::ptr::NonNull<u8>,
+/// A zeroed block of `ARENA_SIZE` bytes starting at a 2 MiB-aligned address.
+struct Arena {
+    /// What the allocator returned (kept for `dealloc`).
+    raw: std::ptr::NonNull<u8>,
+    /// `raw` rounded up to 2 MiB.
+    base: *mut u8,
 }
 
-impl Slab {
+impl Arena {
     fn layout() -> std::alloc::Layout {
-        std::alloc::Layout::from_size_align(SLAB_PAGES * PAGE_SIZE as usize, PAGE_SIZE as usize)
-            .expect("slab layout")
+        // Alignment <= the allocator's minimum lets `alloc_zeroed` use
+        // `calloc`, which maps fresh zero pages instead of writing zeros (a
+        // 2 MiB alignment request would make std zero the whole gigabyte).
+        // The extra 2 MiB is slack for aligning `base` by hand.
+        std::alloc::Layout::from_size_align(
+            ARENA_SIZE + LARGE_PAGE_SIZE as usize,
+            std::mem::align_of::<u64>(),
+        )
+        .expect("arena layout")
     }
+
     fn new() -> Self {
         // SAFETY: the layout has non-zero size.
         let p = unsafe { std::alloc::alloc_zeroed(Self::layout()) };
-        let ptr = std::ptr::NonNull::new(p)
+        let raw = std::ptr::NonNull::new(p)
             .unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout()));
-        Self { ptr }
-    }
-    /// Pages `first..first + n` as one slice.
-    fn pages(&self, first: usize, n: usize) -> &[u8] {
-        assert!(first + n <= SLAB_PAGES);
-        // SAFETY: in bounds of the allocation; `&self` prevents concurrent `&mut`.
-        unsafe {
-            std::slice::from_raw_parts(
-                self.ptr.as_ptr().add(first * PAGE_SIZE as usize),
-                n * PAGE_SIZE as usize,
-            )
-        }
-    }
-    fn pages_mut(&mut self, first: usize, n: usize) -> &mut [u8] {
-        assert!(first + n <= SLAB_PAGES);
-        // SAFETY: in bounds; `&mut self` gives exclusive access.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                self.ptr.as_ptr().add(first * PAGE_SIZE as usize),
-                n * PAGE_SIZE as usize,
-            )
-        }
+        let skip = p.align_offset(LARGE_PAGE_SIZE as usize);
+        assert!(skip <= LARGE_PAGE_SIZE as usize, "arena alignment");
+        // SAFETY: `skip` <= the 2 MiB of slack, so `base + ARENA_SIZE` stays
+        // inside the allocation.
+        let base = unsafe { p.add(skip) };
+        Self { raw, base }
     }
 }
 
-impl Drop for Slab {
+impl Drop for Arena {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with the same layout.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout()) }
+        unsafe { std::alloc::dealloc(self.raw.as_ptr(), Self::layout()) }
+    }
+}
+
+/// Where a frame's bytes live: arena index and byte offset (a multiple of
+/// the frame's size). Derived ordering = address order within an arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    arena: usize,
+    offset: usize,
+}
+
+/// Hands out 4 KiB and 2 MiB-aligned 2 MiB slots of the arenas, the same way
+/// `sel4vm-sel4`'s window allocator hands out VMM addresses: bump allocation
+/// in increasing order (pages skipped to align a 2 MiB slot become 4 KiB
+/// slots), freed slots reused lowest address first, so frames allocated one
+/// after another sit next to each other whatever their size.
+#[derive(Default)]
+struct ArenaAlloc {
+    arenas: Vec<Arena>,
+    /// Bytes of the last arena handed out by bump allocation.
+    next: usize,
+    free_small: std::collections::BTreeSet<Slot>,
+    free_large: std::collections::BTreeSet<Slot>,
+}
+
+impl ArenaAlloc {
+    /// A zeroed slot of `size` bytes (`PAGE_SIZE` or `LARGE_PAGE_SIZE`).
+    fn alloc(&mut self, size: usize) -> Slot {
+        let free = if size == PAGE_SIZE as usize {
+            &mut self.free_small
+        } else {
+            &mut self.free_large
+        };
+        if let Some(slot) = free.pop_first() {
+            // Used before (or at least not known to be untouched): clear it,
+            // as a frame retyped from untyped memory reads as zero.
+            self.bytes_mut(slot, size).fill(0);
+            return slot;
+        }
+        let mut start = self.next.next_multiple_of(size);
+        if self.arenas.is_empty() || start + size > ARENA_SIZE {
+            // Whatever 4 KiB slots remain at the end stay usable.
+            self.release_gap(ARENA_SIZE);
+            self.arenas.push(Arena::new());
+            self.next = 0;
+            start = 0;
+        }
+        self.release_gap(start);
+        self.next = start + size;
+        // Never handed out before: still zero from `alloc_zeroed`.
+        Slot {
+            arena: self.arenas.len() - 1,
+            offset: start,
+        }
+    }
+
+    /// Moves the untouched pages of the last arena between `next` and `to`
+    /// to the free 4 KiB list.
+    fn release_gap(&mut self, to: usize) {
+        if let Some(arena) = self.arenas.len().checked_sub(1) {
+            let page = PAGE_SIZE as usize;
+            self.free_small.extend(
+                (self.next..to)
+                    .step_by(page)
+                    .map(|offset| Slot { arena, offset }),
+            );
+            self.next = to;
+        }
+    }
+
+    fn free(&mut self, slot: Slot, size: usize) {
+        if size == PAGE_SIZE as usize {
+            self.free_small.insert(slot);
+        } else {
+            self.free_large.insert(slot);
+        }
+    }
+
+    fn ptr(&self, slot: Slot) -> *mut u8 {
+        debug_assert!(slot.offset < ARENA_SIZE);
+        // SAFETY: slots lie within the arena's `ARENA_SIZE` bytes.
+        unsafe { self.arenas[slot.arena].base.add(slot.offset) }
+    }
+
+    /// `len` bytes from `slot` (which may cover several adjacent slots).
+    fn bytes(&self, slot: Slot, len: usize) -> &[u8] {
+        assert!(slot.offset + len <= ARENA_SIZE);
+        // SAFETY: in bounds of the arena; `&self` prevents concurrent `&mut`.
+        unsafe { std::slice::from_raw_parts(self.ptr(slot), len) }
+    }
+
+    fn bytes_mut(&mut self, slot: Slot, len: usize) -> &mut [u8] {
+        assert!(slot.offset + len <= ARENA_SIZE);
+        // SAFETY: in bounds of the arena; `&mut self` gives exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr(slot), len) }
     }
 }
 
 struct HostFrame {
-    slab: usize,
-    page: usize,
+    slot: Slot,
+    /// `PAGE_SIZE` or `LARGE_PAGE_SIZE`.
+    size: u64,
     paddr: u64,
-}
-
-/// Set in the handle of every 2 MiB frame; the rest is an index into
-/// `HostBackend::large`. Small handles index the slab pages and never get
-/// near this bit, so the two kinds cannot collide.
-const LARGE_HANDLE_BIT: u64 = 1 << 62;
-
-/// A zeroed, 2 MiB-aligned 2 MiB block backing one large frame.
-struct LargeFrame {
-    ptr: std::ptr::NonNull<u8>,
-    paddr: u64,
-}
-
-impl LargeFrame {
-    fn layout() -> std::alloc::Layout {
-        std::alloc::Layout::from_size_align(LARGE_PAGE_SIZE as usize, LARGE_PAGE_SIZE as usize)
-            .expect("large frame layout")
-    }
-    fn new(paddr: u64) -> Self {
-        // SAFETY: the layout has non-zero size.
-        let p = unsafe { std::alloc::alloc_zeroed(Self::layout()) };
-        let ptr = std::ptr::NonNull::new(p)
-            .unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout()));
-        Self { ptr, paddr }
-    }
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: the allocation is LARGE_PAGE_SIZE bytes; `&self` prevents concurrent `&mut`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), LARGE_PAGE_SIZE as usize) }
-    }
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as above; `&mut self` gives exclusive access.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), LARGE_PAGE_SIZE as usize) }
-    }
-}
-
-impl Drop for LargeFrame {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with the same layout.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout()) }
-    }
 }
 
 /// Per-vCPU state of the host "kernel".
@@ -158,12 +210,18 @@ pub const DEFAULT_PHYS_SIZE: u64 = 0x2000_0000;
 const ANYWHERE_PA_BASE: u64 = 0x1_0000_0000;
 
 /// The host backend.
+///
+/// Frame memory models `sel4vm-sel4`'s VMM window: every frame, 4 KiB or
+/// 2 MiB, is a slot of one big host arena (a further arena is added when one
+/// fills up), handed out in increasing address order, so frames allocated
+/// one after another are adjacent in host memory and
+/// [`Backend::contiguous_frames`] / [`Backend::access_frames`] present whole
+/// runs of guest RAM, across frame sizes, as one slice, as on seL4.
 pub struct HostBackend {
-    slabs: Vec<Slab>,
+    mem: ArenaAlloc,
+    /// Frame handle `i` is `frames[i]`; freed handles are reused.
     frames: Vec<Option<HostFrame>>,
-    free_slots: Vec<usize>,
-    large: Vec<Option<LargeFrame>>,
-    large_free_slots: Vec<usize>,
+    free_handles: Vec<usize>,
     large_enabled: bool,
     live_frames: usize,
     live_large: usize,
@@ -191,11 +249,9 @@ impl HostBackend {
     /// An empty backend with the default 1:1 window.
     pub fn new() -> Self {
         Self {
-            slabs: Vec::new(),
+            mem: ArenaAlloc::default(),
             frames: Vec::new(),
-            free_slots: Vec::new(),
-            large: Vec::new(),
-            large_free_slots: Vec::new(),
+            free_handles: Vec::new(),
             large_enabled: true,
             live_frames: 0,
             live_large: 0,
@@ -294,11 +350,7 @@ impl HostBackend {
 
     /// Size in bytes of a live frame.
     pub fn frame_size(&self, frame: FrameHandle) -> Option<u64> {
-        if frame.0 & LARGE_HANDLE_BIT != 0 {
-            self.large_frame(frame).ok().map(|_| LARGE_PAGE_SIZE)
-        } else {
-            self.frame(frame).ok().map(|_| PAGE_SIZE)
-        }
+        self.frame(frame).ok().map(|f| f.size)
     }
 
     /// A vCPU's state.
@@ -313,12 +365,8 @@ impl HostBackend {
 
     /// All bytes of a frame (4 KiB or 2 MiB).
     pub fn frame_bytes(&self, frame: FrameHandle) -> Option<&[u8]> {
-        if frame.0 & LARGE_HANDLE_BIT != 0 {
-            return self.large_frame(frame).ok().map(LargeFrame::bytes);
-        }
-        self.frame(frame)
-            .ok()
-            .map(|f| self.slabs[f.slab].pages(f.page, 1))
+        let f = self.frame(frame).ok()?;
+        Some(self.mem.bytes(f.slot, f.size as usize))
     }
 
     /// Bytes of the 4 KiB guest page containing `ipa`, via stage 2.
@@ -335,18 +383,6 @@ impl HostBackend {
         let (&base, &(f, _)) = self.stage2.range(..=ipa).next_back()?;
         let size = self.frame_size(f).unwrap_or(PAGE_SIZE);
         (ipa - base < size).then_some((base, f, size))
-    }
-
-    fn large_frame(&self, frame: FrameHandle) -> Result<&LargeFrame, BackendError> {
-        let i =
-            usize::try_from(frame.0 & !LARGE_HANDLE_BIT).map_err(|_| BackendError::InvalidFrame)?;
-        if frame.0 & LARGE_HANDLE_BIT == 0 {
-            return Err(BackendError::InvalidFrame);
-        }
-        self.large
-            .get(i)
-            .and_then(Option::as_ref)
-            .ok_or(BackendError::InvalidFrame)
     }
 
     /// Checks a 1:1 request for `[pa, pa + size)`: inside the window, aligned,
@@ -374,13 +410,72 @@ impl HostBackend {
     }
 
     fn frame(&self, frame: FrameHandle) -> Result<&HostFrame, BackendError> {
-        if frame.0 & LARGE_HANDLE_BIT != 0 {
-            return Err(BackendError::InvalidFrame);
-        }
         self.frames
             .get(usize::try_from(frame.0).map_err(|_| BackendError::InvalidFrame)?)
             .and_then(Option::as_ref)
             .ok_or(BackendError::InvalidFrame)
+    }
+
+    /// Allocates a frame of `size` bytes (4 KiB or 2 MiB), zeroed.
+    fn alloc_sized(&mut self, size: u64, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
+        if self.frame_limit.is_some_and(|l| self.live_frames >= l) {
+            return Err(BackendError::OutOfMemory);
+        }
+        let pa = match paddr {
+            Some(pa) => {
+                self.check_phys(pa, size)?;
+                pa
+            }
+            None => {
+                let pa = self.next_anywhere_pa.next_multiple_of(size);
+                self.next_anywhere_pa = pa + size;
+                pa
+            }
+        };
+        let frame = HostFrame {
+            slot: self.mem.alloc(size as usize),
+            size,
+            paddr: pa,
+        };
+        let idx = match self.free_handles.pop() {
+            Some(i) => i,
+            None => {
+                self.frames.push(None);
+                self.frames.len() - 1
+            }
+        };
+        self.frames[idx] = Some(frame);
+        let h = FrameHandle(idx as u64);
+        if paddr.is_some() {
+            self.phys_used.insert(pa, (h, size));
+        }
+        self.live_frames += 1;
+        if size == LARGE_PAGE_SIZE {
+            self.live_large += 1;
+        }
+        Ok(h)
+    }
+
+    /// How many of `frames`, from the first, are live and adjacent in the
+    /// arenas (each starting where the previous one ends), and their total
+    /// size in bytes.
+    fn run_len(&self, frames: &[FrameHandle]) -> (usize, usize) {
+        let mut n = 0;
+        let mut len = 0;
+        let mut end: Option<Slot> = None;
+        for h in frames {
+            let Ok(f) = self.frame(*h) else { break };
+            if end.is_some_and(|e| e != f.slot) {
+                break;
+            }
+            n += 1;
+            len += f.size as usize;
+            end = Some(Slot {
+                arena: f.slot.arena,
+                offset: f.slot.offset + f.size as usize,
+            });
+        }
+        (n, len)
     }
 
     fn vcpu_state(&mut self, vcpu: VcpuId) -> Result<&mut HostVcpu, BackendError> {
@@ -392,117 +487,34 @@ impl HostBackend {
 
 impl Backend for HostBackend {
     fn alloc_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
-        if self.frame_limit.is_some_and(|l| self.live_frames >= l) {
-            return Err(BackendError::OutOfMemory);
-        }
-        let pa = match paddr {
-            Some(pa) => {
-                self.check_phys(pa, PAGE_SIZE)?;
-                pa
-            }
-            None => {
-                let pa = self.next_anywhere_pa;
-                self.next_anywhere_pa += PAGE_SIZE;
-                pa
-            }
-        };
-        // Handle i always owns page i of the slab array; freed handles are reused.
-        // New frames read as zero, like frames retyped from untyped memory:
-        // fresh slab pages are zero already, reused ones are cleared.
-        let (idx, reused) = match self.free_slots.pop() {
-            Some(i) => (i, true),
-            None => {
-                let i = self.frames.len();
-                if i.is_multiple_of(SLAB_PAGES) {
-                    self.slabs.push(Slab::new());
-                }
-                self.frames.push(None);
-                (i, false)
-            }
-        };
-        let frame = HostFrame {
-            slab: idx / SLAB_PAGES,
-            page: idx % SLAB_PAGES,
-            paddr: pa,
-        };
-        if reused {
-            self.slabs[frame.slab].pages_mut(frame.page, 1).fill(0);
-        }
-        self.frames[idx] = Some(frame);
-        let h = FrameHandle(idx as u64);
-        if paddr.is_some() {
-            self.phys_used.insert(pa, (h, PAGE_SIZE));
-        }
-        self.live_frames += 1;
-        Ok(h)
+        self.alloc_sized(PAGE_SIZE, paddr)
     }
 
     fn alloc_large_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
         if !self.large_enabled {
             return Err(BackendError::Unsupported);
         }
-        if self.frame_limit.is_some_and(|l| self.live_frames >= l) {
-            return Err(BackendError::OutOfMemory);
-        }
-        let pa = match paddr {
-            Some(pa) => {
-                self.check_phys(pa, LARGE_PAGE_SIZE)?;
-                pa
-            }
-            None => {
-                let pa = self.next_anywhere_pa.next_multiple_of(LARGE_PAGE_SIZE);
-                self.next_anywhere_pa = pa + LARGE_PAGE_SIZE;
-                pa
-            }
-        };
-        // Fresh zeroed memory each time, like a frame retyped from untyped.
-        let frame = Some(LargeFrame::new(pa));
-        let idx = match self.large_free_slots.pop() {
-            Some(i) => {
-                self.large[i] = frame;
-                i
-            }
-            None => {
-                self.large.push(frame);
-                self.large.len() - 1
-            }
-        };
-        let h = FrameHandle(LARGE_HANDLE_BIT | idx as u64);
-        if paddr.is_some() {
-            self.phys_used.insert(pa, (h, LARGE_PAGE_SIZE));
-        }
-        self.live_frames += 1;
-        self.live_large += 1;
-        Ok(h)
+        self.alloc_sized(LARGE_PAGE_SIZE, paddr)
     }
 
     fn free_frame(&mut self, frame: FrameHandle) {
-        if frame.0 & LARGE_HANDLE_BIT != 0 {
-            let Ok(i) = usize::try_from(frame.0 & !LARGE_HANDLE_BIT) else {
-                return;
-            };
-            if let Some(f) = self.large.get_mut(i).and_then(Option::take) {
-                self.phys_used.remove(&f.paddr);
-                self.large_free_slots.push(i);
-                self.live_frames -= 1;
-                self.live_large -= 1;
-            }
-            return;
-        }
         let Ok(i) = usize::try_from(frame.0) else {
             return;
         };
         if let Some(f) = self.frames.get_mut(i).and_then(Option::take) {
-            self.phys_used.remove(&f.paddr);
-            self.free_slots.push(i);
+            if self.phys_used.get(&f.paddr).is_some_and(|&(h, _)| h == frame) {
+                self.phys_used.remove(&f.paddr);
+            }
+            self.mem.free(f.slot, f.size as usize);
+            self.free_handles.push(i);
             self.live_frames -= 1;
+            if f.size == LARGE_PAGE_SIZE {
+                self.live_large -= 1;
+            }
         }
     }
 
     fn frame_paddr(&mut self, frame: FrameHandle) -> Result<u64, BackendError> {
-        if frame.0 & LARGE_HANDLE_BIT != 0 {
-            return Ok(self.large_frame(frame)?.paddr);
-        }
         Ok(self.frame(frame)?.paddr)
     }
 
@@ -546,37 +558,12 @@ impl Backend for HostBackend {
         frame: FrameHandle,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
-        if frame.0 & LARGE_HANDLE_BIT != 0 {
-            self.large_frame(frame)?;
-            let i = (frame.0 & !LARGE_HANDLE_BIT) as usize;
-            let lf = self.large[i].as_mut().ok_or(BackendError::InvalidFrame)?;
-            return Ok(f(lf.bytes_mut()));
-        }
-        let slot = self
-            .frames
-            .get(frame.0 as usize)
-            .and_then(Option::as_ref)
-            .ok_or(BackendError::InvalidFrame)?;
-        Ok(f(self.slabs[slot.slab].pages_mut(slot.page, 1)))
+        let &HostFrame { slot, size, .. } = self.frame(frame)?;
+        Ok(f(self.mem.bytes_mut(slot, size as usize)))
     }
 
     fn contiguous_frames(&mut self, frames: &[FrameHandle]) -> usize {
-        // Handles i, i+1, ... in one slab are adjacent in host memory.
-        let Some(first) = frames.first() else {
-            return 0;
-        };
-        // Each large frame is a separate host allocation.
-        if first.0 & LARGE_HANDLE_BIT != 0 {
-            return usize::from(self.large_frame(*first).is_ok());
-        }
-        let base = first.0;
-        let room = SLAB_PAGES - (base as usize % SLAB_PAGES);
-        frames
-            .iter()
-            .take(room)
-            .enumerate()
-            .take_while(|(k, f)| f.0 == base + *k as u64 && self.frame(**f).is_ok())
-            .count()
+        self.run_len(frames).0
     }
 
     fn access_frames<R>(
@@ -584,16 +571,12 @@ impl Backend for HostBackend {
         frames: &[FrameHandle],
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
-        let n = frames.len();
-        if n == 0 || self.contiguous_frames(frames) != n {
+        let (n, len) = self.run_len(frames);
+        if n == 0 || n != frames.len() {
             return Err(BackendError::InvalidFrame);
         }
-        if n == 1 {
-            return self.access_frame(frames[0], f);
-        }
-        let slot = self.frame(frames[0])?;
-        let (s, p) = (slot.slab, slot.page);
-        Ok(f(self.slabs[s].pages_mut(p, n)))
+        let slot = self.frame(frames[0])?.slot;
+        Ok(f(self.mem.bytes_mut(slot, len)))
     }
 
     fn create_vcpu(&mut self, vcpu: VcpuId, _priority: u8) -> Result<VcpuObjects, BackendError> {
@@ -692,5 +675,129 @@ impl Backend for HostBackend {
         }
         self.iospaces.push(iospace);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: usize = LARGE_PAGE_SIZE as usize;
+    const P: usize = PAGE_SIZE as usize;
+
+    fn small(b: &mut HostBackend) -> FrameHandle {
+        b.alloc_frame(None).unwrap()
+    }
+
+    fn large(b: &mut HostBackend) -> FrameHandle {
+        b.alloc_large_frame(None).unwrap()
+    }
+
+    #[test]
+    fn frames_in_sequence_form_one_slice_across_sizes() {
+        let mut b = HostBackend::new();
+        let f = [large(&mut b), large(&mut b), small(&mut b), small(&mut b)];
+        assert_eq!(b.contiguous_frames(&f), 4);
+        assert_eq!(b.contiguous_frames(&f[1..]), 3);
+        let len = b
+            .access_frames(&f, |s| {
+                s[0] = 1;
+                s[L - 1] = 2;
+                s[L] = 3;
+                s[2 * L] = 4;
+                s[2 * L + P] = 5;
+                s.len()
+            })
+            .unwrap();
+        assert_eq!(len, 2 * L + 2 * P);
+        // The slice really is the frames' memory, in order.
+        let first = |h| b.frame_bytes(h).unwrap()[0];
+        assert_eq!([first(f[0]), first(f[1]), first(f[2]), first(f[3])], [1, 3, 4, 5]);
+        assert_eq!(b.frame_bytes(f[0]).unwrap()[L - 1], 2);
+        assert_eq!(b.frame_bytes(f[0]).unwrap().len(), L);
+        assert_eq!(b.frame_bytes(f[3]).unwrap().len(), P);
+    }
+
+    #[test]
+    fn runs_stop_at_gaps_wrong_order_and_dead_frames() {
+        let mut b = HostBackend::new();
+        let s0 = small(&mut b);
+        // Aligning the large frame skips pages 1..512; the next small
+        // frame takes page 1, next to `s0`.
+        let l0 = large(&mut b);
+        let s1 = small(&mut b);
+        assert_eq!(b.contiguous_frames(&[s0, s1]), 2);
+        assert_eq!(b.contiguous_frames(&[s0, l0]), 1);
+        assert_eq!(b.contiguous_frames(&[s1, s0]), 1);
+        assert_eq!(
+            b.access_frames(&[s1, s0], |_| ()),
+            Err(BackendError::InvalidFrame)
+        );
+        assert_eq!(b.access_frames(&[], |_| ()), Err(BackendError::InvalidFrame));
+        b.free_frame(s1);
+        assert_eq!(b.contiguous_frames(&[s0, s1]), 1);
+        assert_eq!(b.contiguous_frames(&[s1, s0]), 0);
+        assert_eq!(b.access_frames(&[s1], |_| ()), Err(BackendError::InvalidFrame));
+        assert_eq!(b.access_frame(s1, |_| ()), Err(BackendError::InvalidFrame));
+        assert_eq!(b.frame_size(s1), None);
+        assert_eq!(b.frame_size(l0), Some(LARGE_PAGE_SIZE));
+    }
+
+    #[test]
+    fn freed_frames_are_reused_zeroed_and_lowest_first() {
+        let mut b = HostBackend::new();
+        let s: Vec<_> = (0..3).map(|_| small(&mut b)).collect();
+        let l = [large(&mut b), large(&mut b)];
+        for &h in s.iter().chain(&l) {
+            b.access_frame(h, |m| m.fill(0xee)).unwrap();
+        }
+        for &h in s.iter().chain(&l) {
+            b.free_frame(h);
+        }
+        assert_eq!((b.live_small_frames(), b.live_large_frames()), (0, 0));
+        // Reallocated in address order whatever order they were freed in, so
+        // the runs re-form; contents read as zero again.
+        let s2: Vec<_> = (0..3).map(|_| small(&mut b)).collect();
+        let l2 = [large(&mut b), large(&mut b)];
+        assert_eq!(b.contiguous_frames(&s2), 3);
+        assert_eq!(b.contiguous_frames(&l2), 2);
+        for &h in s2.iter().chain(&l2) {
+            assert!(b.frame_bytes(h).unwrap().iter().all(|&x| x == 0));
+        }
+        assert_eq!((b.live_small_frames(), b.live_large_frames()), (3, 2));
+    }
+
+    #[test]
+    fn full_arena_continues_in_a_new_one() {
+        let mut b = HostBackend::new();
+        let n = ARENA_SIZE / L;
+        let f: Vec<_> = (0..=n).map(|_| large(&mut b)).collect();
+        assert_eq!(b.contiguous_frames(&f), n);
+        assert_eq!(b.contiguous_frames(&f[n - 1..]), 1);
+        // Both ends are usable memory (only these pages get committed).
+        b.access_frame(f[n - 1], |m| m[L - 1] = 9).unwrap();
+        b.access_frame(f[n], |m| m[0] = 8).unwrap();
+        assert_eq!(b.frame_bytes(f[n - 1]).unwrap()[L - 1], 9);
+        assert_eq!(b.frame_bytes(f[n]).unwrap()[0], 8);
+        assert_eq!(b.live_large_frames(), n + 1);
+    }
+
+    #[test]
+    fn limit_and_disabled_large_frames_still_apply() {
+        let mut b = HostBackend::new();
+        b.set_frame_limit(Some(2));
+        let _ = (small(&mut b), large(&mut b));
+        assert_eq!(b.alloc_frame(None), Err(BackendError::OutOfMemory));
+        assert_eq!(b.alloc_large_frame(None), Err(BackendError::OutOfMemory));
+        b.set_large_frames(false);
+        assert_eq!(b.alloc_large_frame(None), Err(BackendError::Unsupported));
+        // 1:1 frames keep their physical address and window checks.
+        b.set_frame_limit(None);
+        let pa = DEFAULT_PHYS_BASE + 0x3000;
+        let h = b.alloc_frame(Some(pa)).unwrap();
+        assert_eq!(b.frame_paddr(h), Ok(pa));
+        assert_eq!(b.alloc_frame(Some(pa)), Err(BackendError::PhysUnavailable(pa)));
+        b.free_frame(h);
+        assert!(b.alloc_frame(Some(pa)).is_ok());
     }
 }

@@ -33,9 +33,11 @@ pub enum Received {
 /// A notification delivered through the bound notification arrives with
 /// the notification word as badge and label 0; its badge always has
 /// [`badge::NOTIFICATION_BIT`] set, so it is classified before the label is
-/// looked at. Faults the kernel should never send for a vCPU thread
-/// (cap faults, malformed messages) become [`Event::UnknownFault`] so the
-/// core can stop the VM with a reason instead of the VMM crashing.
+/// looked at. A cap fault is a guest HVC that the kernel took as a seL4
+/// call ([`Event::SyscallCapFault`]). Labels the kernel never sends for a
+/// vCPU thread and malformed messages (a guest can forge both by calling
+/// its own fault endpoint) become [`Event::UnknownFault`] so the core can
+/// stop the VM with a reason instead of the VMM crashing.
 pub fn decode_message(label: u64, badge_word: u64, mrs: &[u64]) -> Received {
     let vcpu = match badge::decode(badge_word) {
         Sender::Notification(b) => return Received::Event(Event::Notification { badge: b }),
@@ -76,7 +78,12 @@ fn fault_event(vcpu: VcpuId, label: u64, mrs: &[u64]) -> Event {
             number: e.number,
             code: e.code,
         },
-        Ok(Fault::Null | Fault::Cap(_)) | Err(_) => unknown,
+        Ok(Fault::Cap(c)) => Event::SyscallCapFault {
+            vcpu,
+            ip: c.ip,
+            cptr: c.addr,
+        },
+        Ok(Fault::Null) | Err(_) => unknown,
     }
 }
 
@@ -365,9 +372,18 @@ mod tests {
                 label: 99
             })
         );
-        // Cap faults are not guest events.
+        // A cap fault is a guest HVC the kernel took as a seL4 call.
+        assert_eq!(
+            decode_message(1, VCPU0, &[0x4000_0100, 2, 0, 1]),
+            Received::Event(Event::SyscallCapFault {
+                vcpu: VcpuId(0),
+                ip: 0x4000_0100,
+                cptr: 2
+            })
+        );
+        // So is one with a truncated lookup failure.
         assert!(matches!(
-            decode_message(1, VCPU0, &[0, 0, 0, 1]),
+            decode_message(1, VCPU0, &[0, 0]),
             Received::Event(Event::UnknownFault { label: 1, .. })
         ));
         assert_eq!(
