@@ -90,9 +90,6 @@ fn main() {
     // Warm up every destination the same way: one full copy (first touch
     // of fresh pages costs page faults).
     let pieces: Vec<usize> = vms.iter_mut().map(|vm| spans_once(vm, &src)).collect();
-    for vm in &mut vms {
-        touch_once(vm, &src);
-    }
     plain.copy_from_slice(&src);
 
     let mut t_plain = Vec::new();
