@@ -54,12 +54,22 @@ fn ensure_debs(wanted: &[(&str, &str)]) -> Result<()> {
     }
 }
 
-/// Tools for host tests: the aarch64 assembler (instruction-encoding checks), QEMU (DTB dumps).
+/// Tools the host tests shell out to: the aarch64 assembler/objdump (instruction-encoding
+/// checks), QEMU (DTB dumps), cpio (initramfs), dtc (guest DTB), cmake (the CMake package).
+/// With a kernel, also the aarch64 C compiler (the C VMM example on seL4).
 pub fn ensure_host_test_tools() -> Result<()> {
     ensure_debs(&[
         ("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu"),
         ("qemu-system-aarch64", "qemu-system-arm"),
-    ])
+        ("cpio", "cpio"),
+        ("dtc", "device-tree-compiler"),
+        ("cmake", "cmake"),
+        ("cc", "gcc"),
+    ])?;
+    if crate::kernel::prefix().is_some() {
+        ensure_debs(&[("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")])?;
+    }
+    Ok(())
 }
 
 /// Tools for building and booting target code: the Rust target and QEMU.

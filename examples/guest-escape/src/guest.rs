@@ -1,0 +1,510 @@
+//! The guest program, its memory layout and what the VMM expects of it.
+//! Pure data, shared by the root task and the host tests below.
+//!
+//! The program is `guest.S` in this directory, assembled once with
+//! `aarch64-linux-gnu-as` and checked in as [`SEGMENTS`] (the non-zero runs
+//! of the flat binary, with objdump's disassembly in the comments). The
+//! host test `segments_match_source` re-assembles the source and compares.
+// Some items are only used by the host tests, some only by the root task.
+#![allow(dead_code)]
+
+/// Guest RAM (IPA); the program's offsets are relative to it.
+pub const RAM_BASE: u64 = 0x4000_0000;
+/// Guest RAM size: 4 KiB frames only.
+pub const RAM_SIZE: u64 = 16 << 10;
+/// Where the vCPU starts (`entry` in `guest.S`), with x0 = the attempt.
+pub const ENTRY: u64 = RAM_BASE + 0x800;
+/// The test device the guest reports through (`DEV`).
+pub const DEV_BASE: u64 = 0x2000_0000;
+/// Size of the test device's reservation.
+pub const DEV_SIZE: u64 = 0x1000;
+/// Device register: the attempt number, written before the attempt.
+pub const DEV_START: u64 = 0x00;
+/// Device register: x0 after the attempt.
+pub const DEV_RESULT: u64 = 0x08;
+/// Device register: the attempt number, written after the attempt.
+pub const DEV_AFTER: u64 = 0x10;
+/// Device register: [`DONE_MAGIC`], written last.
+pub const DEV_DONE: u64 = 0x18;
+/// Device register: an unexpected exception, `(vector slot << 32) | ESR_EL1`.
+pub const DEV_FAIL: u64 = 0x20;
+/// Value written to [`DEV_DONE`].
+pub const DONE_MAGIC: u64 = 0x600d;
+/// SPSR for the guest entry: EL1h with D, A, I and F masked.
+pub const SPSR_EL1H_MASKED: u64 = 0x3c5;
+
+/// seL4 syscall numbers the guest puts in x7 (`.equ SYS_*`).
+pub mod sys {
+    /// `seL4_SysCall`.
+    pub const CALL: i64 = -1;
+    /// `seL4_SysSend`.
+    pub const SEND: i64 = -3;
+    /// `seL4_SysRecv`.
+    pub const RECV: i64 = -5;
+    /// `seL4_SysYield`.
+    pub const YIELD: i64 = -7;
+}
+
+/// Invocation labels the guest puts in its MessageInfo (`.equ`).
+pub mod label {
+    /// `TCBSuspend`.
+    pub const TCB_SUSPEND: u64 = 11;
+    /// `CNodeDelete`.
+    pub const CNODE_DELETE: u64 = 18;
+    /// `ARMASIDPoolAssign`.
+    pub const ASID_POOL_ASSIGN: u64 = 48;
+}
+
+/// Slots of the VMM's root CNode the guest aims at (`.equ CAP_*`).
+pub mod cap {
+    /// `seL4_CapInitThreadTCB`.
+    pub const TCB: u64 = 1;
+    /// `seL4_CapInitThreadCNode`.
+    pub const CNODE: u64 = 2;
+    /// `seL4_CapInitThreadASIDPool`.
+    pub const ASID_POOL: u64 = 6;
+}
+
+/// What the VMM must see after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The call reached the vCPU's own fault endpoint as a message that is
+    /// no fault: the VM stops with `ExitReason::UnknownFault` carrying this
+    /// label, without a reply; the guest does not run on.
+    Forged {
+        /// The label the guest wrote.
+        label: u64,
+    },
+    /// The guest runs on and reports this x0 (then DONE).
+    Continues {
+        /// x0 after the HVC.
+        x0: u64,
+    },
+}
+
+/// SMCCC `NOT_SUPPORTED` as the guest sees it in x0.
+pub const NOT_SUPPORTED: u64 = -1i64 as u64;
+
+/// One attempt of the guest program (x0 at `entry`).
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt {
+    /// The number passed in x0.
+    pub number: u64,
+    /// What it tries.
+    pub what: &'static str,
+    /// What the VMM must see.
+    pub outcome: Outcome,
+}
+
+/// The attempts, each run in a fresh VM.
+pub const ATTEMPTS: &[Attempt] = &[
+    // CPtr 1 in the vCPU's CSpace is its fault endpoint: the Call delivers
+    // the guest's message to the VMM.
+    Attempt {
+        number: 1,
+        what: "seL4_Call(1, TCBSuspend)",
+        outcome: Outcome::Forged {
+            label: label::TCB_SUSPEND,
+        },
+    },
+    // Empty in the vCPU's CSpace: a cap fault, answered as an unknown
+    // SMCCC call over HVC and stepped over.
+    Attempt {
+        number: 2,
+        what: "seL4_Call(2, CNodeDelete(1, 64))",
+        outcome: Outcome::Continues { x0: NOT_SUPPORTED },
+    },
+    Attempt {
+        number: 3,
+        what: "seL4_Send(6, ARMASIDPoolAssign)",
+        outcome: Outcome::Continues { x0: NOT_SUPPORTED },
+    },
+    // Needs no cap: the kernel just returns; x0 (the attempt number) stays.
+    Attempt {
+        number: 4,
+        what: "seL4_Yield",
+        outcome: Outcome::Continues { x0: 4 },
+    },
+    // The fault endpoint cap has no receive right: a cap fault.
+    Attempt {
+        number: 5,
+        what: "seL4_Recv(1)",
+        outcome: Outcome::Continues { x0: NOT_SUPPORTED },
+    },
+];
+
+/// A run of non-zero words of the flat image.
+pub struct Segment {
+    /// Byte offset from [`RAM_BASE`].
+    pub offset: u64,
+    /// Little-endian instruction words.
+    pub words: &'static [u32],
+}
+
+/// The guest program (see `guest.S`).
+pub const SEGMENTS: &[Segment] = &[
+    Segment {
+        offset: 0x000,
+        words: &[
+            0xd2800009, // 000: vectors: mov x9, #0x0
+            0x14000230, // 004: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x080,
+        words: &[
+            0xd2800029, // 080: mov x9, #0x1
+            0x14000210, // 084: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x100,
+        words: &[
+            0xd2800049, // 100: mov x9, #0x2
+            0x140001f0, // 104: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x180,
+        words: &[
+            0xd2800069, // 180: mov x9, #0x3
+            0x140001d0, // 184: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x200,
+        words: &[
+            0xd2800089, // 200: mov x9, #0x4
+            0x140001b0, // 204: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x280,
+        words: &[
+            0xd28000a9, // 280: mov x9, #0x5
+            0x14000190, // 284: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x300,
+        words: &[
+            0xd28000c9, // 300: mov x9, #0x6
+            0x14000170, // 304: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x380,
+        words: &[
+            0xd28000e9, // 380: mov x9, #0x7
+            0x14000150, // 384: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x400,
+        words: &[
+            0xd2800109, // 400: mov x9, #0x8
+            0x14000130, // 404: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x480,
+        words: &[
+            0xd2800129, // 480: mov x9, #0x9
+            0x14000110, // 484: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x500,
+        words: &[
+            0xd2800149, // 500: mov x9, #0xa
+            0x140000f0, // 504: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x580,
+        words: &[
+            0xd2800169, // 580: mov x9, #0xb
+            0x140000d0, // 584: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x600,
+        words: &[
+            0xd2800189, // 600: mov x9, #0xc
+            0x140000b0, // 604: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x680,
+        words: &[
+            0xd28001a9, // 680: mov x9, #0xd
+            0x14000090, // 684: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x700,
+        words: &[
+            0xd28001c9, // 700: mov x9, #0xe
+            0x14000070, // 704: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x780,
+        words: &[
+            0xd28001e9, // 780: mov x9, #0xf
+            0x14000050, // 784: b 8c4 <fail>
+        ],
+    },
+    Segment {
+        offset: 0x800,
+        words: &[
+            0x10ffc009, // 800: entry: adr x9, 0 <vectors>
+            0xd518c009, // 804: msr vbar_el1, x9
+            0xd5033fdf, // 808: isb
+            0xaa0003f3, // 80c: mov x19, x0
+            0xd2a40014, // 810: mov x20, #0x20000000
+            0xf9000293, // 814: str x19, [x20]
+            0xf100067f, // 818: cmp x19, #0x1
+            0x54000140, // 81c: b.eq 844 <call_tcb>
+            0xf1000a7f, // 820: cmp x19, #0x2
+            0x540001c0, // 824: b.eq 85c <call_cnode>
+            0xf1000e7f, // 828: cmp x19, #0x3
+            0x54000280, // 82c: b.eq 87c <send_asid_pool>
+            0xf100127f, // 830: cmp x19, #0x4
+            0x54000300, // 834: b.eq 894 <yield>
+            0xf100167f, // 838: cmp x19, #0x5
+            0x54000320, // 83c: b.eq 8a0 <recv_ep>
+            0x1400001b, // 840: b 8ac <report>
+            0xd2800020, // 844: call_tcb: mov x0, #0x1
+            0xd2960001, // 848: mov x1, #0xb000
+            0xf2a00001, // 84c: movk x1, #0x0, lsl #16
+            0x92800007, // 850: mov x7, #0xffffffffffffffff
+            0xd4000002, // 854: hvc #0x0
+            0x14000015, // 858: b 8ac <report>
+            0xd2800040, // 85c: call_cnode: mov x0, #0x2
+            0xd2840041, // 860: mov x1, #0x2002
+            0xf2a00021, // 864: movk x1, #0x1, lsl #16
+            0xd2800022, // 868: mov x2, #0x1
+            0xd2800803, // 86c: mov x3, #0x40
+            0x92800007, // 870: mov x7, #0xffffffffffffffff
+            0xd4000002, // 874: hvc #0x0
+            0x1400000d, // 878: b 8ac <report>
+            0xd28000c0, // 87c: send_asid_pool: mov x0, #0x6
+            0xd2800001, // 880: mov x1, #0x0
+            0xf2a00061, // 884: movk x1, #0x3, lsl #16
+            0x92800047, // 888: mov x7, #0xfffffffffffffffd
+            0xd4000002, // 88c: hvc #0x0
+            0x14000007, // 890: b 8ac <report>
+            0x928000c7, // 894: yield: mov x7, #0xfffffffffffffff9
+            0xd4000002, // 898: hvc #0x0
+            0x14000004, // 89c: b 8ac <report>
+            0xd2800020, // 8a0: recv_ep: mov x0, #0x1
+            0x92800087, // 8a4: mov x7, #0xfffffffffffffffb
+            0xd4000002, // 8a8: hvc #0x0
+            0xf9000680, // 8ac: report: str x0, [x20, #8]
+            0xf9000a93, // 8b0: str x19, [x20, #16]
+            0xd28c01a9, // 8b4: mov x9, #0x600d
+            0xf9000e89, // 8b8: str x9, [x20, #24]
+            0xd503207f, // 8bc: wfi
+            0x17ffffff, // 8c0: b 8bc <report+0x10>
+            0xd538520a, // 8c4: fail: mrs x10, esr_el1
+            0xaa09814a, // 8c8: orr x10, x10, x9, lsl #32
+            0xd2a40014, // 8cc: mov x20, #0x20000000
+            0xf900128a, // 8d0: str x10, [x20, #32]
+            0xd503207f, // 8d4: wfi
+            0x17ffffff, // 8d8: b 8d4 <fail+0x10>
+        ],
+    },
+];
+
+/// The guest program as a flat image from offset 0 (zero-filled gaps).
+pub fn flat_image() -> alloc::vec::Vec<u32> {
+    let end = SEGMENTS
+        .iter()
+        .map(|s| s.offset as usize / 4 + s.words.len())
+        .max()
+        .unwrap_or(0);
+    let mut img = alloc::vec![0u32; end];
+    for s in SEGMENTS {
+        let at = s.offset as usize / 4;
+        img[at..at + s.words.len()].copy_from_slice(s.words);
+    }
+    img
+}
+
+#[cfg(all(test, not(target_os = "none")))]
+mod tests {
+    use super::*;
+    use sel4_abi::labels::{invocation, syscall};
+    use sel4_abi::MessageInfo;
+    use std::process::Command;
+
+    const SOURCE: &str = include_str!("guest.S");
+
+    /// Assembles `guest.S` into a flat image, or `None` without binutils
+    /// (an error if `SEL4VM_REQUIRE_AS` is set).
+    fn assemble() -> Option<Vec<u32>> {
+        let dir = std::env::temp_dir().join(format!("guest-escape-as-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let obj = dir.join("g.o");
+        let bin = dir.join("g.bin");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/guest.S");
+        let as_ok = Command::new("aarch64-linux-gnu-as")
+            .arg(src)
+            .arg("-o")
+            .arg(&obj)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !as_ok {
+            assert!(
+                std::env::var("SEL4VM_REQUIRE_AS").is_err(),
+                "SEL4VM_REQUIRE_AS is set but aarch64-linux-gnu-as failed or is missing"
+            );
+            eprintln!("skipping: aarch64-linux-gnu-as not available");
+            return None;
+        }
+        let ok = Command::new("aarch64-linux-gnu-objcopy")
+            .args(["-O", "binary"])
+            .arg(&obj)
+            .arg(&bin)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "objcopy failed");
+        let bytes = std::fs::read(&bin).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        Some(
+            bytes
+                .chunks(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn segments_match_source() {
+        let Some(img) = assemble() else { return };
+        assert_eq!(flat_image(), img, "SEGMENTS are stale: re-assemble guest.S");
+    }
+
+    /// `.equ NAME, value` of the assembly source.
+    fn equ(name: &str) -> i64 {
+        let line = SOURCE
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(&format!("{name},")))
+            .unwrap_or_else(|| panic!("no .equ {name}"));
+        let v = line
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        match v.strip_prefix("0x") {
+            Some(h) => i64::from_str_radix(h, 16).unwrap(),
+            None => v.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn constants_match_source() {
+        assert_eq!(equ("RAM") as u64, RAM_BASE);
+        assert_eq!(equ("DEV") as u64, DEV_BASE);
+        assert_eq!(equ("DONE_MAGIC") as u64, DONE_MAGIC);
+        for (n, v) in [
+            ("START", DEV_START),
+            ("RESULT", DEV_RESULT),
+            ("AFTER", DEV_AFTER),
+            ("DONE", DEV_DONE),
+            ("FAIL", DEV_FAIL),
+        ] {
+            assert_eq!(equ(n) as u64, v, "{n}");
+        }
+        assert_eq!(equ("SYS_CALL"), sys::CALL);
+        assert_eq!(equ("SYS_SEND"), sys::SEND);
+        assert_eq!(equ("SYS_RECV"), sys::RECV);
+        assert_eq!(equ("SYS_YIELD"), sys::YIELD);
+        assert_eq!(equ("TCB_SUSPEND") as u64, label::TCB_SUSPEND);
+        assert_eq!(equ("CNODE_DELETE") as u64, label::CNODE_DELETE);
+        assert_eq!(equ("ASID_POOL_ASSIGN") as u64, label::ASID_POOL_ASSIGN);
+        assert_eq!(equ("CAP_TCB") as u64, cap::TCB);
+        assert_eq!(equ("CAP_CNODE") as u64, cap::CNODE);
+        assert_eq!(equ("CAP_ASID_POOL") as u64, cap::ASID_POOL);
+    }
+
+    /// The raw numbers are the kernel's: sel4-abi's table is generated from
+    /// the installed kernel when `SEL4_PREFIX` is set at build time (and its
+    /// checked-in table is tested against the install otherwise).
+    #[test]
+    fn numbers_are_the_kernels() {
+        assert_eq!(sys::CALL, syscall::Call);
+        assert_eq!(sys::SEND, syscall::Send);
+        assert_eq!(sys::RECV, syscall::Recv);
+        assert_eq!(sys::YIELD, syscall::Yield);
+        assert_eq!(label::TCB_SUSPEND, invocation::TCBSuspend);
+        assert_eq!(label::CNODE_DELETE, invocation::CNodeDelete);
+        assert_eq!(label::ASID_POOL_ASSIGN, invocation::ARMASIDPoolAssign);
+        assert_eq!(cap::TCB, sel4_abi::cap::init::TCB.bits());
+        assert_eq!(cap::CNODE, sel4_abi::cap::init::CNODE.bits());
+        assert_eq!(cap::ASID_POOL, sel4_abi::cap::init::ASID_POOL.bits());
+        // None of the labels is a fault label, so the VMM cannot mistake
+        // the forged message for a fault.
+        for l in [label::TCB_SUSPEND, label::CNODE_DELETE, label::ASID_POOL_ASSIGN] {
+            assert!(sel4_abi::fault::Fault::decode(l, &[0; 16]).is_err(), "{l}");
+        }
+    }
+
+    /// The `msginfo` macro builds the words `seL4_MessageInfo_new` would.
+    #[test]
+    fn message_infos_match_sel4_abi() {
+        let img = flat_image();
+        // movz/movk pair for x1 → the value it loads.
+        let x1_values: Vec<u64> = img
+            .windows(2)
+            .filter(|w| w[0] & 0xffe0_001f == 0xd280_0001 && w[1] & 0xffe0_001f == 0xf2a0_0001)
+            .map(|w| u64::from((w[0] >> 5) & 0xffff) | u64::from((w[1] >> 5) & 0xffff) << 16)
+            .collect();
+        let want = [
+            MessageInfo::new(invocation::TCBSuspend, 0, 0, 0),
+            MessageInfo::new(invocation::CNodeDelete, 0, 0, 2),
+            MessageInfo::new(invocation::ARMASIDPoolAssign, 0, 0, 0),
+        ]
+        .map(MessageInfo::into_word);
+        assert_eq!(x1_values, want);
+    }
+
+    /// Each attempt's HVC has immediate 0 and is preceded, within the
+    /// attempt, by the x7 it is meant to carry.
+    #[test]
+    fn every_attempt_makes_one_hvc_with_its_syscall_number() {
+        let img = flat_image();
+        let hvcs: Vec<usize> = img
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w & 0xffe0_001f == 0xd400_0002)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(hvcs.len(), ATTEMPTS.len());
+        assert!(hvcs.iter().all(|&i| img[i] == 0xd400_0002), "HVC #0 only");
+        // movn x7, #n loads -(n + 1).
+        let x7 = |w: u32| (w & 0xffe0_001f == 0x9280_0007).then(|| -i64::from((w >> 5) & 0xffff) - 1);
+        let nums: Vec<Option<i64>> = hvcs.iter().map(|&i| x7(img[i - 1])).collect();
+        assert_eq!(
+            nums,
+            [sys::CALL, sys::CALL, sys::SEND, sys::YIELD, sys::RECV].map(Some)
+        );
+    }
+
+    #[test]
+    fn attempts_are_numbered_in_order() {
+        for (i, a) in ATTEMPTS.iter().enumerate() {
+            assert_eq!(a.number, i as u64 + 1);
+        }
+    }
+
+    #[test]
+    fn program_fits_in_ram() {
+        assert!((flat_image().len() * 4) as u64 <= RAM_SIZE);
+        assert_eq!(ENTRY - RAM_BASE, 0x800);
+        assert_eq!(flat_image()[0x800 / 4], 0x10ff_c009, "entry is adr x9, vectors");
+    }
+}
