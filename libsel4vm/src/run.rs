@@ -147,13 +147,13 @@ impl ExitReason {
     /// libsel4vm's exit code for this reason (`vm_exit_codes_t`, -1 = error).
     pub fn code(&self) -> i32 {
         match self {
-            ExitReason::None => 3,                         // VM_GUEST_UNKNOWN_EXIT
+            ExitReason::None => 3, // VM_GUEST_UNKNOWN_EXIT
             ExitReason::Stopped
             | ExitReason::Idle
             | ExitReason::SystemOff { .. }
-            | ExitReason::SystemReset { .. } => 0,   // no error
+            | ExitReason::SystemReset { .. } => 0, // no error
             ExitReason::UnhandledNotification { .. } => 2, // VM_GUEST_NOTIFICATION_EXIT
-            _ => -1,                                       // VM_GUEST_ERROR_EXIT
+            _ => -1,               // VM_GUEST_ERROR_EXIT
         }
     }
 }

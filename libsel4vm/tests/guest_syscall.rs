@@ -81,9 +81,17 @@ fn forged_message_stops_the_vm_without_a_reply() {
     let mut vm = vm();
     // seL4_Call(1 /* its own fault endpoint */, label TCBSuspend = 11)
     set_x0(&mut vm, 1);
-    vm.backend_mut()
-        .push_event(Event::UnknownFault { vcpu: V0, label: 11 });
-    assert_eq!(vm.run(), ExitReason::UnknownFault { vcpu: V0, label: 11 });
+    vm.backend_mut().push_event(Event::UnknownFault {
+        vcpu: V0,
+        label: 11,
+    });
+    assert_eq!(
+        vm.run(),
+        ExitReason::UnknownFault {
+            vcpu: V0,
+            label: 11
+        }
+    );
     assert!(vm.backend().replies().is_empty());
     assert_eq!(vm.exit_reason().code(), -1);
     // The VMM stays in control: it can stop the vCPU and the VM goes on

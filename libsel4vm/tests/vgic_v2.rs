@@ -230,16 +230,7 @@ fn reserved_offsets_and_v3_only_registers() {
     let mut g = vgic(1);
     let mut out = Vec::new();
     for off in [
-        0x00c,
-        0x010,
-        0x040,
-        0x7fc,
-        0xd00,
-        0xf04,
-        0xf30,
-        0x6100,
-        0x1000,
-        !3u64,
+        0x00c, 0x010, 0x040, 0x7fc, 0xd00, 0xf04, 0xf30, 0x6100, 0x1000, !3u64,
     ] {
         assert_eq!(
             g.dist_read(V0, off, Word),

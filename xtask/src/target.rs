@@ -19,6 +19,7 @@ const TARGET_CRATES: &[&str] = &[
     "guest-mmio",
     "guest-timer",
     "guest-smp",
+    "guest-escape",
     "sel4vm-root-task",
 ];
 

@@ -502,7 +502,11 @@ impl Backend for HostBackend {
             return;
         };
         if let Some(f) = self.frames.get_mut(i).and_then(Option::take) {
-            if self.phys_used.get(&f.paddr).is_some_and(|&(h, _)| h == frame) {
+            if self
+                .phys_used
+                .get(&f.paddr)
+                .is_some_and(|&(h, _)| h == frame)
+            {
                 self.phys_used.remove(&f.paddr);
             }
             self.mem.free(f.slot, f.size as usize);
@@ -712,7 +716,10 @@ mod tests {
         assert_eq!(len, 2 * L + 2 * P);
         // The slice really is the frames' memory, in order.
         let first = |h| b.frame_bytes(h).unwrap()[0];
-        assert_eq!([first(f[0]), first(f[1]), first(f[2]), first(f[3])], [1, 3, 4, 5]);
+        assert_eq!(
+            [first(f[0]), first(f[1]), first(f[2]), first(f[3])],
+            [1, 3, 4, 5]
+        );
         assert_eq!(b.frame_bytes(f[0]).unwrap()[L - 1], 2);
         assert_eq!(b.frame_bytes(f[0]).unwrap().len(), L);
         assert_eq!(b.frame_bytes(f[3]).unwrap().len(), P);
@@ -733,11 +740,17 @@ mod tests {
             b.access_frames(&[s1, s0], |_| ()),
             Err(BackendError::InvalidFrame)
         );
-        assert_eq!(b.access_frames(&[], |_| ()), Err(BackendError::InvalidFrame));
+        assert_eq!(
+            b.access_frames(&[], |_| ()),
+            Err(BackendError::InvalidFrame)
+        );
         b.free_frame(s1);
         assert_eq!(b.contiguous_frames(&[s0, s1]), 1);
         assert_eq!(b.contiguous_frames(&[s1, s0]), 0);
-        assert_eq!(b.access_frames(&[s1], |_| ()), Err(BackendError::InvalidFrame));
+        assert_eq!(
+            b.access_frames(&[s1], |_| ()),
+            Err(BackendError::InvalidFrame)
+        );
         assert_eq!(b.access_frame(s1, |_| ()), Err(BackendError::InvalidFrame));
         assert_eq!(b.frame_size(s1), None);
         assert_eq!(b.frame_size(l0), Some(LARGE_PAGE_SIZE));
@@ -796,7 +809,10 @@ mod tests {
         let pa = DEFAULT_PHYS_BASE + 0x3000;
         let h = b.alloc_frame(Some(pa)).unwrap();
         assert_eq!(b.frame_paddr(h), Ok(pa));
-        assert_eq!(b.alloc_frame(Some(pa)), Err(BackendError::PhysUnavailable(pa)));
+        assert_eq!(
+            b.alloc_frame(Some(pa)),
+            Err(BackendError::PhysUnavailable(pa))
+        );
         b.free_frame(h);
         assert!(b.alloc_frame(Some(pa)).is_ok());
     }

@@ -448,7 +448,11 @@ mod tests {
         assert_eq!(cap::ASID_POOL, sel4_abi::cap::init::ASID_POOL.bits());
         // None of the labels is a fault label, so the VMM cannot mistake
         // the forged message for a fault.
-        for l in [label::TCB_SUSPEND, label::CNODE_DELETE, label::ASID_POOL_ASSIGN] {
+        for l in [
+            label::TCB_SUSPEND,
+            label::CNODE_DELETE,
+            label::ASID_POOL_ASSIGN,
+        ] {
             assert!(sel4_abi::fault::Fault::decode(l, &[0; 16]).is_err(), "{l}");
         }
     }
@@ -486,7 +490,8 @@ mod tests {
         assert_eq!(hvcs.len(), ATTEMPTS.len());
         assert!(hvcs.iter().all(|&i| img[i] == 0xd400_0002), "HVC #0 only");
         // movn x7, #n loads -(n + 1).
-        let x7 = |w: u32| (w & 0xffe0_001f == 0x9280_0007).then(|| -i64::from((w >> 5) & 0xffff) - 1);
+        let x7 =
+            |w: u32| (w & 0xffe0_001f == 0x9280_0007).then(|| -i64::from((w >> 5) & 0xffff) - 1);
         let nums: Vec<Option<i64>> = hvcs.iter().map(|&i| x7(img[i - 1])).collect();
         assert_eq!(
             nums,
@@ -505,6 +510,10 @@ mod tests {
     fn program_fits_in_ram() {
         assert!((flat_image().len() * 4) as u64 <= RAM_SIZE);
         assert_eq!(ENTRY - RAM_BASE, 0x800);
-        assert_eq!(flat_image()[0x800 / 4], 0x10ff_c009, "entry is adr x9, vectors");
+        assert_eq!(
+            flat_image()[0x800 / 4],
+            0x10ff_c009,
+            "entry is adr x9, vectors"
+        );
     }
 }

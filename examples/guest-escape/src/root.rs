@@ -1,0 +1,173 @@
+//! The root task proper (target only).
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use sel4_abi::cap::{init, Tcb};
+use sel4_abi::CPtr;
+use sel4_rt::objects::ObjectAllocator;
+use sel4_rt::vspace::VSpaceMapper;
+use sel4_rt::{println, BootInfo};
+use sel4vm::{ExitReason, FaultResult, MemFault, UserContext, VcpuId, Vm, VmConfig};
+use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
+
+use crate::guest::*;
+
+sel4_rt::declare_main!(main);
+
+/// Priority of the guest's vCPU thread (the root task runs at 255).
+const VCPU_PRIORITY: u8 = 100;
+/// The root task's own priority.
+const ROOT_PRIORITY: u64 = 255;
+const V0: VcpuId = VcpuId(0);
+/// Root CNode slots whose caps must survive every attempt.
+const WATCHED: [u64; 6] = [1, 2, 3, 4, 5, 6];
+
+/// Failed checks, each printed as it happens.
+#[derive(Default)]
+struct Checks {
+    run: u32,
+    failed: u32,
+}
+
+impl Checks {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        self.run += 1;
+        if !ok {
+            self.failed += 1;
+            println!("guest-escape: CHECK FAILED: {}", what());
+        }
+    }
+}
+
+/// The test device: every register write, in order.
+#[derive(Default)]
+struct Device {
+    writes: Vec<(u64, u64)>,
+}
+
+impl Device {
+    fn access(&mut self, vm: &mut Vm<Sel4Backend>, f: &mut MemFault) -> FaultResult {
+        if f.is_read() {
+            f.set_data(0);
+            return FaultResult::Handled;
+        }
+        let off = f.address().wrapping_sub(DEV_BASE);
+        self.writes.push((off, f.data()));
+        if off == DEV_DONE || off == DEV_FAIL {
+            vm.stop();
+        }
+        FaultResult::Handled
+    }
+}
+
+/// The kernel's cap type tags of the watched root CNode slots.
+fn cap_types() -> [u32; WATCHED.len()] {
+    WATCHED.map(|s| sel4_abi::syscall::debug_cap_identify(CPtr(s)))
+}
+
+fn main(bi: &'static BootInfo) {
+    println!("guest-escape: root task started");
+    let res = Resources::new(ObjectAllocator::from_bootinfo(bi), VSpaceMapper::default()).shared();
+    let mut c = Checks::default();
+    let caps = cap_types();
+    println!("guest-escape: root CNode slots {WATCHED:?} hold cap types {caps:?}");
+    c.check(caps.iter().all(|&t| t != 0), || {
+        format!("a watched slot is empty at start: {caps:?}")
+    });
+    for a in ATTEMPTS {
+        let before = res.borrow().objects.stats();
+        if let Err(e) = run_vm(&res, a, &mut c) {
+            c.check(false, || format!("[{}] {e:?}", a.number));
+        }
+        // The VMM is still in control: its caps are unchanged and work.
+        let now = cap_types();
+        c.check(now == caps, || {
+            format!("[{}] root caps changed: {now:?}, were {caps:?}", a.number)
+        });
+        let prio = init::TCB.tcb_set_priority(Tcb::from_bits(init::TCB.bits()), ROOT_PRIORITY);
+        c.check(prio.is_ok(), || {
+            format!("[{}] root TCB cap unusable: {prio:?}", a.number)
+        });
+        let after = res.borrow().objects.stats();
+        let kib = before.ram_free.saturating_sub(after.ram_free) >> 10;
+        let slots = before.free_slots.saturating_sub(after.free_slots);
+        println!(
+            "guest-escape: [{}] VMM alive; root caps intact; teardown kept {kib} KiB, {slots} slots",
+            a.number
+        );
+        c.check(kib <= 64 && slots <= 32, || {
+            format!("[{}] teardown kept {kib} KiB, {slots} slots", a.number)
+        });
+    }
+    if c.failed == 0 {
+        println!("guest-escape: {} checks run", c.run);
+        println!("guest-escape: all checks passed");
+    } else {
+        println!("guest-escape: {} of {} checks failed", c.failed, c.run);
+    }
+}
+
+fn run_vm(res: &Rc<RefCell<Resources>>, a: &Attempt, c: &mut Checks) -> Result<(), sel4vm::Error> {
+    let n = a.number;
+    println!("guest-escape: [{n}] guest tries {}", a.what);
+    let backend = Sel4Backend::new(res.clone(), Sel4Config::default())?;
+    let config = VmConfig {
+        name: format!("guest-escape-{n}"),
+        ..VmConfig::default()
+    };
+    let mut vm = Vm::new(backend, config)?;
+    vm.ram_register_at(RAM_BASE, RAM_SIZE, false)?;
+    let dev = Rc::new(RefCell::new(Device::default()));
+    let d = dev.clone();
+    vm.reserve_memory_at(DEV_BASE, DEV_SIZE, move |vm, f| {
+        d.borrow_mut().access(vm, f)
+    })?;
+    for s in SEGMENTS {
+        let bytes: Vec<u8> = s.words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        vm.ram_write(RAM_BASE + s.offset, &bytes)?;
+    }
+    let vcpu = vm.create_vcpu(VCPU_PRIORITY)?;
+    let mut ctx = UserContext::default();
+    ctx.set_pc(ENTRY);
+    ctx.set_spsr(SPSR_EL1H_MASKED);
+    ctx.set_x(0, n);
+    vm.set_thread_context(vcpu, &ctx)?;
+    vm.vcpu_start(vcpu)?;
+
+    let reason = vm.run();
+    let writes = dev.borrow().writes.clone();
+    println!("guest-escape: [{n}] run returned {reason:?}; device writes {writes:x?}");
+    let started = (DEV_START, n);
+    match a.outcome {
+        Outcome::Forged { label } => {
+            c.check(
+                reason == ExitReason::UnknownFault { vcpu: V0, label },
+                || format!("[{n}] exit {reason:?}, want UnknownFault label {label}"),
+            );
+            // Stopped at the message: the guest never ran on.
+            c.check(writes == [started], || {
+                format!("[{n}] guest went on: {writes:x?}")
+            });
+        }
+        Outcome::Continues { x0 } => {
+            c.check(reason == ExitReason::Stopped, || {
+                format!("[{n}] exit {reason:?}, want Stopped")
+            });
+            let want = [
+                started,
+                (DEV_RESULT, x0),
+                (DEV_AFTER, n),
+                (DEV_DONE, DONE_MAGIC),
+            ];
+            c.check(writes == want, || {
+                format!("[{n}] device writes {writes:x?}, want {want:x?}")
+            });
+        }
+    }
+    vm.vcpu_stop(vcpu)?;
+    Ok(())
+}
