@@ -798,14 +798,10 @@ impl Backend for Sel4Backend {
             // in x7) made with the thread's CSpace, so with the VMM's CSpace a
             // guest could invoke the VMM's caps. The guard makes the CNode
             // resolve all 64 bits of a CPtr.
-            // ESCAPE-REVERT (temporary): the old scheme, VMM's CNode.
-            let old_ep = r.alloc_slot()?;
-            mint_cap(r.path(old_ep), r.path(self.endpoint.cap), ep_rights, badge::for_vcpu(vcpu))
-                .map_err(decode::kernel_error)?;
             t.tcb_configure(
-                CPtr(old_ep),
-                CNode::from_bits(host.cnode),
-                CNodeCapData::new(0, 0),
+                CPtr(VCPU_FAULT_EP),
+                CNode::from_bits(cspace.cap),
+                CNodeCapData::new(0, u32::from(64 - VCPU_CSPACE_BITS)),
                 VSpace::from_bits(self.vspace.cap),
                 0,
                 0,
