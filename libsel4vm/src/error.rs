@@ -108,15 +108,79 @@ impl From<BackendError> for Error {
     }
 }
 
+/// A value printed after an error message.
+pub(crate) enum Arg {
+    None,
+    Hex(u64),
+    Dec(u64),
+}
+
+/// Writes `what`, then the argument (if any).
+pub(crate) fn message(f: &mut fmt::Formatter<'_>, what: &str, arg: Arg) -> fmt::Result {
+    f.write_str(what)?;
+    match arg {
+        Arg::None => Ok(()),
+        Arg::Hex(v) => write!(f, " {v:#x}"),
+        Arg::Dec(v) => write!(f, " {v}"),
+    }
+}
+
+// Hand-written, compact messages: the derived `Debug` pulls most of
+// `core::fmt`'s builders into the root task.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        use Arg::*;
+        let (what, arg) = match *self {
+            Error::ZeroSize => ("zero size", None),
+            Error::Unaligned(v) => ("not page aligned:", Hex(v)),
+            Error::Overflow => ("address range overflows", None),
+            Error::NotRam { addr, size } => {
+                return write!(f, "[{addr:#x}, +{size:#x}) is not guest RAM")
+            }
+            Error::Overlap { addr, size } => {
+                return write!(f, "[{addr:#x}, +{size:#x}) overlaps RAM or a reservation")
+            }
+            Error::OutOfRam => ("out of guest RAM", None),
+            Error::NotAllocated(v) => ("RAM not allocated at", Hex(v)),
+            Error::NoAnonSpace => ("no anonymous region has room", None),
+            Error::NoSuchReservation => ("no such reservation", None),
+            Error::AlreadyMapped => ("reservation already mapped", None),
+            Error::ReservationIsRam => ("reservation is RAM", None),
+            Error::BadFrame(v) => ("frame for the wrong address", Hex(v)),
+            Error::InvalidVcpu(v) => ("no vcpu", Dec(v.0.into())),
+            Error::TooManyVcpus => ("too many vcpus", None),
+            Error::TargetCpuTaken(c) => ("target CPU taken:", Dec(c.into())),
+            Error::InvalidRegister(r) => ("invalid register", Dec(r)),
+            Error::InvalidBadge(b) => ("invalid badge", Hex(b)),
+            Error::NoIrqController => ("no IRQ controller", None),
+            Error::IrqControllerExists => ("IRQ controller exists", None),
+            Error::IrqNotRegistered(i) => ("IRQ not registered:", Dec(i.into())),
+            Error::IrqAlreadyRegistered(i) => ("IRQ already registered:", Dec(i.into())),
+            Error::NotMapped(v) => ("not mapped:", Hex(v)),
+            Error::NotContiguous(v) => ("not physically contiguous:", Hex(v)),
+            Error::NoPendingFault(v) => return write!(f, "{v} has no pending fault"),
+            Error::Callback => ("callback failed", None),
+            Error::Backend(e) => return write!(f, "backend: {e}"),
+            Error::Vgic(e) => return write!(f, "vGIC: {e}"),
+        };
+        message(f, what, arg)
     }
 }
 
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        use Arg::*;
+        let (what, arg) = match *self {
+            BackendError::OutOfMemory => ("out of memory", None),
+            BackendError::PhysUnavailable(a) => ("physical address unavailable:", Hex(a)),
+            BackendError::InvalidAddress(a) => ("invalid address", Hex(a)),
+            BackendError::InvalidVcpu(v) => ("no vcpu", Dec(v.0.into())),
+            BackendError::InvalidFrame => ("invalid frame", None),
+            BackendError::Unsupported => ("unsupported", None),
+            BackendError::NoEvent => ("no event can arrive", None),
+            BackendError::Kernel(e) => ("seL4 error", Dec(e.into())),
+        };
+        message(f, what, arg)
     }
 }
 

@@ -20,6 +20,16 @@ pub enum AccessKind {
     Fetch,
 }
 
+impl core::fmt::Display for AccessKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            AccessKind::Read => "read",
+            AccessKind::Write => "write",
+            AccessKind::Fetch => "fetch",
+        })
+    }
+}
+
 /// One guest memory fault.
 ///
 /// Corresponds to libsel4vm's per-vCPU `fault_t` as seen through

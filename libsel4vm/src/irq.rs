@@ -325,7 +325,7 @@ impl<B: Backend> Vm<B> {
         if let Err(e) = res {
             let what = if redist { "GICR" } else { "GICD" };
             log::warn!(
-                "{name}: {} {what}+{offset:#x} {:?}: {e}; ignored",
+                "{name}: {} {what}+{offset:#x} {}: {e}; ignored",
                 f.vcpu,
                 f.kind
             );

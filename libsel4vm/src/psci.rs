@@ -132,6 +132,15 @@ pub enum Conduit {
     Hvc,
 }
 
+impl core::fmt::Display for Conduit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Conduit::Smc => "SMC",
+            Conduit::Hvc => "HVC",
+        })
+    }
+}
+
 /// A decoded SMCCC function id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Function {
@@ -327,7 +336,7 @@ impl Psci {
         use PsciOutcome::Return;
         let not_supported = Return(code(ret::NOT_SUPPORTED));
         if imm != 0 {
-            log::warn!("{caller}: {conduit:?} #{imm:#x} is not an SMCCC call; NOT_SUPPORTED");
+            log::warn!("{caller}: {conduit} #{imm:#x} is not an SMCCC call; NOT_SUPPORTED");
             return not_supported;
         }
         // A running caller is on, whatever the table said (e.g. the VMM started it directly).
@@ -370,9 +379,7 @@ impl Psci {
             Function::SystemOff => PsciOutcome::SystemOff,
             Function::SystemReset => PsciOutcome::SystemReset,
             Function::Unknown(f) => {
-                log::debug!(
-                    "{caller}: unknown SMCCC function {f:#x} via {conduit:?}; NOT_SUPPORTED"
-                );
+                log::debug!("{caller}: unknown SMCCC function {f:#x} via {conduit}; NOT_SUPPORTED");
                 not_supported
             }
         }

@@ -497,7 +497,7 @@ impl<B: Backend> Vm<B> {
     fn unmap_pages(&mut self, pages: &[MappedPage]) {
         for p in pages {
             if let Err(e) = self.backend.unmap_guest(p.frame, p.ipa) {
-                log::warn!("{}: unmapping {:#x} failed: {:?}", self.name(), p.ipa, e);
+                log::warn!("{}: unmapping {:#x} failed: {}", self.name(), p.ipa, e);
             }
             self.mem.stage2.map.remove(&p.ipa);
             if p.owned {
@@ -519,7 +519,7 @@ impl<B: Backend> Vm<B> {
                 Ok(()) => FaultResult::Restart,
                 Err(e) => {
                     log::error!(
-                        "{}: lazy mapping of {:#x} failed: {:?}",
+                        "{}: lazy mapping of {:#x} failed: {}",
                         self.name(),
                         r.start,
                         e
@@ -719,7 +719,7 @@ fn ram_frame_source<B: Backend>(
                 // No large frames at all: stop asking for this range.
                 Err(BackendError::Unsupported) => large = false,
                 // This chunk only (e.g. the untyped is fragmented): 4 KiB frames.
-                Err(e) => log::debug!("2 MiB frame for {:#x} unavailable ({:?})", ipa, e),
+                Err(e) => log::debug!("2 MiB frame for {:#x} unavailable ({})", ipa, e),
             }
         }
         let f = b.alloc_frame(one_to_one.then_some(ipa))?;

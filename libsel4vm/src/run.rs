@@ -158,6 +158,71 @@ impl ExitReason {
     }
 }
 
+// Compact and hand-written (no derived `Debug` in the VMM); vCPU, PC and
+// address stay in every message that has them.
+impl core::fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (what, vcpu, ip, addr, fsr): (_, _, u64, u64, u32) = match *self {
+            ExitReason::None => return f.write_str("not run yet"),
+            ExitReason::Stopped => return f.write_str("stopped"),
+            ExitReason::Idle => return f.write_str("idle"),
+            ExitReason::UnknownVcpu { vcpu } => return write!(f, "unknown {vcpu}"),
+            ExitReason::UnhandledMemFault {
+                vcpu,
+                ip,
+                addr,
+                fsr,
+            } => ("unhandled memory fault", vcpu, ip, addr, fsr),
+            ExitReason::MemFaultError {
+                vcpu,
+                ip,
+                addr,
+                fsr,
+            } => ("memory fault handler failed", vcpu, ip, addr, fsr),
+            ExitReason::UndecodableAbort {
+                vcpu,
+                ip,
+                addr,
+                fsr,
+            } => ("undecodable data abort", vcpu, ip, addr, fsr),
+            ExitReason::UnhandledVcpuFault { vcpu, hsr } => {
+                return write!(f, "unhandled vcpu fault: {vcpu} hsr {hsr:#x}")
+            }
+            ExitReason::CallbackFailed {
+                vcpu: Some(v),
+                error,
+            } => return write!(f, "callback failed: {v}: {error}"),
+            ExitReason::CallbackFailed { vcpu: None, error } => {
+                return write!(f, "callback failed: {error}")
+            }
+            ExitReason::UnknownSyscall { vcpu, ip, syscall } => {
+                return write!(f, "unknown syscall {syscall:#x}: {vcpu} ip {ip:#x}")
+            }
+            ExitReason::UserException {
+                vcpu,
+                ip,
+                number,
+                code,
+            } => {
+                return write!(
+                    f,
+                    "user exception {number:#x} code {code:#x}: {vcpu} ip {ip:#x}"
+                )
+            }
+            ExitReason::UnknownFault { vcpu, label } => {
+                return write!(f, "unknown fault label {label:#x}: {vcpu}")
+            }
+            ExitReason::UnhandledNotification { badge } => {
+                return write!(f, "unhandled notification, badge {badge:#x}")
+            }
+            ExitReason::Backend(e) => return write!(f, "backend: {e}"),
+            ExitReason::SystemOff { vcpu } => return write!(f, "system off by {vcpu}"),
+            ExitReason::SystemReset { vcpu } => return write!(f, "system reset by {vcpu}"),
+        };
+        write!(f, "{what}: {vcpu} ip {ip:#x} addr {addr:#x} fsr {fsr:#x}")
+    }
+}
+
 impl From<BackendError> for ExitReason {
     fn from(e: BackendError) -> Self {
         ExitReason::Backend(e)
@@ -192,7 +257,7 @@ impl<B: Backend> Vm<B> {
                 | ExitReason::SystemOff { .. }
                 | ExitReason::SystemReset { .. }
         ) {
-            log::error!("{}: stopping: {:?}", self.name(), reason);
+            log::error!("{}: stopping: {}", self.name(), reason);
         }
         self.run.exit_reason = reason;
         reason
@@ -550,7 +615,7 @@ impl<B: Backend> Vm<B> {
                 }
                 let word = self.guest_memory().read_u32(ip).map_err(|e| {
                     log::error!(
-                        "{}: {} ip {:#x}: cannot fetch instruction: {:?}",
+                        "{}: {} ip {:#x}: cannot fetch instruction: {}",
                         self.name(),
                         vcpu,
                         ip,

@@ -98,9 +98,63 @@ impl From<sel4vm::Error> for SetupError {
     }
 }
 
+impl fmt::Display for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Blob::Kernel => "kernel",
+            Blob::Dtb => "DTB",
+            Blob::Initrd => "initrd",
+        })
+    }
+}
+
+// Hand-written messages: the derived `Debug` would pull `core::fmt`'s
+// builders into the root task.
 impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        let (what, arg) = match *self {
+            SetupError::NotLinux => ("kernel is neither an arm64 Image nor an ELF file", None),
+            SetupError::Truncated { blob, need, have } => {
+                return write!(f, "{blob} truncated: needs {need} bytes, has {have}")
+            }
+            SetupError::NoImageSize => ("kernel Image has no image_size", None),
+            SetupError::BigEndianKernel => ("big-endian kernel", None),
+            SetupError::UnsupportedPageSize => ("kernel page size unsupported", None),
+            SetupError::BadTextOffset(v) => ("bad kernel text_offset", Some(v)),
+            SetupError::WrongArchitecture(m) => ("ELF kernel for machine", Some(m.into())),
+            SetupError::MalformedKernel(why) => return write!(f, "malformed kernel: {why}"),
+            SetupError::ElfNotInPlace => ("an ELF kernel cannot be used in place", None),
+            SetupError::ElfUnsupported => ("ELF kernels not supported (no `elf` feature)", None),
+            SetupError::KernelNotAligned(v) => ("kernel base not 2 MiB aligned:", Some(v)),
+            SetupError::KernelNotAtRamStart(v) => {
+                ("kernel must be at the start of RAM, not", Some(v))
+            }
+            SetupError::BadDtb(why) => return write!(f, "bad DTB: {why}"),
+            SetupError::DtbTooLarge { total_size, given } => {
+                return write!(f, "DTB totalsize {total_size:#x} exceeds {given:#x}")
+            }
+            SetupError::DtbNotAligned(v) => ("DTB not 8-byte aligned:", Some(v)),
+            SetupError::InitrdMismatch { dtb, actual } => {
+                return write!(
+                    f,
+                    "DTB initrd [{:#x}, {:#x}) is not the initrd at [{:#x}, {:#x})",
+                    dtb.0, dtb.1, actual.0, actual.1
+                )
+            }
+            SetupError::NotInRam { blob, addr, size } => {
+                return write!(f, "{blob} [{addr:#x}, +{size:#x}) is not inside guest RAM")
+            }
+            SetupError::Overlap(a, b) => return write!(f, "{a} and {b} overlap"),
+            SetupError::SourceClobbered { source, by } => {
+                return write!(f, "{source} source would be overwritten by the {by}")
+            }
+            SetupError::Vm(e) => return write!(f, "VM: {e}"),
+        };
+        f.write_str(what)?;
+        match arg {
+            Some(v) => write!(f, " {v:#x}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -162,6 +216,27 @@ impl From<SetupError> for GuestError {
 
 impl fmt::Display for GuestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        let (what, irq) = match *self {
+            GuestError::NoController => ("virq_controller_init has not been called", None),
+            GuestError::ControllerExists => ("virq_controller_init was called already", None),
+            GuestError::InvalidIrq(i) => ("invalid IRQ", Some(i)),
+            GuestError::AlreadyRegistered(i) => ("IRQ already registered:", Some(i)),
+            GuestError::NotRegistered(i) => ("IRQ not registered:", Some(i)),
+            GuestError::ChannelInUse(c) => ("channel already in use:", Some(c)),
+            GuestError::UnknownChannel(c) => ("no passthrough IRQ on channel", Some(c)),
+            GuestError::InvalidVcpu(v) => ("no vcpu", Some(v)),
+            GuestError::NoImages => ("no images to reload", None),
+            GuestError::NoPassthroughAck => ("libvmm_set_passthrough_ack not called", None),
+            GuestError::NoDefaultGuest => ("no default guest", None),
+            GuestError::Reentrant => ("reentrant call", None),
+            GuestError::BadArgument => ("bad argument", None),
+            GuestError::Setup(e) => return write!(f, "images: {e}"),
+            GuestError::Vm(e) => return write!(f, "VM: {e}"),
+        };
+        f.write_str(what)?;
+        match irq {
+            Some(v) => write!(f, " {v}"),
+            None => Ok(()),
+        }
     }
 }

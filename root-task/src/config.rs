@@ -174,7 +174,16 @@ pub enum ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        match self {
+            ConfigError::Vcpus(n) => write!(f, "{n} vCPUs (1..={MAX_VCPUS} allowed)"),
+            ConfigError::RamAlignment => f.write_str("RAM base and size must be 2 MiB aligned"),
+            ConfigError::RamNotReserved => f.write_str("1:1 RAM outside the reserved region"),
+            ConfigError::Cmdline => f.write_str("command line too long or contains NUL"),
+            ConfigError::NoRoom { need, have } => {
+                write!(f, "images need {need:#x} bytes of RAM, {have:#x} available")
+            }
+            ConfigError::Fdt(e) => write!(f, "DTB: {e}"),
+        }
     }
 }
 

@@ -17,9 +17,14 @@ const GIC_PPI: u32 = 1;
 /// Level-high trigger.
 const IRQ_LEVEL_HIGH: u32 = 4;
 
+/// Name of the console node (a child of the root).
+fn uart_node(cfg: &VmmConfig) -> String {
+    format!("pl011@{:x}", cfg.uart_base)
+}
+
 /// Path of the console node (for `stdout-path` and the `serial0` alias).
 pub fn uart_path(cfg: &VmmConfig) -> String {
-    format!("/pl011@{:x}", cfg.uart_base)
+    format!("/{}", uart_node(cfg))
 }
 
 fn fdt_err(e: vm_fdt::Error) -> ConfigError {
@@ -127,7 +132,7 @@ fn build(cfg: &VmmConfig, layout: &Layout) -> Result<Vec<u8>, vm_fdt::Error> {
     f.property_phandle(PHANDLE_CLK)?;
     f.end_node(clk)?;
 
-    let uart = f.begin_node(&uart_path(cfg)[1..])?;
+    let uart = f.begin_node(&uart_node(cfg))?;
     f.property_string_list("compatible", strings(&["arm,pl011", "arm,primecell"]))?;
     f.property_array_u64("reg", &[cfg.uart_base, 0x1000])?;
     f.property_array_u32("interrupts", &[GIC_SPI, cfg.uart_spi, IRQ_LEVEL_HIGH])?;

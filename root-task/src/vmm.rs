@@ -235,7 +235,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
             }
             other => {
                 // Already logged with vCPU, PC and address; end it cleanly.
-                println!("VMM: error: guest stopped: {other:?}");
+                println!("VMM: error: guest stopped: {other}");
                 match guest.guest_stop(0) {
                     Ok(()) => println!("VMM: guest stopped cleanly"),
                     Err(e) => println!("VMM: error: guest_stop: {e}"),

@@ -85,7 +85,15 @@ fn build_bin(package: &str, bin: &str) -> Result<PathBuf> {
 pub fn build_root_task(name: &str) -> Result<PathBuf> {
     match name {
         "vmm" => build_bin("sel4vm-root-task", "sel4vm-root-task"),
-        n if workspace_root().join("examples").join(n).is_dir() => build_bin(n, n),
+        // Root tasks are the examples with a binary (not shared crates such as guest-support).
+        n if workspace_root()
+            .join("examples")
+            .join(n)
+            .join("src/main.rs")
+            .is_file() =>
+        {
+            build_bin(n, n)
+        }
         n => Err(format!("unknown example `{n}` (see examples/)")),
     }
 }

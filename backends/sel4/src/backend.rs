@@ -337,7 +337,8 @@ pub struct Sel4Backend {
     minted: Vec<Slot>,
     frames: BTreeMap<u64, GuestFrame>,
     window: VaWindow,
-    vcpus: BTreeMap<u32, VcpuSlots>,
+    /// By vCPU id, sorted (a handful; a `Vec` is smaller code than a B-tree).
+    vcpus: Vec<(u32, VcpuSlots)>,
     cache: CacheMaintenance,
     zero_device_frames: bool,
 }
@@ -405,7 +406,7 @@ impl Sel4Backend {
             minted: Vec::new(),
             frames: BTreeMap::new(),
             window: VaWindow::new(window_base, window_size),
-            vcpus: BTreeMap::new(),
+            vcpus: Vec::new(),
             cache: config.cache,
             zero_device_frames: config.zero_device_frames,
         })
@@ -484,10 +485,20 @@ impl Sel4Backend {
     }
 
     fn vcpu(&self, vcpu: VcpuId) -> Result<VcpuSlots, BackendError> {
-        self.vcpus
-            .get(&vcpu.0)
-            .copied()
-            .ok_or(BackendError::InvalidVcpu(vcpu))
+        let i = self
+            .vcpu_index(vcpu)
+            .map_err(|_| BackendError::InvalidVcpu(vcpu))?;
+        Ok(self.vcpus[i].1)
+    }
+
+    /// Position of `vcpu` in `vcpus` (`Err`: where it would go).
+    fn vcpu_index(&self, vcpu: VcpuId) -> Result<usize, usize> {
+        self.vcpus.binary_search_by_key(&vcpu.0, |v| v.0)
+    }
+
+    fn vcpu_mut(&mut self, vcpu: VcpuId) -> Option<&mut VcpuSlots> {
+        let i = self.vcpu_index(vcpu).ok()?;
+        Some(&mut self.vcpus[i].1)
     }
 
     fn cache_op(&self, f: &GuestFrame, op: CacheOp) -> Result<(), BackendError> {
@@ -756,9 +767,9 @@ impl Backend for Sel4Backend {
     }
 
     fn create_vcpu(&mut self, vcpu: VcpuId, priority: u8) -> Result<VcpuObjects, BackendError> {
-        if self.vcpus.contains_key(&vcpu.0) {
+        let Err(at) = self.vcpu_index(vcpu) else {
             return Err(BackendError::InvalidVcpu(vcpu));
-        }
+        };
         let mut res = self.res.borrow_mut();
         let r = &mut *res;
         let host = r.host_caps();
@@ -824,7 +835,7 @@ impl Backend for Sel4Backend {
         })();
         match result {
             Ok(v) => {
-                self.vcpus.insert(vcpu.0, v);
+                self.vcpus.insert(at, (vcpu.0, v));
                 Ok(VcpuObjects {
                     vcpu: KernelObject(v.vcpu.cap),
                     tcb: KernelObject(v.tcb.cap),
@@ -858,7 +869,7 @@ impl Backend for Sel4Backend {
             .map_err(decode::kernel_error)?;
         // Suspending cancels the pending fault; make sure no stale reply cap stays.
         delete_cap(v.reply_path).map_err(decode::kernel_error)?;
-        if let Some(s) = self.vcpus.get_mut(&vcpu.0) {
+        if let Some(s) = self.vcpu_mut(vcpu) {
             s.reply_pending = false;
         }
         Ok(())
@@ -937,7 +948,7 @@ impl Backend for Sel4Backend {
                 }
             };
             if let Some(vcpu) = event.vcpu() {
-                if let Some(v) = self.vcpus.get_mut(&vcpu.0) {
+                if let Some(v) = self.vcpu_mut(vcpu) {
                     if v.reply_pending {
                         // A vCPU cannot fault twice without a reply; clear a stale cap.
                         let _ = delete_cap(v.reply_path);
@@ -952,10 +963,7 @@ impl Backend for Sel4Backend {
     }
 
     fn reply(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
-        let v = self
-            .vcpus
-            .get_mut(&vcpu.0)
-            .ok_or(BackendError::InvalidVcpu(vcpu))?;
+        let v = self.vcpu_mut(vcpu).ok_or(BackendError::InvalidVcpu(vcpu))?;
         if !v.reply_pending {
             // A reply without an outstanding fault is a VMM bug.
             return Err(decode::kernel_error(sel4_abi::Error::IllegalOperation));
@@ -974,9 +982,7 @@ impl Drop for Sel4Backend {
     /// source; the VMM window's address range (and the VMM page tables
     /// covering it) are not reused.
     fn drop(&mut self) {
-        let vcpus: Vec<VcpuSlots> = self.vcpus.values().copied().collect();
-        self.vcpus.clear();
-        for v in vcpus {
+        for (_, v) in core::mem::take(&mut self.vcpus) {
             self.destroy_vcpu(v);
         }
         let frames: Vec<u64> = self.frames.keys().copied().collect();

@@ -8,6 +8,8 @@
 // Some items are only used by the host tests, some only by the root task.
 #![allow(dead_code)]
 
+pub use guest_support::Segment;
+
 /// Guest RAM (IPA); the program's offsets are relative to it.
 pub const RAM_BASE: u64 = 0x4000_0000;
 /// Guest RAM size: 4 KiB frames only.
@@ -30,8 +32,6 @@ pub const DEV_DONE: u64 = 0x18;
 pub const DEV_FAIL: u64 = 0x20;
 /// Value written to [`DEV_DONE`].
 pub const DONE_MAGIC: u64 = 0x600d;
-/// SPSR for the guest entry: EL1h with D, A, I and F masked.
-pub const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
 /// seL4 syscall numbers the guest puts in x7 (`.equ SYS_*`).
 pub mod sys {
@@ -132,14 +132,6 @@ pub const ATTEMPTS: &[Attempt] = &[
         outcome: Outcome::Continues { x0: NOT_SUPPORTED },
     },
 ];
-
-/// A run of non-zero words of the flat image.
-pub struct Segment {
-    /// Byte offset from [`RAM_BASE`].
-    pub offset: u64,
-    /// Little-endian instruction words.
-    pub words: &'static [u32],
-}
 
 /// The guest program (see `guest.S`).
 pub const SEGMENTS: &[Segment] = &[
@@ -317,92 +309,25 @@ pub const SEGMENTS: &[Segment] = &[
     },
 ];
 
-/// The guest program as a flat image from offset 0 (zero-filled gaps).
-pub fn flat_image() -> alloc::vec::Vec<u32> {
-    let end = SEGMENTS
-        .iter()
-        .map(|s| s.offset as usize / 4 + s.words.len())
-        .max()
-        .unwrap_or(0);
-    let mut img = alloc::vec![0u32; end];
-    for s in SEGMENTS {
-        let at = s.offset as usize / 4;
-        img[at..at + s.words.len()].copy_from_slice(s.words);
-    }
-    img
-}
-
 #[cfg(all(test, not(target_os = "none")))]
 mod tests {
     use super::*;
+    use guest_support::flat_image;
+    use guest_support::host;
     use sel4_abi::labels::{invocation, syscall};
     use sel4_abi::MessageInfo;
-    use std::process::Command;
 
     const SOURCE: &str = include_str!("guest.S");
-
-    /// Assembles `guest.S` into a flat image, or `None` without binutils
-    /// (an error if `SEL4VM_REQUIRE_AS` is set).
-    fn assemble() -> Option<Vec<u32>> {
-        let dir = std::env::temp_dir().join(format!("guest-escape-as-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let obj = dir.join("g.o");
-        let bin = dir.join("g.bin");
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/guest.S");
-        let as_ok = Command::new("aarch64-linux-gnu-as")
-            .arg(src)
-            .arg("-o")
-            .arg(&obj)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !as_ok {
-            assert!(
-                std::env::var("SEL4VM_REQUIRE_AS").is_err(),
-                "SEL4VM_REQUIRE_AS is set but aarch64-linux-gnu-as failed or is missing"
-            );
-            eprintln!("skipping: aarch64-linux-gnu-as not available");
-            return None;
-        }
-        let ok = Command::new("aarch64-linux-gnu-objcopy")
-            .args(["-O", "binary"])
-            .arg(&obj)
-            .arg(&bin)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "objcopy failed");
-        let bytes = std::fs::read(&bin).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        Some(
-            bytes
-                .chunks(4)
-                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-        )
-    }
+    const GUEST_S: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/guest.S");
 
     #[test]
     fn segments_match_source() {
-        let Some(img) = assemble() else { return };
-        assert_eq!(flat_image(), img, "SEGMENTS are stale: re-assemble guest.S");
+        host::assert_matches_source(GUEST_S.as_ref(), SEGMENTS);
     }
 
-    /// `.equ NAME, value` of the assembly source.
+    /// `.equ NAME, value` of `guest.S`.
     fn equ(name: &str) -> i64 {
-        let line = SOURCE
-            .lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(&format!("{name},")))
-            .unwrap_or_else(|| panic!("no .equ {name}"));
-        let v = line
-            .split(',')
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap();
-        match v.strip_prefix("0x") {
-            Some(h) => i64::from_str_radix(h, 16).unwrap(),
-            None => v.parse().unwrap(),
-        }
+        host::equ(SOURCE, name)
     }
 
     #[test]
@@ -460,7 +385,7 @@ mod tests {
     /// The `msginfo` macro builds the words `seL4_MessageInfo_new` would.
     #[test]
     fn message_infos_match_sel4_abi() {
-        let img = flat_image();
+        let img = flat_image(SEGMENTS);
         // movz/movk pair for x1 → the value it loads.
         let x1_values: Vec<u64> = img
             .windows(2)
@@ -480,7 +405,7 @@ mod tests {
     /// attempt, by the x7 it is meant to carry.
     #[test]
     fn every_attempt_makes_one_hvc_with_its_syscall_number() {
-        let img = flat_image();
+        let img = flat_image(SEGMENTS);
         let hvcs: Vec<usize> = img
             .iter()
             .enumerate()
@@ -506,12 +431,18 @@ mod tests {
         }
     }
 
+    /// Every vector slot reports to the shared fail path (no IRQ handler).
+    #[test]
+    fn vector_table_routes_every_slot_to_fail() {
+        host::check_vector_table(&flat_image(SEGMENTS), None, ENTRY - RAM_BASE).unwrap();
+    }
+
     #[test]
     fn program_fits_in_ram() {
-        assert!((flat_image().len() * 4) as u64 <= RAM_SIZE);
+        host::check_layout(SEGMENTS, RAM_SIZE).unwrap();
         assert_eq!(ENTRY - RAM_BASE, 0x800);
         assert_eq!(
-            flat_image()[0x800 / 4],
+            flat_image(SEGMENTS)[0x800 / 4],
             0x10ff_c009,
             "entry is adr x9, vectors"
         );

@@ -2,16 +2,15 @@
 
 use alloc::format;
 use alloc::rc::Rc;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use sel4_abi::cap::{init, Tcb};
 use sel4_abi::CPtr;
-use sel4_rt::objects::ObjectAllocator;
-use sel4_rt::vspace::VSpaceMapper;
+use guest_support::vm::{load_segments, resources, start_el1};
+use guest_support::Checks;
 use sel4_rt::{println, BootInfo};
-use sel4vm::{ExitReason, FaultResult, MemFault, UserContext, VcpuId, Vm, VmConfig};
+use sel4vm::{ExitReason, FaultResult, MemFault, VcpuId, Vm, VmConfig};
 use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
 
 use crate::guest::*;
@@ -25,23 +24,6 @@ const ROOT_PRIORITY: u64 = 255;
 const V0: VcpuId = VcpuId(0);
 /// Root CNode slots whose caps must survive every attempt.
 const WATCHED: [u64; 6] = [1, 2, 3, 4, 5, 6];
-
-/// Failed checks, each printed as it happens.
-#[derive(Default)]
-struct Checks {
-    run: u32,
-    failed: u32,
-}
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        self.run += 1;
-        if !ok {
-            self.failed += 1;
-            println!("guest-escape: CHECK FAILED: {}", what());
-        }
-    }
-}
 
 /// The test device: every register write, in order.
 #[derive(Default)]
@@ -71,8 +53,8 @@ fn cap_types() -> [u32; WATCHED.len()] {
 
 fn main(bi: &'static BootInfo) {
     println!("guest-escape: root task started");
-    let res = Resources::new(ObjectAllocator::from_bootinfo(bi), VSpaceMapper::default()).shared();
-    let mut c = Checks::default();
+    let res = resources(bi);
+    let mut c = Checks::new("guest-escape");
     let caps = cap_types();
     println!("guest-escape: root CNode slots {WATCHED:?} hold cap types {caps:?}");
     c.check(caps.iter().all(|&t| t != 0), || {
@@ -103,12 +85,7 @@ fn main(bi: &'static BootInfo) {
             format!("[{}] teardown kept {kib} KiB, {slots} slots", a.number)
         });
     }
-    if c.failed == 0 {
-        println!("guest-escape: {} checks run", c.run);
-        println!("guest-escape: all checks passed");
-    } else {
-        println!("guest-escape: {} of {} checks failed", c.failed, c.run);
-    }
+    c.finish();
 }
 
 fn run_vm(res: &Rc<RefCell<Resources>>, a: &Attempt, c: &mut Checks) -> Result<(), sel4vm::Error> {
@@ -126,17 +103,9 @@ fn run_vm(res: &Rc<RefCell<Resources>>, a: &Attempt, c: &mut Checks) -> Result<(
     vm.reserve_memory_at(DEV_BASE, DEV_SIZE, move |vm, f| {
         d.borrow_mut().access(vm, f)
     })?;
-    for s in SEGMENTS {
-        let bytes: Vec<u8> = s.words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        vm.ram_write(RAM_BASE + s.offset, &bytes)?;
-    }
+    load_segments(&mut vm, RAM_BASE, SEGMENTS)?;
     let vcpu = vm.create_vcpu(VCPU_PRIORITY)?;
-    let mut ctx = UserContext::default();
-    ctx.set_pc(ENTRY);
-    ctx.set_spsr(SPSR_EL1H_MASKED);
-    ctx.set_x(0, n);
-    vm.set_thread_context(vcpu, &ctx)?;
-    vm.vcpu_start(vcpu)?;
+    start_el1(&mut vm, vcpu, ENTRY, n)?;
 
     let reason = vm.run();
     let writes = dev.borrow().writes.clone();

@@ -29,8 +29,6 @@ pub const DONE_OFFSET: u64 = 0x3c;
 pub const SIGNED16_INIT: u32 = 0x8001_0080;
 /// Initial value of the register at 0x14 (read with LDRSW).
 pub const SIGNED32_INIT: u32 = 0x8000_0000;
-/// SPSR for the guest entry: EL1h with D, A, I and F masked.
-pub const SPSR_EL1H_MASKED: u64 = 0x3c5;
 /// PC of the final `b .` the guest spins on after writing DONE.
 pub const FINAL_PC: u64 = PROG_IPA + 0x7c;
 

@@ -2,14 +2,13 @@
 
 use alloc::format;
 use alloc::rc::Rc;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use sel4_rt::objects::ObjectAllocator;
-use sel4_rt::vspace::VSpaceMapper;
+use guest_support::vm::{resources, start_el1};
+use guest_support::Checks;
 use sel4_rt::{println, BootInfo};
-use sel4vm::{badge, ExitReason, FaultResult, MemFault, UserContext, Vm, VmConfig};
+use sel4vm::{badge, ExitReason, FaultResult, MemFault, Vm, VmConfig};
 use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
 
 use crate::guest::*;
@@ -22,23 +21,6 @@ const VCPU_PRIORITY: u8 = 100;
 const NOTIFY_BITS: u64 = 0x5;
 
 type G = Vm<Sel4Backend>;
-
-/// Failed checks, each printed as it happens.
-#[derive(Default)]
-struct Checks {
-    run: u32,
-    failed: u32,
-}
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        self.run += 1;
-        if !ok {
-            self.failed += 1;
-            println!("guest-mmio: CHECK FAILED: {}", what());
-        }
-    }
-}
 
 /// The emulated device: 16 32-bit registers and a log of guest accesses.
 struct Device {
@@ -111,8 +93,8 @@ impl Device {
 
 fn main(bi: &'static BootInfo) {
     println!("guest-mmio: root task started");
-    let res = Resources::new(ObjectAllocator::from_bootinfo(bi), VSpaceMapper::default()).shared();
-    let mut c = Checks::default();
+    let res = resources(bi);
+    let mut c = Checks::new("guest-mmio");
     let start = res.borrow().objects.stats();
     println!(
         "guest-mmio: {} KiB RAM free, {} free slots",
@@ -139,12 +121,7 @@ fn main(bi: &'static BootInfo) {
             format!("{name}: teardown kept {slots} slots")
         });
     }
-    if c.failed == 0 {
-        println!("guest-mmio: {} checks run", c.run);
-        println!("guest-mmio: all checks passed");
-    } else {
-        println!("guest-mmio: {} of {} checks failed", c.failed, c.run);
-    }
+    c.finish();
 }
 
 fn run_vm(
@@ -171,7 +148,7 @@ fn run_vm(
     if one_to_one {
         c.check(pa == RAM_BASE, || format!("1:1 RAM at pa {pa:#x}"));
         c.check(vm.ipa_to_pa(RAM_BASE, RAM_SIZE) == Ok(RAM_BASE), || {
-            "1:1 RAM not contiguous".into()
+            "1:1 RAM not contiguous"
         });
     } else {
         c.check(pa >= 0x6000_0000, || {
@@ -219,11 +196,7 @@ fn run_vm(
     });
 
     let vcpu = vm.create_vcpu(VCPU_PRIORITY)?;
-    let mut ctx = UserContext::default();
-    ctx.set_pc(PROG_IPA);
-    ctx.set_spsr(SPSR_EL1H_MASKED);
-    vm.set_thread_context(vcpu, &ctx)?;
-    vm.vcpu_start(vcpu)?;
+    start_el1(&mut vm, vcpu, PROG_IPA, 0)?;
 
     // A notification signalled before the run must arrive through the
     // bound notification, badged with NOTIFICATION_BIT, between guest faults.

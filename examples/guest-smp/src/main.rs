@@ -11,10 +11,4 @@
 extern crate alloc;
 
 mod guest;
-#[cfg(target_os = "none")]
-mod root;
-
-#[cfg(not(target_os = "none"))]
-fn main() {
-    eprintln!("this program runs on seL4 (aarch64-unknown-none); build it with `cargo xtask`");
-}
+guest_support::root_task_main!(root);

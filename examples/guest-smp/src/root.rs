@@ -2,16 +2,16 @@
 
 use alloc::format;
 use alloc::rc::Rc;
-use alloc::string::String;
-use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use sel4_rt::objects::ObjectAllocator;
-use sel4_rt::vspace::VSpaceMapper;
+use guest_support::vm::{
+    kernel_gic_version, load_segments, qemu_virt_gic, resources, start_el1, ReportDevice,
+};
+use guest_support::{u64_at, Checks};
 use sel4_rt::{println, BootInfo};
 use sel4vm::psci::{code, ret, vcpu_mpidr, CPU_ON_SCTLR, PSCI_VERSION_1_1, SMCCC_VERSION_1_1};
 use sel4vm::vgic::GicVersion;
-use sel4vm::{ExitReason, FaultResult, GicLayout, MemFault, UserContext, VcpuId, Vm, VmConfig};
+use sel4vm::{ExitReason, VcpuId, Vm, VmConfig};
 use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
 
 use crate::guest::*;
@@ -23,82 +23,10 @@ const VCPU_PRIORITY: u8 = 100;
 const V0: VcpuId = VcpuId(0);
 const V1: VcpuId = VcpuId(1);
 
-type G = Vm<Sel4Backend>;
-
-/// Failed checks, each printed as it happens.
-#[derive(Default)]
-struct Checks {
-    run: u32,
-    failed: u32,
-}
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        self.run += 1;
-        if !ok {
-            self.failed += 1;
-            println!("guest-smp: CHECK FAILED: {}", what());
-        }
-    }
-}
-
-/// The test device: DONE and the report of an unexpected exception.
-#[derive(Default)]
-struct Device {
-    done: Option<(VcpuId, u64)>,
-    fail: Option<(VcpuId, u64, u64)>,
-    elr: u64,
-}
-
-impl Device {
-    fn access(&mut self, vm: &mut G, f: &mut MemFault) -> FaultResult {
-        if f.is_read() {
-            f.set_data(0);
-            return FaultResult::Handled;
-        }
-        match f.address().wrapping_sub(DEV_BASE) {
-            DEV_DONE => {
-                self.done = Some((f.vcpu, f.data()));
-                vm.stop();
-            }
-            DEV_FAIL_ELR => self.elr = f.data(),
-            DEV_FAIL => {
-                self.fail = Some((f.vcpu, f.data(), self.elr));
-                vm.stop();
-            }
-            off => {
-                println!("guest-smp: write to unknown device register +{off:#x}");
-                return FaultResult::Error;
-            }
-        }
-        FaultResult::Handled
-    }
-}
-
 fn main(bi: &'static BootInfo) {
     println!("guest-smp: root task started");
-    let version = if sel4_abi::labels::config::ARM_GIC_V3_SUPPORT {
-        GicVersion::V3
-    } else {
-        GicVersion::V2
-    };
-    let res = Resources::new(ObjectAllocator::from_bootinfo(bi), VSpaceMapper::default()).shared();
-    let mut c = Checks::default();
-    if let Err(e) = run_vm(&res, version, &mut c) {
-        c.check(false, || format!("{e:?}"));
-    }
-    if c.failed == 0 {
-        println!("guest-smp: {} checks run", c.run);
-        println!("guest-smp: all checks passed");
-    } else {
-        println!("guest-smp: {} of {} checks failed", c.failed, c.run);
-    }
-}
-
-fn u64_at(r: &[u8], off: usize) -> u64 {
-    r.get(off..off + 8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
+    let res = resources(bi);
+    Checks::run("guest-smp", |c| run_vm(&res, kernel_gic_version(), c));
 }
 
 fn run_vm(
@@ -106,10 +34,7 @@ fn run_vm(
     version: GicVersion,
     c: &mut Checks,
 ) -> Result<(), sel4vm::Error> {
-    let (layout, v) = match version {
-        GicVersion::V2 => (GicLayout::qemu_virt_v2(), 2u64),
-        GicVersion::V3 => (GicLayout::qemu_virt_v3(), 3u64),
-    };
+    let (layout, v) = qemu_virt_gic(version);
     println!("guest-smp: kernel built for GICv{v}; 2 vCPUs, vGICv{v}");
     let backend = Sel4Backend::new(res.clone(), Sel4Config::default())?;
     let config = VmConfig {
@@ -123,41 +48,16 @@ fn run_vm(
     }
     vm.ram_register_at(RAM_BASE, RAM_SIZE, false)?;
     vm.create_vgic(layout)?;
-    let dev = Rc::new(RefCell::new(Device::default()));
-    let d = dev.clone();
-    vm.reserve_memory_at(DEV_BASE, DEV_SIZE, move |vm, f| {
-        d.borrow_mut().access(vm, f)
-    })?;
+    let dev = ReportDevice::reserve(&mut vm, "guest-smp", DEV_REGS, DEV_BASE, DEV_SIZE)?;
 
-    for s in SEGMENTS {
-        let bytes: Vec<u8> = s.words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        vm.ram_write(RAM_BASE + s.offset, &bytes)?;
-    }
+    load_segments(&mut vm, RAM_BASE, SEGMENTS)?;
     // Only vCPU 0 starts; vCPU 1 waits for PSCI CPU_ON.
-    let mut ctx = UserContext::default();
-    ctx.set_pc(ENTRY0);
-    ctx.set_spsr(SPSR_EL1H_MASKED);
-    ctx.set_x(0, v);
-    vm.set_thread_context(V0, &ctx)?;
-    vm.vcpu_start(V0)?;
+    start_el1(&mut vm, V0, ENTRY0, v)?;
 
     let reason = vm.run();
     println!("guest-smp: run returned {reason:?}");
     c.check(reason == ExitReason::Stopped, || format!("exit {reason:?}"));
-    let d = dev.borrow();
-    if let Some((vcpu, f, elr)) = d.fail {
-        c.check(false, || {
-            format!(
-                "{vcpu} took exception in vector slot {:#x} (ESR {:#x}) at {elr:#x}",
-                f >> 32,
-                f & 0xffff_ffff
-            )
-        });
-    }
-    c.check(d.done == Some((V0, DONE_MAGIC)), || {
-        format!("DONE {:x?}", d.done)
-    });
-    drop(d);
+    dev.borrow().check_finished(c, V0, DONE_MAGIC);
 
     let mut r = [0u8; RESULTS_SIZE];
     vm.ram_read(RESULTS, &mut r)?;
@@ -261,9 +161,9 @@ fn run_vm(
         || format!("vCPU 1 entered with SCTLR {sctlr:#x}"),
     );
     c.check(!vm.is_vcpu_online(V1), || {
-        "vCPU 1 still online after CPU_OFF".into()
+        "vCPU 1 still online after CPU_OFF"
     });
-    c.check(vm.is_vcpu_online(V0), || "vCPU 0 went offline".into());
+    c.check(vm.is_vcpu_online(V0), || "vCPU 0 went offline");
     for vc in [V0, V1] {
         let lrs = vm.list_registers(vc);
         c.check(lrs.iter().all(Option::is_none), || {

@@ -8,6 +8,9 @@
 // Some items are only used by the host tests, some only by the root task.
 #![allow(dead_code)]
 
+pub use guest_support::vm::ReportRegs;
+pub use guest_support::Segment;
+
 /// Guest RAM (IPA); the program's offsets are relative to it.
 pub const RAM_BASE: u64 = 0x4000_0000;
 /// Guest RAM size: 4 KiB frames only.
@@ -23,18 +26,16 @@ pub const RESULTS_SIZE: usize = 0x80;
 pub const DEV_BASE: u64 = 0x2000_0000;
 /// Size of the test device's reservation.
 pub const DEV_SIZE: u64 = 0x1000;
-/// Device register: the guest writes [`DONE_MAGIC`] when it has finished.
-pub const DEV_DONE: u64 = 0x0;
-/// Device register: an unexpected exception, `(vector slot << 32) | ESR_EL1`.
-pub const DEV_FAIL: u64 = 0x8;
-/// Device register: `ELR_EL1` of that exception (written just before [`DEV_FAIL`]).
-pub const DEV_FAIL_ELR: u64 = 0x10;
-/// Value written to [`DEV_DONE`].
+/// The test device's registers: DONE at 0x0, FAIL at 0x8, FAIL's ELR at 0x10.
+pub const DEV_REGS: ReportRegs = ReportRegs {
+    done: 0x0,
+    fail: 0x8,
+    fail_elr: 0x10,
+};
+/// Value the guest writes to DONE when it has finished.
 pub const DONE_MAGIC: u64 = 0x600d;
 /// Timer interrupts the guest takes before reporting (`NUM_TICKS`).
 pub const NUM_TICKS: u64 = 5;
-/// SPSR for the guest entry: EL1h with D, A, I and F masked.
-pub const SPSR_EL1H_MASKED: u64 = 0x3c5;
 /// Vector slot of "current EL with SP_ELx, IRQ".
 pub const IRQ_SLOT: usize = 5;
 
@@ -63,15 +64,6 @@ pub mod res {
 // The results area holds every slot and lies in guest RAM.
 const _: () = assert!(res::IARS + 4 * NUM_TICKS as usize <= RESULTS_SIZE);
 const _: () = assert!(RESULTS - RAM_BASE + RESULTS_SIZE as u64 <= RAM_SIZE);
-
-/// One run of instruction words at `offset` from [`RAM_BASE`].
-#[derive(Clone, Copy, Debug)]
-pub struct Segment {
-    /// Byte offset from [`RAM_BASE`].
-    pub offset: u64,
-    /// Little-endian instruction words.
-    pub words: &'static [u32],
-}
 
 /// The guest program (`guest.S`): the vector table's used slots and the code.
 pub const SEGMENTS: &[Segment] = &[
@@ -303,91 +295,23 @@ pub const SEGMENTS: &[Segment] = &[
     },
 ];
 
-/// The guest program as a flat image from offset 0 (zero-filled gaps).
-pub fn flat_image() -> alloc::vec::Vec<u32> {
-    let end = SEGMENTS
-        .iter()
-        .map(|s| s.offset as usize / 4 + s.words.len())
-        .max()
-        .unwrap_or(0);
-    let mut img = alloc::vec![0u32; end];
-    for s in SEGMENTS {
-        let at = s.offset as usize / 4;
-        img[at..at + s.words.len()].copy_from_slice(s.words);
-    }
-    img
-}
-
 #[cfg(all(test, not(target_os = "none")))]
 mod tests {
     use super::*;
-    use sel4vm::arch::insn::{decode_load_store, MemKind};
-    use std::process::Command;
+    use guest_support::flat_image;
+    use guest_support::host;
 
     const SOURCE: &str = include_str!("guest.S");
-
-    /// Assembles `guest.S` into a flat image, or `None` without binutils
-    /// (an error if `SEL4VM_REQUIRE_AS` is set).
-    fn assemble() -> Option<Vec<u32>> {
-        let dir = std::env::temp_dir().join(format!("guest-timer-as-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let obj = dir.join("g.o");
-        let bin = dir.join("g.bin");
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/guest.S");
-        let as_ok = Command::new("aarch64-linux-gnu-as")
-            .arg(src)
-            .arg("-o")
-            .arg(&obj)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !as_ok {
-            assert!(
-                std::env::var("SEL4VM_REQUIRE_AS").is_err(),
-                "SEL4VM_REQUIRE_AS is set but aarch64-linux-gnu-as failed or is missing"
-            );
-            eprintln!("skipping: aarch64-linux-gnu-as not available");
-            return None;
-        }
-        let ok = Command::new("aarch64-linux-gnu-objcopy")
-            .args(["-O", "binary"])
-            .arg(&obj)
-            .arg(&bin)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "objcopy failed");
-        let bytes = std::fs::read(&bin).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        Some(
-            bytes
-                .chunks(4)
-                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-        )
-    }
+    const GUEST_S: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/guest.S");
 
     #[test]
     fn segments_match_source() {
-        let Some(img) = assemble() else { return };
-        assert_eq!(flat_image(), img, "SEGMENTS are stale: re-assemble guest.S");
+        host::assert_matches_source(GUEST_S.as_ref(), SEGMENTS);
     }
 
-    /// `.equ NAME, value` of the assembly source.
+    /// `.equ NAME, value` of `guest.S`.
     fn equ(name: &str) -> u64 {
-        let line = SOURCE
-            .lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(&format!("{name},")))
-            .unwrap_or_else(|| panic!("no .equ {name}"));
-        let v = line
-            .split(',')
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap();
-        match v.strip_prefix("0x") {
-            Some(h) => u64::from_str_radix(h, 16).unwrap(),
-            None => v.parse().unwrap(),
-        }
+        host::equ_u64(SOURCE, name)
     }
 
     #[test]
@@ -400,61 +324,22 @@ mod tests {
         assert_eq!(equ("VTIMER"), u64::from(sel4vm::vtimer::VTIMER_PPI));
     }
 
-    /// Target of the unconditional branch `word` at `pc`.
-    fn branch_target(word: u32, pc: u64) -> Option<u64> {
-        if word >> 26 != 0b000101 {
-            return None;
-        }
-        let imm = ((word & 0x03ff_ffff) << 6) as i32 >> 4;
-        Some(pc.wrapping_add(imm as i64 as u64))
-    }
-
     #[test]
     fn vector_table_routes_irq_to_handler_and_the_rest_to_fail() {
-        let img = flat_image();
-        let mut fail = None;
-        for slot in 0..16 {
-            let at = slot * 0x80;
-            let w = &img[at / 4..at / 4 + 2];
-            if slot == IRQ_SLOT {
-                let t = branch_target(w[0], at as u64).expect("IRQ slot branches");
-                assert!(t >= ENTRY - RAM_BASE, "IRQ handler lies after the vectors");
-                continue;
-            }
-            // mov x9, #slot ; b fail
-            assert_eq!(w[0], 0xd280_0009 | ((slot as u32) << 5), "slot {slot}");
-            let t = branch_target(w[1], at as u64 + 4).expect("slot branches");
-            assert_eq!(*fail.get_or_insert(t), t, "all slots share one fail path");
-        }
+        let img = flat_image(SEGMENTS);
+        host::check_vector_table(&img, Some(IRQ_SLOT), ENTRY - RAM_BASE).unwrap();
     }
 
     #[test]
     fn program_fits_below_results() {
-        let mut spans: Vec<(u64, u64)> = SEGMENTS
-            .iter()
-            .map(|s| (s.offset, s.offset + 4 * s.words.len() as u64))
-            .collect();
-        spans.sort();
-        for w in spans.windows(2) {
-            assert!(w[0].1 <= w[1].0, "segments overlap: {w:x?}");
-        }
-        assert!(spans.last().unwrap().1 <= RESULTS - RAM_BASE);
+        host::check_layout(SEGMENTS, RESULTS - RAM_BASE).unwrap();
     }
 
     /// The stores with base x1/x12 go to the test device: one 32-bit DONE
     /// store and the two 64-bit fail stores; the device handler accepts these.
     #[test]
     fn device_stores_have_the_expected_widths() {
-        let img = flat_image();
-        let mut dev = Vec::new();
-        for w in img {
-            let Ok(a) = decode_load_store(w) else {
-                continue;
-            };
-            if a.kind == MemKind::Store && matches!(a.base(), Some(1) | Some(12)) {
-                dev.push(a.total_bytes());
-            }
-        }
-        assert_eq!(dev, [4, 8, 8]);
+        let img = flat_image(SEGMENTS);
+        assert_eq!(host::store_widths(&img, &[1, 12]), [4, 8, 8]);
     }
 }

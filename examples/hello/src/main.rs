@@ -9,10 +9,4 @@
 #[cfg(target_os = "none")]
 extern crate alloc;
 
-#[cfg(target_os = "none")]
-mod root;
-
-#[cfg(not(target_os = "none"))]
-fn main() {
-    eprintln!("this program runs on seL4 (aarch64-unknown-none); build it with `cargo xtask`");
-}
+guest_support::root_task_main!(root);

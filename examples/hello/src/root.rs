@@ -8,6 +8,7 @@ use sel4_abi::syscall;
 use sel4_abi::{init, CNodeCapData, CPtr, CapRights, MessageInfo, UserContext};
 use sel4_rt::objects::{AllocError, Object, ObjectAllocator, ObjectKind};
 use sel4_rt::vspace::{MapError, VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_DEVICE};
+use guest_support::Checks;
 use sel4_rt::{println, BootInfo, RootKernel};
 
 sel4_rt::declare_main!(main -> !);
@@ -21,26 +22,10 @@ const REQUEST_LABEL: u64 = 7;
 const WORKER_PRIORITY: u64 = 100;
 const WORKER_STACK_PAGES: u64 = 4;
 
-/// Counts failed checks; every failure is printed immediately.
-struct Checks {
-    failed: u32,
-    run: u32,
-}
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: fmt::Arguments<'_>) -> bool {
-        self.run += 1;
-        if !ok {
-            self.failed += 1;
-            println!("hello: CHECK FAILED: {what}");
-        }
-        ok
-    }
-}
-
+/// Counts a check; the message is only formatted when it fails.
 macro_rules! check {
     ($c:expr, $cond:expr, $($what:tt)*) => {
-        $c.check($cond, format_args!($($what)*))
+        $c.check($cond, || alloc::format!($($what)*))
     };
 }
 
@@ -89,7 +74,7 @@ struct Env {
 
 fn main(bi: &'static BootInfo) -> ! {
     println!("hello: root task started");
-    let mut c = Checks { failed: 0, run: 0 };
+    let mut c = Checks::new("hello");
     summary(bi, &mut c);
 
     let mut env = Env {
@@ -116,12 +101,7 @@ fn main(bi: &'static BootInfo) -> ! {
         s.ram_total >> 10,
         s.free_slots
     );
-    if c.failed == 0 {
-        println!("hello: {} checks run", c.run);
-        println!("hello: all checks passed");
-    } else {
-        println!("hello: {} of {} checks failed", c.failed, c.run);
-    }
+    c.finish();
     // Nothing left to do; the worker thread was already torn down.
     sel4_rt::rt::suspend_self()
 }

@@ -87,7 +87,11 @@ impl fmt::Display for EmulateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EmulateError::KindMismatch { expected } => {
-                write!(f, "access kind mismatch: helper expects a {expected:?}")
+                let what = match expected {
+                    MemKind::Load => "load",
+                    MemKind::Store => "store",
+                };
+                write!(f, "access kind mismatch: helper expects a {what}")
             }
         }
     }

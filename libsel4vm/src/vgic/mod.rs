@@ -143,7 +143,25 @@ pub enum VgicError {
 
 impl fmt::Display for VgicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        use crate::error::{message, Arg::*};
+        use VgicError as E;
+        let (what, arg) = match *self {
+            E::InvalidConfig => ("invalid configuration", None),
+            E::InvalidVcpu(v) => ("no vcpu", Dec(v.0.into())),
+            E::InvalidIrq(i) => ("invalid INTID", Dec(i.into())),
+            E::InvalidListRegister(i) => ("invalid list register", Dec(i.into())),
+            E::Unaligned { offset, size } => {
+                return write!(f, "unaligned {}-byte access at {offset:#x}", size.bytes())
+            }
+            E::BadWidth { offset, size } => {
+                return write!(f, "bad {}-byte access at {offset:#x}", size.bytes())
+            }
+            E::Reserved { offset } => ("reserved register", Hex(offset)),
+            E::ReadOnly { offset } => ("read-only register", Hex(offset)),
+            E::WriteOnly { offset } => ("write-only register", Hex(offset)),
+            E::WrongVersion => ("wrong GIC version", None),
+        };
+        message(f, what, arg)
     }
 }
 

@@ -30,7 +30,6 @@ mod kind;
 pub mod sim;
 mod slots;
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -222,10 +221,13 @@ pub struct Stats {
 pub struct ObjectAllocator {
     blocks: Vec<Block>,
     dead: Vec<u32>,
-    /// Free blocks by physical address (RAM and device; free blocks never overlap).
-    free_by_addr: BTreeMap<u64, u32>,
-    /// Free RAM blocks ordered by (size_bits, paddr) for best fit.
-    ram_free: BTreeSet<(u8, u64)>,
+    /// Free blocks as `(paddr, block)`, sorted by address (RAM and device;
+    /// free blocks never overlap). Sorted `Vec`s rather than B-trees: there
+    /// are at most a few hundred free blocks (buddies merge on free), and each
+    /// B-tree instantiation costs ~2 KB of root-task code.
+    free_by_addr: Vec<(u64, u32)>,
+    /// Free RAM blocks as `(size_bits, paddr)`, sorted, for best fit.
+    ram_free: Vec<(u8, u64)>,
     /// Slab blocks that may still have room.
     slabs: Vec<u32>,
     roots: Vec<UntypedInfo>,
@@ -245,8 +247,8 @@ impl ObjectAllocator {
         let mut me = Self {
             blocks: Vec::new(),
             dead: Vec::new(),
-            free_by_addr: BTreeMap::new(),
-            ram_free: BTreeSet::new(),
+            free_by_addr: Vec::new(),
+            ram_free: Vec::new(),
             slabs: Vec::new(),
             roots: Vec::new(),
             slots: SlotAllocator::new(first_empty, end_empty),
@@ -532,9 +534,14 @@ impl ObjectAllocator {
     fn mark_free(&mut self, id: u32) {
         let b = &mut self.blocks[id as usize];
         b.state = State::Free;
-        self.free_by_addr.insert(b.paddr, id);
+        match self.free_by_addr.binary_search_by_key(&b.paddr, |e| e.0) {
+            Ok(i) => self.free_by_addr[i].1 = id,
+            Err(i) => self.free_by_addr.insert(i, (b.paddr, id)),
+        }
         if !b.device {
-            self.ram_free.insert((b.size_bits, b.paddr));
+            if let Err(i) = self.ram_free.binary_search(&(b.size_bits, b.paddr)) {
+                self.ram_free.insert(i, (b.size_bits, b.paddr));
+            }
             self.stats.ram_free += b.size();
         }
     }
@@ -543,21 +550,31 @@ impl ObjectAllocator {
     fn unmark_free(&mut self, id: u32) {
         let b = self.blocks[id as usize];
         debug_assert_eq!(b.state, State::Free);
-        self.free_by_addr.remove(&b.paddr);
+        if let Ok(i) = self.free_by_addr.binary_search_by_key(&b.paddr, |e| e.0) {
+            self.free_by_addr.remove(i);
+        }
         if !b.device {
-            self.ram_free.remove(&(b.size_bits, b.paddr));
+            if let Ok(i) = self.ram_free.binary_search(&(b.size_bits, b.paddr)) {
+                self.ram_free.remove(i);
+            }
             self.stats.ram_free -= b.size();
         }
     }
 
     fn free_block_containing(&self, paddr: u64, size: u64) -> Option<u32> {
-        let (_, &id) = self.free_by_addr.range(..=paddr).next_back()?;
+        let i = self.free_by_addr.partition_point(|e| e.0 <= paddr);
+        let id = self.free_by_addr.get(i.checked_sub(1)?)?.1;
         self.blocks[id as usize].contains(paddr, size).then_some(id)
     }
 
     fn best_fit(&self, bits: u8) -> Option<u32> {
-        let &(_, paddr) = self.ram_free.range((bits, 0)..).next()?;
-        self.free_by_addr.get(&paddr).copied()
+        let i = self.ram_free.partition_point(|e| *e < (bits, 0));
+        let paddr = self.ram_free.get(i)?.1;
+        let j = self
+            .free_by_addr
+            .binary_search_by_key(&paddr, |e| e.0)
+            .ok()?;
+        Some(self.free_by_addr[j].1)
     }
 
     /// Takes (unmarks) a free RAM block of exactly `2^bits` bytes, splitting a

@@ -46,11 +46,13 @@ impl SlotAllocator {
 
     /// Takes one free slot.
     pub fn alloc(&mut self) -> Result<Slot, AllocError> {
-        let idx = self.used[self.hint..]
-            .first_zero()
+        let idx = self
+            .used
+            .get(self.hint..)
+            .and_then(|free| free.first_zero())
             .map(|i| i + self.hint)
             .ok_or(AllocError::OutOfSlots)?;
-        self.used.set(idx, true);
+        self.mark(idx, true);
         self.in_use += 1;
         self.hint = idx + 1;
         Ok(self.start + idx as Slot)
@@ -64,14 +66,16 @@ impl SlotAllocator {
         }
         let mut run = 0;
         for idx in self.hint..self.used.len() {
-            if self.used[idx] {
+            if self.used_at(idx) {
                 run = 0;
                 continue;
             }
             run += 1;
             if run == count {
                 let first = idx + 1 - count;
-                self.used[first..=idx].fill(true);
+                if let Some(r) = self.used.get_mut(first..=idx) {
+                    r.fill(true);
+                }
                 self.in_use += count;
                 if first == self.hint {
                     self.hint = idx + 1;
@@ -85,10 +89,10 @@ impl SlotAllocator {
     /// Returns a slot. The caller must have emptied it (deleted its cap).
     pub fn free(&mut self, slot: Slot) -> Result<(), AllocError> {
         let idx = self.index(slot)?;
-        if !self.used[idx] {
+        if !self.used_at(idx) {
             return Err(AllocError::InvalidHandle);
         }
-        self.used.set(idx, false);
+        self.mark(idx, false);
         self.in_use -= 1;
         self.hint = self.hint.min(idx);
         Ok(())
@@ -96,7 +100,19 @@ impl SlotAllocator {
 
     /// Whether `slot` is in the range and currently handed out.
     pub fn is_allocated(&self, slot: Slot) -> bool {
-        self.index(slot).is_ok_and(|i| self.used[i])
+        self.index(slot).is_ok_and(|i| self.used_at(i))
+    }
+
+    // `get` rather than indexing: bitvec's bounds-check panics format
+    // ranges with `Debug`, which costs kilobytes in the root task.
+    fn used_at(&self, idx: usize) -> bool {
+        self.used.get(idx).is_some_and(|b| *b)
+    }
+
+    fn mark(&mut self, idx: usize, used: bool) {
+        if let Some(b) = self.used.get_mut(idx) {
+            b.commit(used);
+        }
     }
 
     fn index(&self, slot: Slot) -> Result<usize, AllocError> {
