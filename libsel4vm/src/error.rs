@@ -186,3 +186,59 @@ impl fmt::Display for BackendError {
 
 /// Result alias for the VM API.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+    use crate::arch::AccessSize;
+    use crate::run::ExitReason;
+    use crate::vgic::VgicError;
+
+    #[test]
+    fn messages_carry_their_values() {
+        let e = Error::NotRam {
+            addr: 0x4000_0000,
+            size: 0x2000,
+        };
+        assert_eq!(e.to_string(), "[0x40000000, +0x2000) is not guest RAM");
+        assert_eq!(
+            Error::Unaligned(0x123).to_string(),
+            "not page aligned: 0x123"
+        );
+        assert_eq!(
+            Error::IrqNotRegistered(33).to_string(),
+            "IRQ not registered: 33"
+        );
+        assert_eq!(
+            Error::Backend(BackendError::Kernel(3)).to_string(),
+            "backend: seL4 error 3"
+        );
+        let v = Error::Vgic(VgicError::BadWidth {
+            offset: 0x104,
+            size: AccessSize::Half,
+        });
+        assert_eq!(v.to_string(), "vGIC: bad 2-byte access at 0x104");
+    }
+
+    #[test]
+    fn exit_reasons_name_vcpu_pc_and_address() {
+        let r = ExitReason::UnhandledMemFault {
+            vcpu: VcpuId(1),
+            ip: 0x8008_0000,
+            addr: 0x0a00_0000,
+            fsr: 0x93c0_8046,
+        };
+        assert_eq!(
+            r.to_string(),
+            "unhandled memory fault: vcpu1 ip 0x80080000 addr 0xa000000 fsr 0x93c08046"
+        );
+        let r = ExitReason::CallbackFailed {
+            vcpu: Some(VcpuId(0)),
+            error: Error::Callback,
+        };
+        assert_eq!(r.to_string(), "callback failed: vcpu0: callback failed");
+    }
+}

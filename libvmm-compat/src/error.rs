@@ -240,3 +240,39 @@ impl fmt::Display for GuestError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn messages_name_the_blob_and_values() {
+        let e = SetupError::Truncated {
+            blob: Blob::Dtb,
+            need: 64,
+            have: 40,
+        };
+        assert_eq!(e.to_string(), "DTB truncated: needs 64 bytes, has 40");
+        let e = SetupError::NotInRam {
+            blob: Blob::Initrd,
+            addr: 0x4800_0000,
+            size: 0x1000,
+        };
+        assert_eq!(
+            e.to_string(),
+            "initrd [0x48000000, +0x1000) is not inside guest RAM"
+        );
+        assert_eq!(
+            SetupError::Overlap(Blob::Kernel, Blob::Dtb).to_string(),
+            "kernel and DTB overlap"
+        );
+        assert_eq!(
+            GuestError::Setup(SetupError::KernelNotAligned(0x4010_0000)).to_string(),
+            "images: kernel base not 2 MiB aligned: 0x40100000"
+        );
+        assert_eq!(GuestError::InvalidIrq(1020).to_string(), "invalid IRQ 1020");
+    }
+}

@@ -168,7 +168,7 @@ pub enum ConfigError {
         /// Bytes available.
         have: u64,
     },
-    /// The DTB could not be built (vm-fdt error text).
+    /// The DTB could not be built (the writer's reason).
     Fdt(String),
 }
 

@@ -11,5 +11,6 @@ extern crate alloc;
 pub mod bootparams;
 pub mod config;
 pub mod devicetree;
+mod dtb;
 
 pub use config::{GicVersion, KernelHeader, Layout, PsciMethod, RamBacking, VmmConfig};
