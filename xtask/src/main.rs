@@ -157,7 +157,12 @@ fn cmd_test(args: &[String]) -> Result<()> {
     }
     // xtask installed the aarch64 binutils above, so the encoding checks must not skip.
     std::env::set_var("SEL4VM_REQUIRE_AS", "1");
-    step(&mut failed, "host tests", || target::cargo(&["test"]));
+    let mut counts = target::TestCounts::default();
+    step(&mut failed, "host tests", || {
+        counts = target::cargo_test(&[])?;
+        Ok(())
+    });
+    let mut skipped = counts.ignored;
     if !o.host_only {
         deps::ensure_target_tools()?;
         step(
@@ -169,7 +174,10 @@ fn cmd_test(args: &[String]) -> Result<()> {
             step(&mut failed, "clippy (target crates)", target::clippy_target);
         }
         match kernel::prefix() {
-            None => println!("SKIPPED: seL4 system tests (SEL4_PREFIX not set)"),
+            None => {
+                println!("SKIPPED: seL4 system tests (SEL4_PREFIX not set)");
+                skipped += systest::count();
+            }
             Some(_) => {
                 let kernel = kernel::require()?;
                 let (pass, fail) = systest::run_all(&kernel);
@@ -177,13 +185,22 @@ fn cmd_test(args: &[String]) -> Result<()> {
                     failed.push(format!("system test {f}"));
                 }
                 println!("system tests: {pass} passed, {} failed", fail.len());
+                counts.passed += pass;
+                counts.failed += fail.len();
             }
         }
     }
+    let summary = format!(
+        "tests: {} passed, {} failed, {skipped} skipped",
+        counts.passed, counts.failed
+    );
     if failed.is_empty() {
         println!("xtask test: all steps passed");
+        // Last line, in the plain form CI reads: host and system tests together.
+        println!("{summary}");
         Ok(())
     } else {
+        println!("{summary}");
         Err(format!("failed: {}", failed.join(", ")))
     }
 }

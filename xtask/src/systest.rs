@@ -300,6 +300,11 @@ fn tail_lines(s: &str, n: usize) -> String {
 }
 
 /// Runs every system test; returns the number passed and the names failed.
+/// Number of system tests (all need a kernel).
+pub fn count() -> usize {
+    TESTS.len()
+}
+
 pub fn run_all(kernel: &KernelInstall) -> (usize, Vec<String>) {
     run_matching(kernel, &[])
 }

@@ -50,6 +50,62 @@ pub fn cargo(args: &[&str]) -> Result<()> {
     }
 }
 
+/// Totals of the `test result:` lines of a `cargo test` run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TestCounts {
+    pub passed: usize,
+    pub failed: usize,
+    pub ignored: usize,
+}
+
+impl TestCounts {
+    /// Adds one libtest summary line (`test result: ok. 3 passed; 0 failed; 1 ignored; ...`).
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<usize>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `cargo test ARGS`, echoing its output and totalling the test counts.
+pub fn cargo_test(args: &[&str]) -> Result<TestCounts> {
+    use std::io::BufRead;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut child = Command::new(&cargo)
+        .arg("test")
+        .args(args)
+        .current_dir(workspace_root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    let mut counts = TestCounts::default();
+    let stdout = child.stdout.take().expect("piped stdout");
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("reading cargo test output: {e}"))?;
+        println!("{line}");
+        counts.add_line(&line);
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(counts)
+    } else {
+        Err(format!("`cargo test` failed ({status})"))
+    }
+}
+
 fn with_packages<'a>(base: &[&'a str], pkgs: &[&'a str]) -> Vec<&'a str> {
     let mut v = base.to_vec();
     for p in pkgs {
@@ -109,4 +165,27 @@ pub fn pack_image(kernel: &KernelInstall, root_task: &Path, name: &str) -> Resul
     std::fs::create_dir_all(out.parent().unwrap()).map_err(|e| e.to_string())?;
     std::fs::write(&out, image).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestCounts;
+
+    #[test]
+    fn libtest_summary_lines_are_totalled() {
+        let mut c = TestCounts::default();
+        c.add_line("test result: ok. 34 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.00s");
+        c.add_line("running 3 tests");
+        c.add_line(
+            "test result: FAILED. 6 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        assert_eq!(
+            c,
+            TestCounts {
+                passed: 40,
+                failed: 1,
+                ignored: 2
+            }
+        );
+    }
 }
