@@ -4,21 +4,22 @@
 
 #[path = "build_support/kernel_facts.rs"]
 mod kernel_facts;
+#[path = "build_support/sel4_prefix_cfg.rs"]
+mod sel4_prefix_cfg;
 #[path = "build_support/supported_config.rs"]
 mod supported_config;
 
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=SEL4_PREFIX");
     println!("cargo:rerun-if-changed=build_support/kernel_facts.rs");
+    println!("cargo:rerun-if-changed=build_support/sel4_prefix_cfg.rs");
     println!("cargo:rerun-if-changed=build_support/supported_config.rs");
     println!("cargo:rustc-check-cfg=cfg(sel4_abi_generated_labels)");
 
-    let Some(prefix) = std::env::var_os("SEL4_PREFIX").filter(|p| !p.is_empty()) else {
+    let Some(prefix) = sel4_prefix_cfg::emit() else {
         return;
     };
-    let prefix = PathBuf::from(prefix);
     for f in kernel_facts::INSTALL_FILES {
         println!("cargo:rerun-if-changed={}", prefix.join(f).display());
     }

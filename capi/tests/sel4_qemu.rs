@@ -27,6 +27,7 @@ fn ok(c: &mut Command) {
 }
 
 #[test]
+#[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
 fn c_vmm_example_runs_on_sel4_in_qemu() {
     let Some(prefix) = std::env::var_os("SEL4_PREFIX").filter(|p| !p.is_empty()) else {
         eprintln!("SEL4_PREFIX not set: skipping the seL4 run of the C example");

@@ -82,7 +82,14 @@ fn root_task_elf() -> Option<Vec<u8>> {
         "    .text\n    .global _start\n_start:\n    adr x19, msg\n1:  ldrb w0, [x19], #1\n    cbz w0, 2f\n    \
          mov x7, #-9\n    svc #0\n    b 1b\n2:  b 2b\nmsg:\n    .asciz \"{MARKER}\\n\"\n"
     );
-    let (s, o, e) = (dir.join("rt.S"), dir.join("rt.o"), dir.join("rt.elf"));
+    // Tests run in parallel: each assembles into files of its own.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (s, o, e) = (
+        dir.join(format!("rt{n}.S")),
+        dir.join(format!("rt{n}.o")),
+        dir.join(format!("rt{n}.elf")),
+    );
     std::fs::write(&s, src).unwrap();
     let ok = Command::new("aarch64-linux-gnu-as")
         .arg(&s)
@@ -176,6 +183,7 @@ fn assert_all(text: &str, expect: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
 fn packed_image_boots_sel4_and_root_task() {
     let Some(install) = install() else { return };
     let Some(root) = root_task_elf() else { return };
@@ -199,6 +207,7 @@ fn packed_image_boots_sel4_and_root_task() {
 }
 
 #[test]
+#[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
 fn unpacked_loader_refuses_to_boot() {
     let Some(install) = install() else { return };
     let expect = [
@@ -217,6 +226,7 @@ fn unpacked_loader_refuses_to_boot() {
 }
 
 #[test]
+#[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
 fn corrupted_payload_is_detected() {
     let Some(install) = install() else { return };
     let Some(root) = root_task_elf() else { return };
@@ -248,6 +258,7 @@ fn corrupted_payload_is_detected() {
 }
 
 #[test]
+#[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
 fn el1_entry_is_rejected() {
     let Some(install) = install() else { return };
     let Some(root) = root_task_elf() else { return };
