@@ -90,6 +90,8 @@ pub enum Error {
     NoPendingFault(VcpuId),
     /// A user callback reported failure.
     Callback,
+    /// No device with this id.
+    NoSuchDevice,
     /// The kernel backend failed.
     Backend(BackendError),
     /// The vGIC refused the request (bad INTID, vCPU or configuration).
@@ -160,6 +162,7 @@ impl fmt::Display for Error {
             Error::NotContiguous(v) => ("not physically contiguous:", Hex(v)),
             Error::NoPendingFault(v) => return write!(f, "{v} has no pending fault"),
             Error::Callback => ("callback failed", None),
+            Error::NoSuchDevice => ("no such device", None),
             Error::Backend(e) => return write!(f, "backend: {e}"),
             Error::Vgic(e) => return write!(f, "vGIC: {e}"),
         };

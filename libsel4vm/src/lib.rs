@@ -15,8 +15,10 @@ extern crate alloc;
 #[allow(missing_docs)]
 pub mod arch;
 pub mod backend;
+pub mod device;
 pub mod error;
 pub mod fault;
+pub mod guest_addr;
 mod interval;
 pub mod irq;
 pub mod memory;
@@ -32,7 +34,9 @@ pub use backend::{
     badge, Backend, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
     VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_BITS, LARGE_PAGE_SIZE, PAGE_BITS, PAGE_SIZE,
 };
+pub use device::{DeviceEffect, DeviceId, DeviceIo, MmioDevice, MmioRegion};
 pub use error::{BackendError, Error, Result};
+pub use guest_addr::{GuestAddress, GuestBytes, GuestBytesExt, VecGuestMemory};
 pub use fault::{AccessKind, MemFault};
 pub use irq::{GicLayout, IrqAckHandler};
 pub use memory::{GuestMemory, TouchAccess, TouchError};

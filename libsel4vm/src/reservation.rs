@@ -119,6 +119,8 @@ pub(crate) struct ResData<B: Backend> {
     callback: Option<MemFaultHandler<B>>,
     lazy: Option<MapIterator<B>>,
     mapped: Vec<MappedPage>,
+    /// Set for an emulated device's range ([`Vm::register_mmio_device`]).
+    device: Option<crate::device::DeviceId>,
 }
 
 pub(crate) enum Slot<B: Backend> {
@@ -154,6 +156,7 @@ impl<B: Backend> Reservations<B> {
             callback,
             lazy: None,
             mapped: Vec::new(),
+            device: None,
         }
     }
 
@@ -238,6 +241,29 @@ impl<B: Backend> Vm<B> {
         callback: impl FnMut(&mut Vm<B>, &mut MemFault) -> FaultResult + 'static,
     ) -> Result<Reservation> {
         self.reserve_at_inner(addr, size, false, Some(Box::new(callback)))
+    }
+
+    /// Reserves a device's range; faults there go to the device.
+    pub(crate) fn reserve_device(
+        &mut self,
+        addr: u64,
+        size: u64,
+        id: crate::device::DeviceId,
+    ) -> Result<Reservation> {
+        Self::check_page_range(addr, size)?;
+        let mut data = self.mem.reservations.new_data(false, None);
+        data.device = Some(id);
+        let rid = data.id;
+        self.mem
+            .reservations
+            .top
+            .insert(addr, size, Slot::Res(data))
+            .map_err(|_| Error::Overlap { addr, size })?;
+        Ok(Reservation {
+            id: rid,
+            start: addr,
+            size,
+        })
     }
 
     fn reserve_at_inner(
@@ -530,6 +556,9 @@ impl<B: Backend> Vm<B> {
                     FaultResult::Error
                 }
             };
+        }
+        if let Some(id) = d.device {
+            return self.device_fault(id, fault);
         }
         // RAM has no callback: faulting on mapped RAM is a guest error.
         let Some(mut cb) = d.callback.take() else {

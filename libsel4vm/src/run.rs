@@ -440,6 +440,12 @@ impl<B: Backend> Vm<B> {
     }
 
     fn handle_notification(&mut self, badge: u64) -> Result<(), ExitReason> {
+        let badge = self
+            .route_bits(badge)
+            .map_err(|error| ExitReason::CallbackFailed { vcpu: None, error })?;
+        if badge == 0 {
+            return Ok(());
+        }
         let Some(mut cb) = self.run.notification.take() else {
             return Err(ExitReason::UnhandledNotification { badge });
         };

@@ -224,6 +224,7 @@ pub struct Vm<B: Backend> {
     pub(crate) run: VmRun<B>,
     pub(crate) irq: Option<IrqController<B>>,
     pub(crate) psci: crate::psci::Psci,
+    pub(crate) devices: crate::device::Devices<B>,
     cspace: CSpaceInfo,
     iospaces: Vec<KernelObject>,
 }
@@ -257,6 +258,7 @@ impl<B: Backend> Vm<B> {
             },
             irq: None,
             psci: crate::psci::Psci::new(0),
+            devices: Default::default(),
             cspace,
             iospaces: Vec::new(),
         })

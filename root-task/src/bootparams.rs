@@ -14,7 +14,8 @@
 //! reload from them after the guest has overwritten its RAM.
 //!
 //! Encoding (little-endian): magic `S4VMBOOT`, version, total size,
-//! FNV-1a checksum (computed with the checksum field zero), vCPUs, flags,
+//! FNV-1a checksum (computed with the checksum field zero), vCPUs, flags
+//! ([`FLAG_IN_RAM`], [`FLAG_RAM_ANYWHERE`], [`FLAG_CONSOLE_PASSTHROUGH`]),
 //! command-line length, then six u64 (pristine kernel address and size,
 //! pristine initrd address and size, in-RAM kernel and initrd addresses
 //! or 0), then the command line.
@@ -25,8 +26,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::config::{
-    ConfigError, GicVersion, KernelHeader, Layout, RamBacking, VmmConfig, MAX_CMDLINE, MAX_VCPUS,
-    MIB2,
+    ConfigError, ConsoleMode, GicVersion, KernelHeader, Layout, RamBacking, VmmConfig, MAX_CMDLINE,
+    MAX_VCPUS, MIB2,
 };
 
 /// Physical address of the block.
@@ -47,6 +48,10 @@ const HEADER: usize = 80;
 pub const FLAG_IN_RAM: u32 = 1;
 /// Flag: guest RAM from ordinary kernel RAM (images are copied in).
 pub const FLAG_RAM_ANYWHERE: u32 = 2;
+/// Flag: pass the PL011 through to the guest (`ttyAMA0`) instead of giving
+/// it a virtio console (`hvc0`). Clear in blocks written before the flag
+/// existed, which therefore ask for the virtio console.
+pub const FLAG_CONSOLE_PASSTHROUGH: u32 = 4;
 
 /// The decoded, validated block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +68,8 @@ pub struct BootParams {
     pub in_ram: Option<(u64, u64)>,
     /// Back guest RAM with ordinary kernel RAM instead of 1:1 frames.
     pub ram_anywhere: bool,
+    /// The guest's console.
+    pub console: ConsoleMode,
 }
 
 /// Why a block was rejected.
@@ -127,6 +134,9 @@ impl BootParams {
         };
         if self.ram_anywhere {
             flags |= FLAG_RAM_ANYWHERE;
+        }
+        if self.console == ConsoleMode::Passthrough {
+            flags |= FLAG_CONSOLE_PASSTHROUGH;
         }
         b[24..28].copy_from_slice(&flags.to_le_bytes());
         b[28..32].copy_from_slice(&(self.cmdline.len() as u32).to_le_bytes());
@@ -202,6 +212,11 @@ impl BootParams {
             initrd,
             in_ram,
             ram_anywhere: flags & FLAG_RAM_ANYWHERE != 0,
+            console: if flags & FLAG_CONSOLE_PASSTHROUGH != 0 {
+                ConsoleMode::Passthrough
+            } else {
+                ConsoleMode::Virtio
+            },
         })
     }
 
@@ -211,6 +226,7 @@ impl BootParams {
         if self.ram_anywhere {
             c.ram_backing = RamBacking::Anywhere;
         }
+        c.console = self.console;
         c
     }
 }
@@ -227,7 +243,9 @@ pub struct Placement {
 /// Host side (xtask): the block and the QEMU placements for a kernel whose
 /// first bytes are `kernel_head`, given sizes, vCPUs and command line.
 /// Uses the same [`VmmConfig::layout`] as the VMM, so the in-RAM copies
-/// land exactly where the VMM validates them in place.
+/// land exactly where the VMM validates them in place. The block asks for
+/// 1:1 guest RAM and the virtio console; the caller may change
+/// `ram_anywhere` and `console` (neither moves anything).
 pub fn plan(
     kernel_head: &[u8],
     kernel_size: u64,
@@ -256,6 +274,7 @@ pub fn plan(
         initrd,
         in_ram: Some(in_ram),
         ram_anywhere: false,
+        console: ConsoleMode::Virtio,
     };
     let mut places = vec![
         Placement {

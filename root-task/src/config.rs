@@ -53,6 +53,18 @@ pub enum RamBacking {
     Anywhere,
 }
 
+/// Who owns the physical PL011 and what the guest's console is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// The VMM drives the PL011; the guest gets a virtio-console (`hvc0`)
+    /// and, for messages before the virtio modules load, an emulated
+    /// transmit-only PL011 at the UART's address (`earlycon`).
+    Virtio,
+    /// The PL011 frame and its interrupt are passed through to the guest
+    /// (`ttyAMA0`).
+    Passthrough,
+}
+
 /// GIC version presented to the guest (the core's type).
 pub use sel4vm::vgic::GicVersion;
 
@@ -136,7 +148,9 @@ pub struct VmmConfig {
     pub vcpus: u32,
     /// GIC version.
     pub gic: GicVersion,
-    /// PL011 base, passed through 1:1.
+    /// Console arrangement.
+    pub console: ConsoleMode,
+    /// PL011 base (passed through 1:1, or driven by the VMM).
     pub uart_base: u64,
     /// PL011 SPI number.
     pub uart_spi: u32,
@@ -263,6 +277,7 @@ impl VmmConfig {
             ram_backing: RamBacking::OneToOne,
             vcpus,
             gic,
+            console: ConsoleMode::Virtio,
             uart_base: virt::UART,
             uart_spi: virt::UART_SPI,
             timer: TimerPpis::STANDARD,

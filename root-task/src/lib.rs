@@ -13,4 +13,4 @@ pub mod config;
 pub mod devicetree;
 mod dtb;
 
-pub use config::{GicVersion, KernelHeader, Layout, PsciMethod, RamBacking, VmmConfig};
+pub use config::{ConsoleMode, GicVersion, KernelHeader, Layout, PsciMethod, RamBacking, VmmConfig};

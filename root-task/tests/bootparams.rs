@@ -1,9 +1,10 @@
 //! The boot parameter block: round trip, planning, and rejection of bad blocks.
 
 use sel4vm_root_task::bootparams::{
-    plan, BootParams, ParamError, PARAMS_ADDR, PRISTINE_BASE, STAGING_END,
+    plan, BootParams, ParamError, FLAG_CONSOLE_PASSTHROUGH, FLAG_IN_RAM, FLAG_RAM_ANYWHERE,
+    PARAMS_ADDR, PRISTINE_BASE, STAGING_END, VERSION,
 };
-use sel4vm_root_task::{GicVersion, RamBacking};
+use sel4vm_root_task::{ConsoleMode, GicVersion, RamBacking};
 
 fn header(image_size: u64) -> Vec<u8> {
     let mut h = vec![0u8; 4096];
@@ -21,6 +22,7 @@ fn sample() -> BootParams {
         initrd: (PRISTINE_BASE + (34 << 20), 1_848_400),
         in_ram: Some((0x4020_0000, 0x4fc0_0000)),
         ram_anywhere: false,
+        console: ConsoleMode::Virtio,
     }
 }
 
@@ -36,6 +38,74 @@ fn round_trip() {
         ..p
     };
     assert_eq!(BootParams::decode(&none.encode()), Ok(none));
+}
+
+/// Each flag round-trips on its own and together, lands in its own bit and
+/// reaches the configuration the VMM builds.
+#[test]
+fn flags_round_trip_and_reach_the_config() {
+    let flags_of = |p: &BootParams| {
+        let b = p.encode();
+        u32::from_le_bytes(b[24..28].try_into().unwrap())
+    };
+    for (ram_anywhere, console) in [
+        (false, ConsoleMode::Virtio),
+        (true, ConsoleMode::Virtio),
+        (false, ConsoleMode::Passthrough),
+        (true, ConsoleMode::Passthrough),
+    ] {
+        let p = BootParams {
+            ram_anywhere,
+            console,
+            ..sample()
+        };
+        let decoded = BootParams::decode(&p.encode()).unwrap();
+        assert_eq!(decoded, p);
+        let want = FLAG_IN_RAM
+            | if ram_anywhere { FLAG_RAM_ANYWHERE } else { 0 }
+            | if console == ConsoleMode::Passthrough {
+                FLAG_CONSOLE_PASSTHROUGH
+            } else {
+                0
+            };
+        assert_eq!(flags_of(&p), want);
+        let cfg = decoded.config(GicVersion::V2);
+        assert_eq!(cfg.console, console);
+        assert_eq!(
+            cfg.ram_backing,
+            if ram_anywhere {
+                RamBacking::Anywhere
+            } else {
+                RamBacking::OneToOne
+            }
+        );
+    }
+    assert_eq!(
+        FLAG_IN_RAM & FLAG_RAM_ANYWHERE & FLAG_CONSOLE_PASSTHROUGH,
+        0,
+        "distinct bits"
+    );
+}
+
+/// A block written before the console flag existed (same version, bit 2
+/// clear) decodes to the virtio console: the flag is a compatible addition.
+#[test]
+fn console_flag_is_compatible() {
+    assert_eq!(VERSION, 1);
+    let mut p = sample();
+    p.console = ConsoleMode::Passthrough;
+    let mut b = p.encode();
+    // Clear the flag by hand and fix the checksum as an old writer would.
+    let flags = u32::from_le_bytes(b[24..28].try_into().unwrap()) & !FLAG_CONSOLE_PASSTHROUGH;
+    b[24..28].copy_from_slice(&flags.to_le_bytes());
+    b[16..20].fill(0);
+    let sum = b.iter().fold(0x811c_9dc5u32, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    });
+    b[16..20].copy_from_slice(&sum.to_le_bytes());
+    let old = BootParams::decode(&b).unwrap();
+    assert_eq!(old.console, ConsoleMode::Virtio);
+    assert_eq!(old.config(GicVersion::V2).console, ConsoleMode::Virtio);
 }
 
 #[test]
@@ -104,6 +174,7 @@ fn plan_matches_the_vmm_layout() {
     let decoded = BootParams::decode(&params.encode()).unwrap();
     let cfg = decoded.config(GicVersion::V3);
     assert_eq!(cfg.ram_backing, RamBacking::OneToOne);
+    assert_eq!(cfg.console, ConsoleMode::Virtio);
     let k = sel4vm_root_task::KernelHeader::parse(&header(0x201_0000), 32_956_352).unwrap();
     assert_eq!(cfg.layout(&k).unwrap(), layout);
     assert_eq!(

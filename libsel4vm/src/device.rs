@@ -1,0 +1,329 @@
+//! The device-model layer: MMIO devices as pure models that return effects,
+//! a registry of guest-physical ranges on the VM, and notification routing
+//! by badge bit.
+//!
+//! A device sees only an offset, an access size, a value and guest memory
+//! ([`DeviceIo`]); what should happen outside it (its interrupt line) comes
+//! back as [`DeviceEffect`]s that the VM applies, as the vGIC does. Compare
+//! firecracker's `BusDevice` and libvmm's fault-handler registry. Devices
+//! are registered as memory reservations, so a device range can overlap
+//! neither RAM, nor another device, nor any other reservation.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::backend::{badge, Backend};
+use crate::error::{Error, Result};
+use crate::fault::MemFault;
+use crate::guest_addr::{GuestAddress, GuestBytes};
+use crate::reservation::FaultResult;
+use crate::vm::{Vm, BOOT_VCPU};
+
+/// Something a device asks the VM to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceEffect {
+    /// Drive the device's interrupt line (given at registration) to this level.
+    Irq(bool),
+}
+
+/// What a device model can reach during one call: guest memory (for
+/// DMA-like work such as virtqueues) and the effects list.
+pub struct DeviceIo<'a> {
+    mem: &'a mut dyn GuestBytes,
+    effects: &'a mut Vec<DeviceEffect>,
+}
+
+impl<'a> DeviceIo<'a> {
+    /// Wraps guest memory and an effects list (host tests build one directly).
+    pub fn new(mem: &'a mut dyn GuestBytes, effects: &'a mut Vec<DeviceEffect>) -> Self {
+        Self { mem, effects }
+    }
+
+    /// Guest memory.
+    pub fn mem(&mut self) -> &mut dyn GuestBytes {
+        self.mem
+    }
+
+    /// Sets the device's interrupt line.
+    pub fn set_irq(&mut self, level: bool) {
+        self.effects.push(DeviceEffect::Irq(level));
+    }
+}
+
+/// An emulated memory-mapped device.
+///
+/// `offset` is relative to the registered base; `size` is 1, 2, 4 or 8.
+/// Neither method can fail the VMM: a device answers an access it does not
+/// understand the way the hardware would (reads as zero, write ignored).
+///
+/// Corresponds to the `memory_fault_callback_fn` of a reservation made
+/// with `vm_reserve_memory_at` for a device, or libvmm's
+/// `fault_register_vm_exception_handler`.
+pub trait MmioDevice {
+    /// A short name for logs and statistics.
+    fn name(&self) -> &str;
+    /// A guest load of `size` bytes at `offset`; returns the value.
+    fn read(&mut self, offset: u64, size: u8, io: &mut DeviceIo<'_>) -> u64;
+    /// A guest store of `size` bytes of `value` at `offset`.
+    fn write(&mut self, offset: u64, size: u8, value: u64, io: &mut DeviceIo<'_>);
+    /// A notification routed to this device arrived (its backend completed
+    /// something, e.g. input is waiting); `bits` are the badge bits that
+    /// were routed here.
+    fn notified(&mut self, bits: u64, io: &mut DeviceIo<'_>) {
+        let _ = (bits, io);
+    }
+    /// The VM is being reset (`guest_restart`): drop all guest-provided
+    /// state, as a hardware reset would. Called before guest RAM is reused.
+    fn reset(&mut self) {}
+}
+
+/// Handle of a registered device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeviceId(pub(crate) usize);
+
+/// Where a device sits and which interrupt it drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MmioRegion {
+    /// Guest-physical base (page aligned).
+    pub base: GuestAddress,
+    /// Size in bytes (a multiple of the page size).
+    pub size: u64,
+    /// INTID of the device's interrupt line, if it has one.
+    pub irq: Option<u32>,
+}
+
+pub(crate) struct DeviceSlot<B: Backend> {
+    region: MmioRegion,
+    dev: Option<Box<dyn MmioDevice>>,
+    _b: core::marker::PhantomData<fn(B)>,
+}
+
+/// A handler for notification badge bits that is not a device (e.g. a
+/// passed-through IRQ): `(vm, bits)`.
+pub type NotificationBitHandler<B> = Box<dyn FnMut(&mut Vm<B>, u64) -> Result<()>>;
+
+pub(crate) enum Route<B: Backend> {
+    Device(DeviceId),
+    Handler(Option<NotificationBitHandler<B>>),
+}
+
+/// The VM's devices and notification routes.
+pub(crate) struct Devices<B: Backend> {
+    pub(crate) slots: Vec<DeviceSlot<B>>,
+    /// `(mask, route)`; masks are disjoint.
+    pub(crate) routes: Vec<(u64, Route<B>)>,
+    effects: Vec<DeviceEffect>,
+}
+
+impl<B: Backend> Default for Devices<B> {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            routes: Vec::new(),
+            effects: Vec::new(),
+        }
+    }
+}
+
+impl<B: Backend> Vm<B> {
+    /// Registers an emulated MMIO device at `region`. Guest accesses there
+    /// are decoded once and handed to the device; overlaps with RAM, other
+    /// devices or reservations are refused with [`Error::Overlap`]. The
+    /// interrupt, if any, must already be registered with the IRQ controller.
+    ///
+    /// Corresponds to `vm_reserve_memory_at` with a device fault callback
+    /// (libvmm: `fault_register_vm_exception_handler`).
+    pub fn register_mmio_device(
+        &mut self,
+        region: MmioRegion,
+        dev: Box<dyn MmioDevice>,
+    ) -> Result<DeviceId> {
+        let id = DeviceId(self.devices.slots.len());
+        self.reserve_device(region.base.0, region.size, id)?;
+        self.devices.slots.push(DeviceSlot {
+            region,
+            dev: Some(dev),
+            _b: core::marker::PhantomData,
+        });
+        Ok(id)
+    }
+
+    /// The region a device was registered at.
+    pub fn device_region(&self, id: DeviceId) -> Option<MmioRegion> {
+        self.devices.slots.get(id.0).map(|s| s.region)
+    }
+
+    /// Runs `f` on the device model (e.g. to read its statistics).
+    pub fn with_device<R>(
+        &mut self,
+        id: DeviceId,
+        f: impl FnOnce(&mut dyn MmioDevice) -> R,
+    ) -> Option<R> {
+        let dev = self.devices.slots.get_mut(id.0)?.dev.as_mut()?;
+        Some(f(dev.as_mut()))
+    }
+
+    /// Routes notifications whose badge has any of `bits` set to a device's
+    /// [`MmioDevice::notified`].
+    pub fn route_notification_to_device(&mut self, bits: u64, id: DeviceId) -> Result<()> {
+        if id.0 >= self.devices.slots.len() {
+            return Err(Error::NoSuchDevice);
+        }
+        self.add_route(bits, Route::Device(id))
+    }
+
+    /// Routes notifications whose badge has any of `bits` set to `handler`
+    /// (called with the matching bits).
+    ///
+    /// Corresponds to libvmm's per-channel `notified` dispatch; libsel4vm
+    /// has one `notification_callback_fn` for all bits
+    /// ([`Vm::register_notification_callback`], still called for bits no
+    /// route claims).
+    pub fn route_notification(
+        &mut self,
+        bits: u64,
+        handler: impl FnMut(&mut Vm<B>, u64) -> Result<()> + 'static,
+    ) -> Result<()> {
+        self.add_route(bits, Route::Handler(Some(Box::new(handler))))
+    }
+
+    fn add_route(&mut self, bits: u64, route: Route<B>) -> Result<()> {
+        if bits == 0 || bits & badge::NOTIFICATION_BIT != 0 {
+            return Err(Error::InvalidBadge(bits));
+        }
+        if self.devices.routes.iter().any(|(m, _)| m & bits != 0) {
+            return Err(Error::InvalidBadge(bits));
+        }
+        self.devices.routes.push((bits, route));
+        Ok(())
+    }
+
+    /// Resets every device ([`MmioDevice::reset`]) and lowers their lines.
+    pub fn reset_devices(&mut self) {
+        for s in &mut self.devices.slots {
+            if let Some(d) = s.dev.as_mut() {
+                d.reset();
+            }
+        }
+    }
+
+    /// Dispatches badge bits to the routes; returns the bits nobody claimed.
+    pub(crate) fn route_bits(&mut self, bits: u64) -> Result<u64> {
+        let mut left = bits;
+        for i in 0..self.devices.routes.len() {
+            let mask = self.devices.routes[i].0;
+            let hit = bits & mask;
+            if hit == 0 {
+                continue;
+            }
+            left &= !mask;
+            match &mut self.devices.routes[i].1 {
+                Route::Device(id) => {
+                    let id = *id;
+                    self.device_call(id, |d, io| d.notified(hit, io))?;
+                }
+                Route::Handler(h) => {
+                    let Some(mut f) = h.take() else { continue };
+                    let res = f(self, hit);
+                    if let Route::Handler(slot @ None) = &mut self.devices.routes[i].1 {
+                        *slot = Some(f);
+                    }
+                    res?;
+                }
+            }
+        }
+        Ok(left)
+    }
+
+    /// Calls `f` with the device taken out of its slot and a [`DeviceIo`]
+    /// over guest RAM, then applies the effects.
+    fn device_call<R>(
+        &mut self,
+        id: DeviceId,
+        f: impl FnOnce(&mut dyn MmioDevice, &mut DeviceIo<'_>) -> R,
+    ) -> Result<R> {
+        let slot = self.devices.slots.get_mut(id.0).ok_or(Error::NoSuchDevice)?;
+        let region = slot.region;
+        let mut dev = slot.dev.take().ok_or(Error::NoSuchDevice)?;
+        let mut effects = core::mem::take(&mut self.devices.effects);
+        effects.clear();
+        let out = {
+            let mut mem = self.guest_memory();
+            let mut io = DeviceIo::new(&mut mem, &mut effects);
+            f(dev.as_mut(), &mut io)
+        };
+        self.devices.slots[id.0].dev = Some(dev);
+        let res = self.apply_device_effects(region, &effects);
+        self.devices.effects = effects;
+        res.map(|()| out)
+    }
+
+    fn apply_device_effects(&mut self, region: MmioRegion, effects: &[DeviceEffect]) -> Result<()> {
+        for e in effects {
+            match *e {
+                DeviceEffect::Irq(level) => {
+                    let Some(irq) = region.irq else { continue };
+                    self.set_irq_level(BOOT_VCPU, irq, level)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A guest access inside device `id`'s range.
+    pub(crate) fn device_fault(&mut self, id: DeviceId, fault: &mut MemFault) -> FaultResult {
+        let Some(region) = self.device_region(id) else {
+            return FaultResult::Error;
+        };
+        let offset = fault.addr - region.base.0;
+        let size = fault.size();
+        if !matches!(size, 1 | 2 | 4 | 8) || fault.access.is_none() {
+            log::warn!(
+                "{}: {} access of {size} bytes at {:#x} in a device: ignored",
+                self.name(),
+                fault.kind,
+                fault.addr
+            );
+            // What a bus does with an access it cannot encode: loads read zero.
+            fault.set_data(0);
+            return FaultResult::Handled;
+        }
+        let size = size as u8;
+        let res = if fault.is_write() {
+            let v = fault.data();
+            self.device_call(id, |d, io| d.write(offset, size, v, io))
+                .map(|()| None)
+        } else {
+            self.device_call(id, |d, io| Some(d.read(offset, size, io)))
+        };
+        match res {
+            Ok(Some(v)) => {
+                fault.set_data(v);
+                FaultResult::Handled
+            }
+            Ok(None) => FaultResult::Handled,
+            Err(e) => {
+                log::error!(
+                    "{}: device at {} failed to apply its effects: {e}",
+                    self.name(),
+                    region.base
+                );
+                FaultResult::Error
+            }
+        }
+    }
+}
+
+/// The `guest_memory` view as [`GuestBytes`].
+impl<B: Backend> GuestBytes for crate::memory::GuestMemory<'_, B> {
+    fn check(&self, addr: GuestAddress, len: u64) -> Result<()> {
+        self.check_range(addr.0, len)
+    }
+    fn read(&mut self, addr: GuestAddress, buf: &mut [u8]) -> Result<()> {
+        crate::memory::GuestMemory::read(self, addr.0, buf)
+    }
+    fn write(&mut self, addr: GuestAddress, data: &[u8]) -> Result<()> {
+        crate::memory::GuestMemory::write(self, addr.0, data)
+    }
+}

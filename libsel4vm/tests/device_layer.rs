@@ -1,0 +1,259 @@
+//! The device-model layer through a VM: registration and overlaps, MMIO
+//! dispatch with offsets and sizes, device effects reaching the vGIC, DMA
+//! through guest memory, notification routing by badge bit.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use sel4vm::{
+    DeviceId, DeviceIo, Error, Event, ExitReason, GuestAddress, GuestBytesExt, MmioDevice, MmioRegion,
+    UserContext, VcpuId, Vm, VmConfig,
+};
+use sel4vm_host::{HostAction, HostBackend};
+
+const RAM: u64 = 0x4000_0000;
+const RAM_SIZE: u64 = 0x10_0000;
+const PC: u64 = 0x4000_0100;
+const V0: VcpuId = VcpuId(0);
+const DEV: u64 = 0x0a00_0000;
+const SPI: u32 = 48;
+
+/// What the test device saw, shared with the test.
+#[derive(Default)]
+struct Log {
+    accesses: Vec<(bool, u64, u8, u64)>,
+    notified: Vec<u64>,
+    resets: usize,
+}
+
+/// A device with one register: a read returns `offset * 2 + size`; a write
+/// of 1 at 0x10 raises the line, 0 lowers it; a write at 0x20 copies the
+/// u64 at guest address `value` to `value + 8` (DMA through guest memory).
+struct TestDev(Rc<RefCell<Log>>);
+
+impl MmioDevice for TestDev {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn read(&mut self, offset: u64, size: u8, _io: &mut DeviceIo<'_>) -> u64 {
+        self.0.borrow_mut().accesses.push((false, offset, size, 0));
+        offset * 2 + u64::from(size)
+    }
+    fn write(&mut self, offset: u64, size: u8, value: u64, io: &mut DeviceIo<'_>) {
+        self.0
+            .borrow_mut()
+            .accesses
+            .push((true, offset, size, value));
+        match offset {
+            0x10 => io.set_irq(value != 0),
+            0x20 => {
+                let v: u64 = io.mem().read_obj(GuestAddress(value)).unwrap_or(0);
+                let _ = io.mem().write_obj(GuestAddress(value + 8), &v);
+            }
+            _ => {}
+        }
+    }
+    fn notified(&mut self, bits: u64, io: &mut DeviceIo<'_>) {
+        self.0.borrow_mut().notified.push(bits);
+        io.set_irq(true);
+    }
+    fn reset(&mut self) {
+        self.0.borrow_mut().resets += 1;
+    }
+}
+
+fn vm() -> (Vm<HostBackend>, Rc<RefCell<Log>>) {
+    let (vm, log, _) = vm_with_id();
+    (vm, log)
+}
+
+fn vm_with_id() -> (Vm<HostBackend>, Rc<RefCell<Log>>, DeviceId) {
+    let mut vm = Vm::new(HostBackend::new(), VmConfig::default()).unwrap();
+    vm.ram_register_at(RAM, RAM_SIZE, false).unwrap();
+    vm.create_vcpu(100).unwrap();
+    vm.create_vgic(sel4vm::GicLayout {
+        vcpu_interface_paddr: 0x5ff0_0000,
+        ..sel4vm::GicLayout::qemu_virt_v2()
+    })
+    .unwrap();
+    vm.register_irq(V0, 32 + SPI, |_, _, _| {}).unwrap();
+    vm.vcpu_start(V0).unwrap();
+    let log = Rc::new(RefCell::new(Log::default()));
+    let id = vm
+        .register_mmio_device(
+            MmioRegion {
+                base: GuestAddress(DEV),
+                size: 0x1000,
+                irq: Some(32 + SPI),
+            },
+            Box::new(TestDev(log.clone())),
+        )
+        .unwrap();
+    vm.backend_mut().take_actions();
+    (vm, log, id)
+}
+
+fn set_ctx(vm: &mut Vm<HostBackend>, f: impl FnOnce(&mut UserContext)) {
+    let mut c = vm.get_thread_context(V0).unwrap();
+    f(&mut c);
+    vm.set_thread_context(V0, &c).unwrap();
+}
+
+/// Data abort with a valid syndrome: `1 << size_log2` bytes, register `srt`.
+fn dabt(size_log2: u32, srt: u32, write: bool) -> u32 {
+    (0x24 << 26)
+        | (1 << 25)
+        | (1 << 24)
+        | (size_log2 << 22)
+        | (srt << 16)
+        | ((write as u32) << 6)
+        | 0x07
+}
+
+fn access(vm: &mut Vm<HostBackend>, addr: u64, size_log2: u32, write: Option<u64>) -> ExitReason {
+    set_ctx(vm, |c| {
+        c.set_pc(PC);
+        c.set_x(1, write.unwrap_or(0xdead));
+    });
+    vm.backend_mut().push_event(Event::VmFault {
+        vcpu: V0,
+        ip: PC,
+        addr,
+        fsr: dabt(size_log2, 1, write.is_some()),
+        prefetch: false,
+    });
+    vm.run()
+}
+
+fn x1(vm: &mut Vm<HostBackend>) -> u64 {
+    vm.get_thread_context(V0).unwrap().x(1).unwrap()
+}
+
+/// Enables the distributor and SPI so that line changes become injections.
+fn enable_spi(vm: &mut Vm<HostBackend>) {
+    let gicd = 0x0800_0000;
+    assert_eq!(access(vm, gicd, 2, Some(1)), ExitReason::Idle);
+    let isenabler = gicd + 0x100 + u64::from((32 + SPI) / 32) * 4;
+    assert_eq!(
+        access(vm, isenabler, 2, Some(1 << ((32 + SPI) % 32))),
+        ExitReason::Idle
+    );
+    // GICv2: route the SPI to CPU 0.
+    let itargets = gicd + 0x800 + u64::from(32 + SPI);
+    assert_eq!(access(vm, itargets, 0, Some(1)), ExitReason::Idle);
+    vm.backend_mut().take_actions();
+}
+
+fn injected(vm: &mut Vm<HostBackend>) -> Vec<u32> {
+    vm.backend_mut()
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            HostAction::Inject { irq, .. } => Some(irq.irq),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn reads_and_writes_reach_the_device_with_offset_and_size() {
+    let (mut vm, log) = vm();
+    for (log2, size) in [(0, 1u8), (1, 2), (2, 4), (3, 8)] {
+        assert_eq!(access(&mut vm, DEV + 0x40, log2, None), ExitReason::Idle);
+        assert_eq!(x1(&mut vm), 0x80 + u64::from(size), "read of {size}");
+    }
+    assert_eq!(
+        access(&mut vm, DEV + 0x48, 3, Some(0x1122_3344_5566_7788)),
+        ExitReason::Idle
+    );
+    let l = log.borrow();
+    assert_eq!(l.accesses.len(), 5);
+    assert_eq!(l.accesses[4], (true, 0x48, 8, 0x1122_3344_5566_7788));
+    assert_eq!(l.accesses[1], (false, 0x40, 2, 0));
+    drop(l);
+    // The access was emulated and stepped over.
+    assert_eq!(vm.get_thread_context(V0).unwrap().pc(), PC + 4);
+}
+
+#[test]
+fn overlapping_registrations_are_refused() {
+    let (mut vm, _) = vm();
+    let dup = |base: u64, size: u64| MmioRegion {
+        base: GuestAddress(base),
+        size,
+        irq: None,
+    };
+    let other = Rc::new(RefCell::new(Log::default()));
+    for (base, size) in [(DEV, 0x1000), (DEV - 0x1000, 0x2000), (RAM, 0x1000)] {
+        assert_eq!(
+            vm.register_mmio_device(dup(base, size), Box::new(TestDev(other.clone()))),
+            Err(Error::Overlap { addr: base, size }),
+            "{base:#x}+{size:#x}"
+        );
+    }
+    assert!(matches!(
+        vm.register_mmio_device(dup(DEV + 1, 0x1000), Box::new(TestDev(other.clone()))),
+        Err(Error::Unaligned(_))
+    ));
+    // An adjacent one is fine.
+    assert!(vm
+        .register_mmio_device(dup(DEV + 0x1000, 0x1000), Box::new(TestDev(other)))
+        .is_ok());
+}
+
+#[test]
+fn irq_effects_drive_the_vgic_line() {
+    let (mut vm, _) = vm();
+    enable_spi(&mut vm);
+    assert_eq!(access(&mut vm, DEV + 0x10, 2, Some(1)), ExitReason::Idle);
+    assert_eq!(injected(&mut vm), vec![32 + SPI]);
+    let st = vm.vgic().unwrap().irq_status(V0, 32 + SPI).unwrap();
+    assert!(st.line, "line high");
+    assert_eq!(access(&mut vm, DEV + 0x10, 2, Some(0)), ExitReason::Idle);
+    let st = vm.vgic().unwrap().irq_status(V0, 32 + SPI).unwrap();
+    assert!(!st.line, "line low");
+}
+
+#[test]
+fn devices_reach_guest_ram_and_outside_ram_is_refused() {
+    let (mut vm, _) = vm();
+    vm.guest_memory().write_u64(RAM + 0x800, 0xfeed_f00d).unwrap();
+    assert_eq!(access(&mut vm, DEV + 0x20, 3, Some(RAM + 0x800)), ExitReason::Idle);
+    assert_eq!(vm.guest_memory().read_u64(RAM + 0x808).unwrap(), 0xfeed_f00d);
+    // Past the end of RAM: the device's read fails, nothing is written, the VM runs on.
+    let end = RAM + RAM_SIZE - 8;
+    assert_eq!(access(&mut vm, DEV + 0x20, 3, Some(end)), ExitReason::Idle);
+}
+
+#[test]
+fn notifications_are_routed_by_badge_bit() {
+    let (mut vm, log, dev) = vm_with_id();
+    enable_spi(&mut vm);
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s2 = seen.clone();
+    vm.route_notification(0b100, move |_, bits| {
+        s2.borrow_mut().push(bits);
+        Ok(())
+    })
+    .unwrap();
+    let fallback = Rc::new(RefCell::new(Vec::new()));
+    let f2 = fallback.clone();
+    vm.register_notification_callback(move |_, b| {
+        f2.borrow_mut().push(b);
+        Ok(())
+    });
+    // Overlapping routes are refused.
+    assert!(vm.route_notification(0b110, |_, _| Ok(())).is_err());
+    vm.route_notification_to_device(0b10, dev).unwrap();
+
+    vm.backend_mut()
+        .push_event(Event::Notification { badge: 0b111 });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(log.borrow().notified, vec![0b10]);
+    assert_eq!(*seen.borrow(), vec![0b100]);
+    assert_eq!(*fallback.borrow(), vec![0b1], "unclaimed bits reach the callback");
+    assert_eq!(injected(&mut vm), vec![32 + SPI], "the device raised its line");
+
+    vm.reset_devices();
+    assert_eq!(log.borrow().resets, 1);
+}
