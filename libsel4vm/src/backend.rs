@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use crate::cache::Touch;
 use crate::error::BackendError;
 
 /// Size of a small frame and of the pages the core allocates and walks guest
@@ -477,7 +478,8 @@ pub trait Backend: 'static {
     fn unmap_guest(&mut self, frame: FrameHandle, ipa: u64) -> Result<(), BackendError>;
 
     /// Runs `f` with all of the frame's bytes (4096 or 2 MiB, by its size)
-    /// visible in the VMM.
+    /// visible in the VMM; `f` touches only the bytes `touch` names, and
+    /// the backend keeps caches coherent for those ([`crate::cache`]).
     ///
     /// The backend chooses how: a permanent VMM mapping made once, or map,
     /// call, unmap. The slice must not outlive the call. On seL4 the guest
@@ -485,6 +487,7 @@ pub trait Backend: 'static {
     fn access_frame<R>(
         &mut self,
         frame: FrameHandle,
+        touch: Touch,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError>;
 
@@ -503,10 +506,11 @@ pub trait Backend: 'static {
     fn access_frames<R>(
         &mut self,
         frames: &[FrameHandle],
+        touch: Touch,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
         match frames {
-            [one] => self.access_frame(*one, f),
+            [one] => self.access_frame(*one, touch, f),
             _ => Err(BackendError::Unsupported),
         }
     }

@@ -114,6 +114,7 @@ pub(crate) struct Devices<B: Backend> {
     /// `(mask, route)`; masks are disjoint.
     pub(crate) routes: Vec<(u64, Route<B>)>,
     effects: Vec<DeviceEffect>,
+    pub(crate) dma_coherent: bool,
 }
 
 impl<B: Backend> Default for Devices<B> {
@@ -122,6 +123,7 @@ impl<B: Backend> Default for Devices<B> {
             slots: Vec::new(),
             routes: Vec::new(),
             effects: Vec::new(),
+            dma_coherent: true,
         }
     }
 }
@@ -249,7 +251,7 @@ impl<B: Backend> Vm<B> {
         let mut effects = core::mem::take(&mut self.devices.effects);
         effects.clear();
         let out = {
-            let mut mem = self.guest_memory();
+            let mut mem = self.device_memory();
             let mut io = DeviceIo::new(&mut mem, &mut effects);
             f(dev.as_mut(), &mut io)
         };

@@ -15,6 +15,7 @@ extern crate alloc;
 #[allow(missing_docs)]
 pub mod arch;
 pub mod backend;
+pub mod cache;
 pub mod device;
 pub mod error;
 pub mod fault;
@@ -34,6 +35,7 @@ pub use backend::{
     badge, Backend, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
     VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_BITS, LARGE_PAGE_SIZE, PAGE_BITS, PAGE_SIZE,
 };
+pub use cache::{CacheMaintenance, Touch};
 pub use device::{DeviceEffect, DeviceId, DeviceIo, MmioDevice, MmioRegion};
 pub use error::{BackendError, Error, Result};
 pub use guest_addr::{GuestAddress, GuestBytes, GuestBytesExt, VecGuestMemory};

@@ -7,6 +7,7 @@
 //! registered RAM are rejected before any byte is touched.
 
 use crate::backend::{Backend, PAGE_BITS, PAGE_SIZE};
+use crate::cache::Touch;
 use crate::error::{BackendError, Error, Result};
 use crate::ram::GuestRam;
 
@@ -49,11 +50,26 @@ impl<E> From<Error> for TouchError<E> {
 pub struct GuestMemory<'a, B: Backend> {
     ram: &'a GuestRam,
     backend: &'a mut B,
+    /// The guest accesses this memory cacheably: no cache maintenance.
+    coherent: bool,
 }
 
 impl<'a, B: Backend> GuestMemory<'a, B> {
-    pub(crate) fn new(ram: &'a GuestRam, backend: &'a mut B) -> Self {
-        Self { ram, backend }
+    pub(crate) fn new(ram: &'a GuestRam, backend: &'a mut B, coherent: bool) -> Self {
+        Self {
+            ram,
+            backend,
+            coherent,
+        }
+    }
+
+    fn touch_of(&self, start: u64, end: u64, write: bool) -> Touch {
+        Touch {
+            start,
+            end,
+            write,
+            coherent: self.coherent,
+        }
     }
 
     /// Checks that `[addr, addr + size)` is wholly inside registered RAM.
@@ -91,7 +107,8 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
                 end,
             );
             let from = cur;
-            let res = self.backend.access_frame(ext.frames[fi], |bytes| {
+            let t = self.touch_of(from - fstart, fend - fstart, true);
+            let res = self.backend.access_frame(ext.frames[fi], t, |bytes| {
                 let mut c = from;
                 while c < fend {
                     let len = core::cmp::min(PAGE_SIZE - (c & (PAGE_SIZE - 1)), fend - c);
@@ -130,6 +147,17 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
         &mut self,
         addr: u64,
         size: u64,
+        f: impl FnMut(TouchAccess<'_>) -> Result<(), E>,
+    ) -> Result<(), TouchError<E>> {
+        self.spans(addr, size, true, f)
+    }
+
+    /// [`GuestMemory::touch_spans`]; `write` false promises `f` only reads.
+    fn spans<E>(
+        &mut self,
+        addr: u64,
+        size: u64,
+        write: bool,
         mut f: impl FnMut(TouchAccess<'_>) -> Result<(), E>,
     ) -> Result<(), TouchError<E>> {
         if size == 0 {
@@ -156,9 +184,10 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
                 (span_end - span_start) as usize,
             );
             let offset = cur - addr;
+            let t = self.touch_of(lo as u64, hi as u64, write);
             let res = self
                 .backend
-                .access_frames(&ext.frames[fi..fi + run], |bytes| {
+                .access_frames(&ext.frames[fi..fi + run], t, |bytes| {
                     let piece =
                         bytes
                             .get_mut(lo..hi)
@@ -186,7 +215,7 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
     ///
     /// Corresponds to `vm_ram_touch` with `vm_guest_ram_read_callback`.
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<()> {
-        self.touch_spans(addr, buf.len() as u64, |a| {
+        self.spans(addr, buf.len() as u64, false, |a| {
             let o = a.offset as usize;
             buf[o..o + a.bytes.len()].copy_from_slice(a.bytes);
             Ok::<(), ()>(())

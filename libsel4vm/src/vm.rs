@@ -437,7 +437,23 @@ impl<B: Backend> Vm<B> {
     ///
     /// Corresponds to `vm_get_vmm_vspace` (the VMM-side view of guest memory).
     pub fn guest_memory(&mut self) -> GuestMemory<'_, B> {
-        GuestMemory::new(&self.mem.ram, &mut self.backend)
+        GuestMemory::new(&self.mem.ram, &mut self.backend, false)
+    }
+
+    /// Guest RAM as devices see it: like [`Vm::guest_memory`], but without
+    /// cache maintenance when the VM's devices do coherent DMA (see
+    /// [`Vm::set_device_dma_coherent`]).
+    pub fn device_memory(&mut self) -> GuestMemory<'_, B> {
+        let coherent = self.devices.dma_coherent;
+        GuestMemory::new(&self.mem.ram, &mut self.backend, coherent)
+    }
+
+    /// Whether guest drivers keep device buffers in cacheable memory, so
+    /// that device models need no cache maintenance (default: true; virtio
+    /// drivers without `VIRTIO_F_ACCESS_PLATFORM` do). Turn it off for a
+    /// guest that drives devices with its caches off.
+    pub fn set_device_dma_coherent(&mut self, coherent: bool) {
+        self.devices.dma_coherent = coherent;
     }
 
     // ---- registers (arch/guest_arm_context.h) ----

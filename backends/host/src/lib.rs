@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use sel4vm::cache::{CacheMaintenance, FrameCacheOp, Phase, Touch};
 use sel4vm::{
     Backend, BackendError, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext,
     VcpuId, VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE, PAGE_SIZE,
@@ -237,6 +238,8 @@ pub struct HostBackend {
     actions: Vec<HostAction>,
     iospaces: Vec<KernelObject>,
     iospace_supported: bool,
+    cache: CacheMaintenance,
+    cache_log: Vec<(FrameHandle, FrameCacheOp)>,
 }
 
 impl Default for HostBackend {
@@ -266,7 +269,35 @@ impl HostBackend {
             actions: Vec::new(),
             iospaces: Vec::new(),
             iospace_supported: false,
+            cache: CacheMaintenance::None,
+            cache_log: Vec::new(),
         }
+    }
+
+    /// Plans cache maintenance like the seL4 backend with this policy and
+    /// records the operations it would invoke (default: none).
+    pub fn set_cache_maintenance(&mut self, cache: CacheMaintenance) {
+        self.cache = cache;
+    }
+
+    /// The cache operations planned since the last call, in order, with
+    /// the frame each applies to.
+    pub fn take_cache_log(&mut self) -> Vec<(FrameHandle, FrameCacheOp)> {
+        core::mem::take(&mut self.cache_log)
+    }
+
+    fn log_cache(&mut self, frames: &[FrameHandle], touch: Touch, phase: Phase) {
+        if self.cache == CacheMaintenance::None {
+            return;
+        }
+        let sizes: Vec<u64> = frames
+            .iter()
+            .map(|h| self.frame(*h).map_or(0, |f| f.size))
+            .collect();
+        let mut ops = Vec::new();
+        sel4vm::cache::plan(self.cache, &sizes, touch, phase, &mut ops);
+        self.cache_log
+            .extend(ops.into_iter().map(|o| (frames[o.frame], o)));
     }
 
     /// Sets the physical window 1:1 frames may come from.
@@ -560,10 +591,10 @@ impl Backend for HostBackend {
     fn access_frame<R>(
         &mut self,
         frame: FrameHandle,
+        touch: Touch,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
-        let &HostFrame { slot, size, .. } = self.frame(frame)?;
-        Ok(f(self.mem.bytes_mut(slot, size as usize)))
+        self.access_frames(&[frame], touch, f)
     }
 
     fn contiguous_frames(&mut self, frames: &[FrameHandle]) -> usize {
@@ -573,6 +604,7 @@ impl Backend for HostBackend {
     fn access_frames<R>(
         &mut self,
         frames: &[FrameHandle],
+        touch: Touch,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
         let (n, len) = self.run_len(frames);
@@ -580,7 +612,10 @@ impl Backend for HostBackend {
             return Err(BackendError::InvalidFrame);
         }
         let slot = self.frame(frames[0])?.slot;
-        Ok(f(self.mem.bytes_mut(slot, len)))
+        self.log_cache(frames, touch, Phase::Before);
+        let out = f(self.mem.bytes_mut(slot, len));
+        self.log_cache(frames, touch, Phase::After);
+        Ok(out)
     }
 
     fn create_vcpu(&mut self, vcpu: VcpuId, _priority: u8) -> Result<VcpuObjects, BackendError> {
@@ -704,7 +739,7 @@ mod tests {
         assert_eq!(b.contiguous_frames(&f), 4);
         assert_eq!(b.contiguous_frames(&f[1..]), 3);
         let len = b
-            .access_frames(&f, |s| {
+            .access_frames(&f, Touch::whole(0), |s| {
                 s[0] = 1;
                 s[L - 1] = 2;
                 s[L] = 3;
@@ -737,21 +772,21 @@ mod tests {
         assert_eq!(b.contiguous_frames(&[s0, l0]), 1);
         assert_eq!(b.contiguous_frames(&[s1, s0]), 1);
         assert_eq!(
-            b.access_frames(&[s1, s0], |_| ()),
+            b.access_frames(&[s1, s0], Touch::whole(0), |_| ()),
             Err(BackendError::InvalidFrame)
         );
         assert_eq!(
-            b.access_frames(&[], |_| ()),
+            b.access_frames(&[], Touch::whole(0), |_| ()),
             Err(BackendError::InvalidFrame)
         );
         b.free_frame(s1);
         assert_eq!(b.contiguous_frames(&[s0, s1]), 1);
         assert_eq!(b.contiguous_frames(&[s1, s0]), 0);
         assert_eq!(
-            b.access_frames(&[s1], |_| ()),
+            b.access_frames(&[s1], Touch::whole(0), |_| ()),
             Err(BackendError::InvalidFrame)
         );
-        assert_eq!(b.access_frame(s1, |_| ()), Err(BackendError::InvalidFrame));
+        assert_eq!(b.access_frame(s1, Touch::whole(0), |_| ()), Err(BackendError::InvalidFrame));
         assert_eq!(b.frame_size(s1), None);
         assert_eq!(b.frame_size(l0), Some(LARGE_PAGE_SIZE));
     }
@@ -762,7 +797,7 @@ mod tests {
         let s: Vec<_> = (0..3).map(|_| small(&mut b)).collect();
         let l = [large(&mut b), large(&mut b)];
         for &h in s.iter().chain(&l) {
-            b.access_frame(h, |m| m.fill(0xee)).unwrap();
+            b.access_frame(h, Touch::whole(0), |m| m.fill(0xee)).unwrap();
         }
         for &h in s.iter().chain(&l) {
             b.free_frame(h);
@@ -788,8 +823,8 @@ mod tests {
         assert_eq!(b.contiguous_frames(&f), n);
         assert_eq!(b.contiguous_frames(&f[n - 1..]), 1);
         // Both ends are usable memory (only these pages get committed).
-        b.access_frame(f[n - 1], |m| m[L - 1] = 9).unwrap();
-        b.access_frame(f[n], |m| m[0] = 8).unwrap();
+        b.access_frame(f[n - 1], Touch::whole(0), |m| m[L - 1] = 9).unwrap();
+        b.access_frame(f[n], Touch::whole(0), |m| m[0] = 8).unwrap();
         assert_eq!(b.frame_bytes(f[n - 1]).unwrap()[L - 1], 9);
         assert_eq!(b.frame_bytes(f[n]).unwrap()[0], 8);
         assert_eq!(b.live_large_frames(), n + 1);

@@ -13,9 +13,10 @@ use sel4_rt::objects::{KernelError, Object, ObjectAllocator, ObjectKind, Slot};
 use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::RootKernel;
 use sel4vm::backend::badge;
+use sel4vm::cache::Phase;
 use sel4vm::{
     Backend, BackendError, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
-    VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE,
+    Touch, VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE,
 };
 
 use crate::decode::{self, Received, VaWindow, LARGE_BITS};
@@ -171,17 +172,8 @@ fn bound_notification(src: &mut dyn ObjectSource) -> Result<SourceObject, Backen
 }
 
 /// How the backend keeps the VMM's cached view of guest frames coherent
-/// with a guest that may run with caches off (a vCPU starts with
-/// `SCTLR_EL1.{M,C,I} = 0`, so its accesses bypass the caches).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheMaintenance {
-    /// None: the guest is known to use cacheable memory (e.g. Linux with its MMU on).
-    None,
-    /// Clean+invalidate the page before and after every VMM access and make
-    /// the instruction cache coherent afterwards, with `seL4_ARM_Page_*`
-    /// invocations on the VMM's frame cap (3 system calls per page).
-    Kernel,
-}
+/// (the core's planner, [`sel4vm::cache`], decides which bytes).
+pub use sel4vm::CacheMaintenance;
 
 /// Construction parameters of a [`Sel4Backend`].
 #[derive(Clone, Copy, Debug)]
@@ -501,31 +493,23 @@ impl Sel4Backend {
         Some(&mut self.vcpus[i].1)
     }
 
-    fn cache_op(&self, f: &GuestFrame, op: CacheOp) -> Result<(), BackendError> {
-        sel4_abi::cap::Frame::from_bits(f.vmm_cap)
-            .frame_cache_op(op, 0, f.size())
-            .map_err(decode::kernel_error)
-    }
-
-    /// Cache maintenance before the VMM reads frames the guest may have
-    /// written with caches off: write back and drop the VMM's lines.
-    fn before_access(&self, frames: &[GuestFrame]) -> Result<(), BackendError> {
-        if self.cache == CacheMaintenance::Kernel {
-            for f in frames {
-                self.cache_op(f, CacheOp::CleanInvalidateData)?;
-            }
+    /// The cache maintenance [`sel4vm::cache::plan`] asks for at `phase`
+    /// of `touch`, as `seL4_ARM_Page_*` invocations on the VMM's caps.
+    fn maintain(&self, run: &[GuestFrame], touch: Touch, phase: Phase) -> Result<(), BackendError> {
+        if self.cache == CacheMaintenance::None || touch.coherent {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Cache maintenance after VMM writes: push them to memory and make new
-    /// code visible to instruction fetches.
-    fn after_access(&self, frames: &[GuestFrame]) -> Result<(), BackendError> {
-        if self.cache == CacheMaintenance::Kernel {
-            for f in frames {
-                self.cache_op(f, CacheOp::CleanInvalidateData)?;
-                self.cache_op(f, CacheOp::UnifyInstruction)?;
-            }
+        let sizes: Vec<u64> = run.iter().map(GuestFrame::size).collect();
+        let mut ops = Vec::new();
+        sel4vm::cache::plan(self.cache, &sizes, touch, phase, &mut ops);
+        for o in ops {
+            let op = match o.op {
+                sel4vm::cache::CacheOp::CleanInvalidateData => CacheOp::CleanInvalidateData,
+                sel4vm::cache::CacheOp::UnifyInstruction => CacheOp::UnifyInstruction,
+            };
+            sel4_abi::cap::Frame::from_bits(run[o.frame].vmm_cap)
+                .frame_cache_op(op, o.start, o.end)
+                .map_err(decode::kernel_error)?;
         }
         Ok(())
     }
@@ -549,7 +533,8 @@ impl Sel4Backend {
         // Frames from device untypeds are not zeroed by the kernel and may
         // hold a previous guest's data.
         if obj.device && self.zero_device_frames {
-            let r = self.access_frame(FrameHandle(obj.cap), |b| b.fill(0));
+            let size = self.frames.get(&obj.cap).map_or(0, GuestFrame::size);
+            let r = self.access_frame(FrameHandle(obj.cap), Touch::whole(size), |b| b.fill(0));
             if let Err(e) = r {
                 self.free_frame(FrameHandle(obj.cap));
                 return Err(e);
@@ -714,9 +699,10 @@ impl Backend for Sel4Backend {
     fn access_frame<R>(
         &mut self,
         frame: FrameHandle,
+        touch: Touch,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
-        self.access_frames(&[frame], f)
+        self.access_frames(&[frame], touch, f)
     }
 
     fn contiguous_frames(&mut self, frames: &[FrameHandle]) -> usize {
@@ -739,6 +725,7 @@ impl Backend for Sel4Backend {
     fn access_frames<R>(
         &mut self,
         frames: &[FrameHandle],
+        touch: Touch,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
         let mut run: Vec<GuestFrame> = Vec::with_capacity(frames.len());
@@ -755,14 +742,14 @@ impl Backend for Sel4Backend {
             return Err(BackendError::InvalidFrame);
         };
         let len = (last.vmm_va + last.size() - first.vmm_va) as usize;
-        self.before_access(&run)?;
+        self.maintain(&run, touch, Phase::Before)?;
         // SAFETY: each frame's VMM copy is mapped read-write at its `vmm_va`
         // for as long as it is in `self.frames`, the run was checked to be
         // contiguous, and it is only reachable through `&mut self`; on one
         // core the guest is not running while the VMM executes this.
         let bytes = unsafe { core::slice::from_raw_parts_mut(first.vmm_va as *mut u8, len) };
         let out = f(bytes);
-        self.after_access(&run)?;
+        self.maintain(&run, touch, Phase::After)?;
         Ok(out)
     }
 
