@@ -322,7 +322,8 @@ impl<B: Backend> Guest<B> {
     /// The images are validated before anything is stopped or erased, so
     /// bad images leave the running guest alone. Then: stop all vCPUs,
     /// restore their creation-time registers, reset the interrupt
-    /// controller, zero all guest RAM, place the images, start the boot vCPU.
+    /// controller and the devices, zero all guest RAM, place the images,
+    /// start the boot vCPU.
     pub fn guest_restart_with(
         &mut self,
         boot_vcpu: u32,
@@ -343,6 +344,8 @@ impl<B: Backend> Guest<B> {
         if self.irq_ready {
             self.platform.reset(&mut self.vm)?;
         }
+        // Devices drop the guest's queues before its RAM is erased.
+        self.vm.reset_devices();
         self.zero_ram()?;
         let p = linux_setup_images(&mut self.vm, &images.as_images())?;
         self.last = Some(p);

@@ -29,6 +29,44 @@ pub mod virt {
     pub const RAM: u64 = 0x4000_0000;
     /// End of the region seL4 leaves to user level.
     pub const RESERVED_END: u64 = 0x6000_0000;
+    /// QEMU's own virtio-mmio transports: 32 slots of 0x200 bytes, SPIs 16..=47.
+    pub const VIRTIO_MMIO: u64 = 0x0a00_0000;
+    /// Start of QEMU's platform bus (0x0c00_0000..0x0e00_0000).
+    pub const PLATFORM_BUS: u64 = 0x0c00_0000;
+}
+
+/// Guest-physical window of the VMM's emulated devices: between QEMU's
+/// virtio-mmio slots and its platform bus, where the board has nothing,
+/// so emulated devices never shadow a device QEMU (or a backend driver in
+/// the VMM) uses. One 4 KiB page per device, in order.
+pub const DEVICE_WINDOW: u64 = 0x0b00_0000;
+/// Size of [`DEVICE_WINDOW`].
+pub const DEVICE_WINDOW_SIZE: u64 = 0x0100_0000;
+/// SPI of the first emulated device; QEMU's own devices use SPIs below 48.
+pub const DEVICE_SPI_BASE: u32 = 64;
+
+/// What an emulated device is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// virtio-console over virtio-mmio (`hvc0`).
+    VirtioConsole,
+    /// Transmit-only PL011 for `earlycon` before the virtio modules load.
+    EarlyUart,
+}
+
+/// One emulated device of the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmulatedDevice {
+    /// Name (logs, stage-2 map).
+    pub name: &'static str,
+    /// Model.
+    pub kind: DeviceKind,
+    /// Guest-physical base.
+    pub base: u64,
+    /// Size of the range.
+    pub size: u64,
+    /// Its interrupt as an SPI number (INTID = 32 + spi), if it has one.
+    pub spi: Option<u32>,
 }
 
 /// 2 MiB: kernel alignment, and the DTB's maximum size.
@@ -228,6 +266,10 @@ pub enum Stage2Kind {
     },
     /// Not mapped: accesses fault to the VMM, which emulates the device.
     Emulated,
+    /// Set up by the core's vGIC (`Vm::create_vgic` from
+    /// [`VmmConfig::gic_layout`]): the emulated distributor and
+    /// redistributors, and the GICv2 CPU interface mapped from GICV.
+    Vgic,
 }
 
 /// A named guest-physical region.
@@ -258,6 +300,8 @@ pub struct VgicPlan {
     pub vtimer_irq: u32,
     /// Hardware interrupts passed through: `(interrupt id, name)`.
     pub passthrough: Vec<(u32, &'static str)>,
+    /// Interrupts of emulated devices: `(interrupt id, device name)`.
+    pub emulated: Vec<(u32, &'static str)>,
 }
 
 const fn align_up(v: u64, a: u64) -> u64 {
@@ -350,6 +394,30 @@ impl VmmConfig {
         })
     }
 
+    /// The emulated devices, in the [`DEVICE_WINDOW`] (the early UART sits
+    /// at the PL011's own address, which the guest otherwise lacks).
+    pub fn devices(&self) -> Vec<EmulatedDevice> {
+        match self.console {
+            ConsoleMode::Passthrough => Vec::new(),
+            ConsoleMode::Virtio => vec![
+                EmulatedDevice {
+                    name: "earlycon",
+                    kind: DeviceKind::EarlyUart,
+                    base: self.uart_base,
+                    size: PAGE,
+                    spi: None,
+                },
+                EmulatedDevice {
+                    name: "virtio-console",
+                    kind: DeviceKind::VirtioConsole,
+                    base: DEVICE_WINDOW,
+                    size: PAGE,
+                    spi: Some(DEVICE_SPI_BASE),
+                },
+            ],
+        }
+    }
+
     /// The guest's physical address map.
     pub fn stage2(&self) -> Vec<Stage2Region> {
         let mut v = vec![
@@ -362,34 +430,47 @@ impl VmmConfig {
             Stage2Region {
                 name: "gicd",
                 ipa: virt::GICD,
-                size: 0x1_0000,
-                kind: Stage2Kind::Emulated,
+                size: self.gicd_size(),
+                kind: Stage2Kind::Vgic,
             },
-            Stage2Region {
+        ];
+        if self.console == ConsoleMode::Passthrough {
+            v.push(Stage2Region {
                 name: "uart",
                 ipa: self.uart_base,
                 size: PAGE,
                 kind: Stage2Kind::Device {
                     paddr: self.uart_base,
                 },
-            },
-        ];
+            });
+        }
+        v.extend(self.devices().iter().map(|d| Stage2Region {
+            name: d.name,
+            ipa: d.base,
+            size: d.size,
+            kind: Stage2Kind::Emulated,
+        }));
         match self.gic {
             GicVersion::V2 => v.push(Stage2Region {
                 name: "gicc",
                 ipa: virt::GICC,
                 size: self.gicc_size(),
-                kind: Stage2Kind::Device { paddr: virt::GICV },
+                kind: Stage2Kind::Vgic,
             }),
             GicVersion::V3 => v.push(Stage2Region {
                 name: "gicr",
                 ipa: virt::GICR,
                 size: virt::GICR_STRIDE * u64::from(self.vcpus),
-                kind: Stage2Kind::Emulated,
+                kind: Stage2Kind::Vgic,
             }),
         }
         v.sort_by_key(|r| r.ipa);
         v
+    }
+
+    /// Size of the distributor the core emulates for this GIC version.
+    pub fn gicd_size(&self) -> u64 {
+        sel4vm::vgic::dist_size(self.gic)
     }
 
     /// Size of the GICv2 CPU interface given to the guest (GICC_DIR is at 0x1000).
@@ -405,7 +486,15 @@ impl VmmConfig {
             redist: (self.gic == GicVersion::V3).then_some(virt::GICR),
             vcpus: self.vcpus,
             vtimer_irq: 16 + self.timer.virt,
-            passthrough: vec![(32 + self.uart_spi, "uart")],
+            passthrough: match self.console {
+                ConsoleMode::Passthrough => vec![(32 + self.uart_spi, "uart")],
+                ConsoleMode::Virtio => Vec::new(),
+            },
+            emulated: self
+                .devices()
+                .iter()
+                .filter_map(|d| Some((32 + d.spi?, d.name)))
+                .collect(),
         }
     }
 

@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::config::{virt, ConfigError, GicVersion, Layout, VmmConfig};
+use crate::config::{virt, ConfigError, ConsoleMode, DeviceKind, GicVersion, Layout, VmmConfig};
 use crate::dtb::DtbWriter;
 
 const PHANDLE_GIC: u32 = 1;
@@ -45,13 +45,18 @@ fn build(cfg: &VmmConfig, layout: &Layout) -> DtbWriter {
     f.property_u32("#size-cells", 2);
     f.property_u32("interrupt-parent", PHANDLE_GIC);
 
-    f.begin_node("aliases");
-    f.property_string("serial0", &uart_path(cfg));
-    f.end_node();
+    let passthrough = cfg.console == ConsoleMode::Passthrough;
+    if passthrough {
+        f.begin_node("aliases");
+        f.property_string("serial0", &uart_path(cfg));
+        f.end_node();
+    }
 
     f.begin_node("chosen");
     f.property_string("bootargs", &cfg.cmdline);
-    f.property_string("stdout-path", &uart_path(cfg));
+    if passthrough {
+        f.property_string("stdout-path", &uart_path(cfg));
+    }
     if let Some((start, end)) = layout.initrd {
         f.property_u64("linux,initrd-start", start);
         f.property_u64("linux,initrd-end", end);
@@ -86,13 +91,16 @@ fn build(cfg: &VmmConfig, layout: &Layout) -> DtbWriter {
     match cfg.gic {
         GicVersion::V2 => {
             f.property_string("compatible", "arm,cortex-a15-gic");
-            f.property_u64s("reg", &[virt::GICD, 0x1_0000, virt::GICC, cfg.gicc_size()]);
+            f.property_u64s(
+                "reg",
+                &[virt::GICD, cfg.gicd_size(), virt::GICC, cfg.gicc_size()],
+            );
         }
         GicVersion::V3 => {
             f.property_string("compatible", "arm,gic-v3");
             f.property_u32("#redistributor-regions", 1);
             let redist = virt::GICR_STRIDE * u64::from(cfg.vcpus);
-            f.property_u64s("reg", &[virt::GICD, 0x1_0000, virt::GICR, redist]);
+            f.property_u64s("reg", &[virt::GICD, cfg.gicd_size(), virt::GICR, redist]);
         }
     }
     f.property_u32("#interrupt-cells", 3);
@@ -126,13 +134,32 @@ fn build(cfg: &VmmConfig, layout: &Layout) -> DtbWriter {
     f.property_u32("phandle", PHANDLE_CLK);
     f.end_node();
 
-    f.begin_node(&uart_node(cfg));
-    f.property_strings("compatible", &["arm,pl011", "arm,primecell"]);
-    f.property_u64s("reg", &[cfg.uart_base, 0x1000]);
-    f.property_u32s("interrupts", &[GIC_SPI, cfg.uart_spi, IRQ_LEVEL_HIGH]);
-    f.property_u32s("clocks", &[PHANDLE_CLK, PHANDLE_CLK]);
-    f.property_strings("clock-names", &["uartclk", "apb_pclk"]);
-    f.end_node();
+    if passthrough {
+        f.begin_node(&uart_node(cfg));
+        f.property_strings("compatible", &["arm,pl011", "arm,primecell"]);
+        f.property_u64s("reg", &[cfg.uart_base, 0x1000]);
+        f.property_u32s("interrupts", &[GIC_SPI, cfg.uart_spi, IRQ_LEVEL_HIGH]);
+        f.property_u32s("clocks", &[PHANDLE_CLK, PHANDLE_CLK]);
+        f.property_strings("clock-names", &["uartclk", "apb_pclk"]);
+        f.end_node();
+    }
+
+    // The early UART is left out on purpose: it only serves `earlycon`,
+    // and a pl011 node would bind the full driver to a transmit-only model.
+    for d in cfg.devices() {
+        if d.kind != DeviceKind::VirtioConsole {
+            continue;
+        }
+        f.begin_node(&format!("virtio_mmio@{:x}", d.base));
+        f.property_string("compatible", "virtio,mmio");
+        f.property_u64s("reg", &[d.base, d.size]);
+        if let Some(spi) = d.spi {
+            f.property_u32s("interrupts", &[GIC_SPI, spi, IRQ_LEVEL_HIGH]);
+        }
+        // Virtio drivers keep rings and buffers in cacheable memory.
+        f.property_null("dma-coherent");
+        f.end_node();
+    }
 
     f.end_node();
     f

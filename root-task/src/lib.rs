@@ -10,7 +10,11 @@ extern crate alloc;
 
 pub mod bootparams;
 pub mod config;
+pub mod console;
 pub mod devicetree;
+pub mod realise;
 mod dtb;
 
-pub use config::{ConsoleMode, GicVersion, KernelHeader, Layout, PsciMethod, RamBacking, VmmConfig};
+pub use config::{
+    ConsoleMode, GicVersion, KernelHeader, Layout, PsciMethod, RamBacking, VmmConfig,
+};

@@ -1,8 +1,11 @@
 //! The guest DTB, read back with the `fdt` crate and with `dtc`.
 
-use sel4vm_root_task::config::{virt, ConfigError, KernelHeader, Stage2Kind};
+use sel4vm_root_task::config::{
+    virt, ConfigError, DeviceKind, KernelHeader, Stage2Kind, DEVICE_SPI_BASE, DEVICE_WINDOW,
+    DEVICE_WINDOW_SIZE,
+};
 use sel4vm_root_task::devicetree::device_tree;
-use sel4vm_root_task::{GicVersion, PsciMethod, RamBacking, VmmConfig};
+use sel4vm_root_task::{ConsoleMode, GicVersion, PsciMethod, RamBacking, VmmConfig};
 
 const DEBIAN_LIKE: KernelHeader = KernelHeader {
     text_offset: 0,
@@ -22,7 +25,8 @@ fn cells(b: &[u8]) -> Vec<u32> {
 }
 
 fn dtb(gic: GicVersion, vcpus: u32, initrd: u64) -> (VmmConfig, Vec<u8>) {
-    let cfg = VmmConfig::qemu_virt(gic, vcpus, "console=ttyAMA0 earlycon quiet", initrd);
+    let mut cfg = VmmConfig::qemu_virt(gic, vcpus, "console=ttyAMA0 earlycon quiet", initrd);
+    cfg.console = ConsoleMode::Passthrough;
     let layout = cfg.layout(&DEBIAN_LIKE).unwrap();
     let d = device_tree(&cfg, &layout).unwrap();
     (cfg, d)
@@ -108,7 +112,7 @@ fn gic_timer_and_uart_nodes() {
     let reg = gic.property("reg").unwrap().value;
     assert_eq!(
         (be64(reg, 0), be64(reg, 1), be64(reg, 2), be64(reg, 3)),
-        (virt::GICD, 0x1_0000, virt::GICC, 0x2000)
+        (virt::GICD, 0x1000, virt::GICC, 0x2000)
     );
     assert!(gic.property("interrupt-controller").is_some());
     let ph = be32(gic.property("phandle").unwrap().value, 0);
@@ -299,7 +303,8 @@ fn layout_rules() {
 
 #[test]
 fn stage2_and_vgic_follow_the_config() {
-    let cfg = VmmConfig::qemu_virt(GicVersion::V2, 2, "", 0);
+    let mut cfg = VmmConfig::qemu_virt(GicVersion::V2, 2, "", 0);
+    cfg.console = ConsoleMode::Passthrough;
     let s2 = cfg.stage2();
     let find = |n: &str| s2.iter().find(|r| r.name == n).copied().unwrap();
     assert_eq!(find("ram").kind, Stage2Kind::Ram(RamBacking::OneToOne));
@@ -308,8 +313,8 @@ fn stage2_and_vgic_follow_the_config() {
         (0x4000_0000, 256 << 20)
     );
     assert_eq!(find("uart").kind, Stage2Kind::Device { paddr: 0x0900_0000 });
-    assert_eq!(find("gicc").kind, Stage2Kind::Device { paddr: virt::GICV });
-    assert_eq!(find("gicd").kind, Stage2Kind::Emulated);
+    assert_eq!(find("gicc").kind, Stage2Kind::Vgic);
+    assert_eq!(find("gicd").kind, Stage2Kind::Vgic);
     assert!(
         s2.windows(2).all(|w| w[0].ipa + w[0].size <= w[1].ipa),
         "no overlaps: {s2:?}"
@@ -326,7 +331,7 @@ fn stage2_and_vgic_follow_the_config() {
         .unwrap();
     assert_eq!(
         (gicr.ipa, gicr.size, gicr.kind),
-        (virt::GICR, 4 * virt::GICR_STRIDE, Stage2Kind::Emulated)
+        (virt::GICR, 4 * virt::GICR_STRIDE, Stage2Kind::Vgic)
     );
     assert_eq!(cfg3.vgic().redist, Some(virt::GICR));
     // The core's GIC layout agrees with the stage-2 map and the DTB.
@@ -343,4 +348,66 @@ fn stage2_and_vgic_follow_the_config() {
         ),
         (cfg.gic_layout(), cfg3.gic_layout())
     );
+}
+
+#[test]
+fn virtio_console_mode_has_devices_in_the_window_and_no_pl011() {
+    let cfg = VmmConfig::qemu_virt(GicVersion::V3, 1, "console=hvc0", 0);
+    assert_eq!(cfg.console, ConsoleMode::Virtio);
+    let devs = cfg.devices();
+    let con = devs
+        .iter()
+        .find(|d| d.kind == DeviceKind::VirtioConsole)
+        .unwrap();
+    assert!(con.base >= DEVICE_WINDOW && con.base + con.size <= DEVICE_WINDOW + DEVICE_WINDOW_SIZE);
+    assert!(
+        DEVICE_WINDOW >= virt::VIRTIO_MMIO + 0x200 * 32
+            && DEVICE_WINDOW + DEVICE_WINDOW_SIZE <= virt::PLATFORM_BUS
+    );
+    let early = devs
+        .iter()
+        .find(|d| d.kind == DeviceKind::EarlyUart)
+        .unwrap();
+    assert_eq!(early.base, virt::UART);
+    // Stage 2: nothing passed through; every device emulated; no overlaps.
+    let s2 = cfg.stage2();
+    assert!(!s2
+        .iter()
+        .any(|r| matches!(r.kind, Stage2Kind::Device { paddr } if paddr == virt::UART)));
+    for d in &devs {
+        assert!(s2
+            .iter()
+            .any(|r| r.ipa == d.base && r.size == d.size && r.kind == Stage2Kind::Emulated));
+    }
+    assert!(
+        s2.windows(2).all(|w| w[0].ipa + w[0].size <= w[1].ipa),
+        "{s2:?}"
+    );
+    let v = cfg.vgic();
+    assert!(v.passthrough.is_empty());
+    assert_eq!(v.emulated, vec![(32 + DEVICE_SPI_BASE, "virtio-console")]);
+    // DTB: a virtio,mmio node with the device's reg and SPI; no pl011, no stdout-path.
+    let layout = cfg.layout(&DEBIAN_LIKE).unwrap();
+    let d = device_tree(&cfg, &layout).unwrap();
+    let t = fdt::Fdt::new(&d).unwrap();
+    let n = t
+        .find_node(&format!("/virtio_mmio@{:x}", con.base))
+        .expect("virtio node");
+    assert_eq!(n.compatible().unwrap().first(), "virtio,mmio");
+    let reg = n.property("reg").unwrap().value;
+    assert_eq!((be64(reg, 0), be64(reg, 1)), (con.base, con.size));
+    assert_eq!(
+        cells(n.property("interrupts").unwrap().value),
+        vec![0, DEVICE_SPI_BASE, 4]
+    );
+    assert!(n.property("dma-coherent").is_some());
+    assert!(t.find_node("/pl011@9000000").is_none());
+    assert!(t
+        .find_node("/chosen")
+        .unwrap()
+        .property("stdout-path")
+        .is_none());
+    // The GIC reg sizes are the ones the core emulates.
+    let gic = t.find_node("/intc@8000000").unwrap();
+    assert_eq!(be64(gic.property("reg").unwrap().value, 1), 0x10000);
 }

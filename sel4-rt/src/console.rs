@@ -1,14 +1,44 @@
 //! Output on the kernel's debug console (`seL4_DebugPutChar`, debug kernels
-//! only) and a [`log`] backend over it.
+//! only) and a [`log`] backend over it. A program that drives the UART
+//! itself redirects all of it with [`set_sink`].
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
-/// Writes to the kernel debug console. On the host (tests) output is dropped.
+/// Where output goes instead of `seL4_DebugPutChar` (null: the kernel).
+static SINK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Sends everything [`DebugConsole`] (and so `print!`, `println!`, the
+/// logger and the panic handler) writes to `sink` from now on. The sink
+/// must not print itself.
+pub fn set_sink(sink: fn(&[u8])) {
+    SINK.store(sink as *mut (), Ordering::Release);
+}
+
+/// Writes bytes on the kernel debug console, bypassing any sink.
+pub fn kernel_put(bytes: &[u8]) {
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    for &b in bytes {
+        sel4_abi::syscall::debug_put_char(b);
+    }
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    let _ = bytes;
+}
+
+/// Writes to the kernel debug console, or to the [`set_sink`] sink. On
+/// the host (tests) kernel output is dropped.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DebugConsole;
 
 impl Write for DebugConsole {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        let p = SINK.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: only `set_sink` stores here, always a `fn(&[u8])`.
+            let sink: fn(&[u8]) = unsafe { core::mem::transmute(p) };
+            sink(s.as_bytes());
+            return Ok(());
+        }
         #[cfg(all(target_arch = "aarch64", target_os = "none"))]
         for b in s.bytes() {
             sel4_abi::syscall::debug_put_char(b);

@@ -165,6 +165,15 @@ impl fmt::Display for VgicError {
     }
 }
 
+/// Size of the distributor range the vGIC emulates for `version` (what a
+/// guest's device tree must give as its `reg` size).
+pub fn dist_size(version: GicVersion) -> u64 {
+    match version {
+        GicVersion::V2 => regs::GICD_SIZE_V2,
+        GicVersion::V3 => regs::GICD_SIZE_V3,
+    }
+}
+
 /// Something the caller must do for the vGIC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
@@ -329,10 +338,7 @@ impl Vgic {
 
     /// Size of the distributor frame to reserve in the guest address space.
     pub fn dist_size(&self) -> u64 {
-        match self.cfg.version {
-            GicVersion::V2 => regs::GICD_SIZE_V2,
-            GicVersion::V3 => regs::GICD_SIZE_V3,
-        }
+        dist_size(self.cfg.version)
     }
 
     /// Size of the redistributor region (v3: one 128 KiB frame pair per vCPU; v2: 0).
