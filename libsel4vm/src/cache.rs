@@ -96,7 +96,7 @@ pub fn plan(
     if policy == CacheMaintenance::None || touch.coherent || touch.start >= touch.end {
         return;
     }
-    let partial = touch.start % LINE != 0 || touch.end % LINE != 0;
+    let partial = !touch.start.is_multiple_of(LINE) || !touch.end.is_multiple_of(LINE);
     let ops: &[CacheOp] = match phase {
         // Drop stale lines before reading, and before a write that leaves
         // parts of a line to a later write-back.

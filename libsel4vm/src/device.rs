@@ -245,7 +245,11 @@ impl<B: Backend> Vm<B> {
         id: DeviceId,
         f: impl FnOnce(&mut dyn MmioDevice, &mut DeviceIo<'_>) -> R,
     ) -> Result<R> {
-        let slot = self.devices.slots.get_mut(id.0).ok_or(Error::NoSuchDevice)?;
+        let slot = self
+            .devices
+            .slots
+            .get_mut(id.0)
+            .ok_or(Error::NoSuchDevice)?;
         let region = slot.region;
         let mut dev = slot.dev.take().ok_or(Error::NoSuchDevice)?;
         let mut effects = core::mem::take(&mut self.devices.effects);

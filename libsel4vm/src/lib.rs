@@ -38,8 +38,8 @@ pub use backend::{
 pub use cache::{CacheMaintenance, Touch};
 pub use device::{DeviceEffect, DeviceId, DeviceIo, MmioDevice, MmioRegion};
 pub use error::{BackendError, Error, Result};
-pub use guest_addr::{GuestAddress, GuestBytes, GuestBytesExt, VecGuestMemory};
 pub use fault::{AccessKind, MemFault};
+pub use guest_addr::{GuestAddress, GuestBytes, GuestBytesExt, VecGuestMemory};
 pub use irq::{GicLayout, IrqAckHandler};
 pub use memory::{GuestMemory, TouchAccess, TouchError};
 pub use ram::{GuestRam, RamRegion};

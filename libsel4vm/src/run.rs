@@ -440,12 +440,15 @@ impl<B: Backend> Vm<B> {
     }
 
     fn handle_notification(&mut self, badge: u64) -> Result<(), ExitReason> {
-        let badge = self
-            .route_bits(badge)
+        let bits = badge & !crate::backend::badge::NOTIFICATION_BIT;
+        let left = self
+            .route_bits(bits)
             .map_err(|error| ExitReason::CallbackFailed { vcpu: None, error })?;
-        if badge == 0 {
+        if left == 0 && bits != 0 {
             return Ok(());
         }
+        // The callback sees the badge as received, less the routed bits.
+        let badge = badge & !(bits & !left);
         let Some(mut cb) = self.run.notification.take() else {
             return Err(ExitReason::UnhandledNotification { badge });
         };

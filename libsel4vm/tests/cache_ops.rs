@@ -4,8 +4,8 @@
 
 use sel4vm::cache::{CacheMaintenance, CacheOp, FrameCacheOp};
 use sel4vm::{
-    DeviceIo, Event, ExitReason, FrameHandle, GuestAddress, GuestBytesExt, MmioDevice,
-    MmioRegion, VcpuId, Vm, VmConfig, LARGE_PAGE_SIZE,
+    DeviceIo, Event, ExitReason, FrameHandle, GuestAddress, GuestBytesExt, MmioDevice, MmioRegion,
+    VcpuId, Vm, VmConfig, LARGE_PAGE_SIZE,
 };
 use sel4vm_host::HostBackend;
 
@@ -36,14 +36,20 @@ fn a_16_byte_read_cleans_16_bytes_once() {
     vm.guest_memory().read(RAM + 0x1230, &mut b).unwrap();
     let o = ops(&mut vm);
     assert_eq!(o.len(), 1, "{o:?}");
-    assert_eq!((o[0].1, o[0].2, o[0].3), (CacheOp::CleanInvalidateData, 0x1230, 0x1240));
+    assert_eq!(
+        (o[0].1, o[0].2, o[0].3),
+        (CacheOp::CleanInvalidateData, 0x1230, 0x1240)
+    );
 }
 
 #[test]
 fn a_partial_line_write_is_invalidated_before_and_cleaned_after() {
     let mut vm = vm();
     vm.guest_memory().write(RAM + 0x1230, &[1; 16]).unwrap();
-    let o: Vec<_> = ops(&mut vm).into_iter().map(|(_, op, s, e)| (op, s, e)).collect();
+    let o: Vec<_> = ops(&mut vm)
+        .into_iter()
+        .map(|(_, op, s, e)| (op, s, e))
+        .collect();
     assert_eq!(
         o,
         vec![
@@ -58,7 +64,10 @@ fn a_partial_line_write_is_invalidated_before_and_cleaned_after() {
 fn a_whole_line_write_needs_nothing_before() {
     let mut vm = vm();
     vm.guest_memory().write(RAM + 0x1000, &[1; 128]).unwrap();
-    let o: Vec<_> = ops(&mut vm).into_iter().map(|(_, op, s, e)| (op, s, e)).collect();
+    let o: Vec<_> = ops(&mut vm)
+        .into_iter()
+        .map(|(_, op, s, e)| (op, s, e))
+        .collect();
     assert_eq!(
         o,
         vec![
@@ -140,12 +149,19 @@ fn device_dma_is_coherent_unless_told_otherwise() {
     vm.guest_memory().write_u64(RAM + 0x2000, 77).unwrap();
     ops(&mut vm);
     dma_once(&mut vm);
-    assert!(ops(&mut vm).is_empty(), "coherent device DMA: no maintenance");
+    assert!(
+        ops(&mut vm).is_empty(),
+        "coherent device DMA: no maintenance"
+    );
     assert_eq!(vm.guest_memory().read_u64(RAM + 0x2008).unwrap(), 77);
     assert_eq!(ops(&mut vm).len(), 1, "the VMM's own read is maintained");
     vm.set_device_dma_coherent(false);
     dma_once(&mut vm);
     let o = ops(&mut vm);
-    assert_eq!(o.len(), 4, "read: 1 before; partial write: 1 before, 2 after: {o:?}");
+    assert_eq!(
+        o.len(),
+        4,
+        "read: 1 before; partial write: 1 before, 2 after: {o:?}"
+    );
     assert_eq!((o[0].2, o[0].3), (0x2000, 0x2008));
 }

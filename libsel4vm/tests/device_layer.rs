@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use sel4vm::{
-    DeviceId, DeviceIo, Error, Event, ExitReason, GuestAddress, GuestBytesExt, MmioDevice, MmioRegion,
-    UserContext, VcpuId, Vm, VmConfig,
+    DeviceId, DeviceIo, Error, Event, ExitReason, GuestAddress, GuestBytesExt, MmioDevice,
+    MmioRegion, UserContext, VcpuId, Vm, VmConfig,
 };
 use sel4vm_host::{HostAction, HostBackend};
 
@@ -217,9 +217,17 @@ fn irq_effects_drive_the_vgic_line() {
 #[test]
 fn devices_reach_guest_ram_and_outside_ram_is_refused() {
     let (mut vm, _) = vm();
-    vm.guest_memory().write_u64(RAM + 0x800, 0xfeed_f00d).unwrap();
-    assert_eq!(access(&mut vm, DEV + 0x20, 3, Some(RAM + 0x800)), ExitReason::Idle);
-    assert_eq!(vm.guest_memory().read_u64(RAM + 0x808).unwrap(), 0xfeed_f00d);
+    vm.guest_memory()
+        .write_u64(RAM + 0x800, 0xfeed_f00d)
+        .unwrap();
+    assert_eq!(
+        access(&mut vm, DEV + 0x20, 3, Some(RAM + 0x800)),
+        ExitReason::Idle
+    );
+    assert_eq!(
+        vm.guest_memory().read_u64(RAM + 0x808).unwrap(),
+        0xfeed_f00d
+    );
     // Past the end of RAM: the device's read fails, nothing is written, the VM runs on.
     let end = RAM + RAM_SIZE - 8;
     assert_eq!(access(&mut vm, DEV + 0x20, 3, Some(end)), ExitReason::Idle);
@@ -246,13 +254,26 @@ fn notifications_are_routed_by_badge_bit() {
     assert!(vm.route_notification(0b110, |_, _| Ok(())).is_err());
     vm.route_notification_to_device(0b10, dev).unwrap();
 
-    vm.backend_mut()
-        .push_event(Event::Notification { badge: 0b111 });
+    let badge = sel4vm::badge::for_notification(0b111).unwrap();
+    vm.backend_mut().push_event(Event::Notification { badge });
     assert_eq!(vm.run(), ExitReason::Idle);
     assert_eq!(log.borrow().notified, vec![0b10]);
     assert_eq!(*seen.borrow(), vec![0b100]);
-    assert_eq!(*fallback.borrow(), vec![0b1], "unclaimed bits reach the callback");
-    assert_eq!(injected(&mut vm), vec![32 + SPI], "the device raised its line");
+    assert_eq!(
+        *fallback.borrow(),
+        vec![sel4vm::badge::for_notification(0b1).unwrap()],
+        "unclaimed bits reach the callback"
+    );
+    // All bits routed: the callback is not called.
+    let badge = sel4vm::badge::for_notification(0b110).unwrap();
+    vm.backend_mut().push_event(Event::Notification { badge });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(fallback.borrow().len(), 1);
+    assert_eq!(
+        injected(&mut vm),
+        vec![32 + SPI],
+        "the device raised its line"
+    );
 
     vm.reset_devices();
     assert_eq!(log.borrow().resets, 1);

@@ -12,8 +12,8 @@ pub mod bootparams;
 pub mod config;
 pub mod console;
 pub mod devicetree;
-pub mod realise;
 mod dtb;
+pub mod realise;
 
 pub use config::{
     ConsoleMode, GicVersion, KernelHeader, Layout, PsciMethod, RamBacking, VmmConfig,

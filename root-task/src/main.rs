@@ -8,6 +8,8 @@
 extern crate alloc;
 
 #[cfg(target_os = "none")]
+mod uart;
+#[cfg(target_os = "none")]
 mod vmm;
 
 #[cfg(not(target_os = "none"))]

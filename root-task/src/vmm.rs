@@ -13,15 +13,19 @@ use libvmm_compat::{handle_passthrough, EmulatedGic, Guest, ImageSrc, LinuxImage
 use sel4_abi::cap::{IrqHandler, Notification};
 use sel4_abi::{init, CapRights};
 use sel4_rt::objects::ObjectAllocator;
-use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_EXECUTE_NEVER};
+use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_DEVICE, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::{println, BootInfo, RootKernel};
-use sel4vm::{
-    Action, ExitReason, FaultResult, MapFrame, MapMode, Rights, Vm, VmConfig, LARGE_PAGE_SIZE,
-};
+use sel4vm::{Action, DeviceId, ExitReason, FaultResult, Vm, VmConfig, LARGE_PAGE_SIZE};
+use sel4vm_devices::console::Console;
+use sel4vm_devices::pl011::Pl011;
+use sel4vm_devices::virtio::mmio::VirtioMmio;
 use sel4vm_root_task::bootparams::{BootParams, PARAMS_ADDR, PARAMS_MAX};
-use sel4vm_root_task::config::{KernelHeader, RamBacking, PAGE};
+use sel4vm_root_task::config::{DeviceKind, KernelHeader, RamBacking, PAGE};
 use sel4vm_root_task::devicetree::device_tree;
-use sel4vm_root_task::{GicVersion, VmmConfig};
+use sel4vm_root_task::realise::realise;
+use sel4vm_root_task::{ConsoleMode, GicVersion, VmmConfig};
+
+use crate::uart::GuestSide;
 use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
 
 sel4_rt::declare_main!(main);
@@ -147,13 +151,6 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         })
         .map_err(|e| format!("vcpu: {e}"))?;
     }
-    vm.ram_register_at(
-        cfg.ram_base,
-        cfg.ram_size,
-        cfg.ram_backing == RamBacking::OneToOne,
-    )
-    .map_err(|e| format!("guest RAM: {e}"))?;
-    map_uart(&mut vm, &cfg)?;
     vm.register_unhandled_mem_fault_callback(|vm, f| {
         println!(
             "VMM: unhandled guest fault: {} at {:#x}, pc {:#x}",
@@ -168,7 +165,20 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     guest
         .virq_controller_init(0)
         .map_err(|e| format!("virq_controller_init: {e}"))?;
-    console_irq(&res, &mut guest, &cfg)?;
+    // RAM, passthrough frames, devices: all from the plan.
+    let built = realise(guest.vm_mut(), &cfg, |d| match d.kind {
+        DeviceKind::EarlyUart => Box::new(Pl011::new(GuestSide)),
+        DeviceKind::VirtioConsole => Box::new(VirtioMmio::new(Console::new(GuestSide))),
+    })?;
+    match cfg.console {
+        ConsoleMode::Passthrough => console_irq(&res, &mut guest, &cfg)?,
+        ConsoleMode::Virtio => {
+            let con = built
+                .device("virtio-console")
+                .ok_or("the plan has no virtio-console")?;
+            drive_uart(&res, &mut guest, &cfg, con)?;
+        }
+    }
 
     // ---- images ----
     let dtb = device_tree(&cfg, &layout).map_err(|e| format!("device tree: {e}"))?;
@@ -246,42 +256,13 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     }
 }
 
-/// Maps the PL011 frame 1:1 into the guest (device memory, no execute).
-fn map_uart(vm: &mut Vm<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
-    let base = cfg.uart_base;
-    let r = vm
-        .reserve_memory_at(base, PAGE, |vm, f| {
-            println!(
-                "VMM: unexpected fault on the passed-through UART: {} at {:#x}",
-                f.vcpu, f.addr
-            );
-            let _ = vm;
-            FaultResult::Error
-        })
-        .map_err(|e| format!("UART reservation: {e}"))?;
-    let rights = Rights {
-        read: true,
-        write: true,
-        execute: false,
-    };
-    vm.map_reservation(
-        r,
-        move |b: &mut Sel4Backend, ipa| {
-            let frame = sel4vm::Backend::alloc_frame(b, Some(ipa))?;
-            Ok(MapFrame {
-                frame,
-                rights,
-                owned: true,
-            })
-        },
-        MapMode::Now,
-    )
-    .map_err(|e| format!("UART mapping: {e}"))
-}
-
-/// Routes the UART interrupt to the guest: IRQControl → IRQHandler →
-/// badged notification bound to the VMM thread → `virq_handle_passthrough`.
-fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
+/// The UART's interrupt as a badged notification bound to the VMM thread:
+/// IRQControl → IRQHandler → notification with [`UART_BADGE`].
+fn uart_irq(
+    res: &Res,
+    guest: &mut Guest<Sel4Backend>,
+    cfg: &VmmConfig,
+) -> Result<IrqHandler, String> {
     let intid = 32 + cfg.uart_spi;
     let ntfn = guest
         .vm_mut()
@@ -300,6 +281,56 @@ fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Re
     handler
         .irq_handler_set_notification(Notification::from_bits(ntfn.0))
         .map_err(|e| format!("IRQHandler_SetNotification: {e}"))?;
+    Ok(handler)
+}
+
+/// Virtio-console mode: the VMM maps the PL011 for itself, prints through
+/// it, and hands input to the console device when the UART interrupts.
+fn drive_uart(
+    res: &Res,
+    guest: &mut Guest<Sel4Backend>,
+    cfg: &VmmConfig,
+    console: DeviceId,
+) -> Result<(), String> {
+    let va = map_device(res, cfg.uart_base)?;
+    crate::uart::init(va);
+    crate::uart::set_irq_handler(uart_irq(res, guest, cfg)?);
+    guest
+        .vm_mut()
+        .route_notification_to_device(UART_BADGE, console)
+        .map_err(|e| format!("UART notification route: {e}"))
+}
+
+/// Maps the device frame at `paddr` uncached into the VMM.
+fn map_device(res: &Res, paddr: u64) -> Result<usize, String> {
+    let mut r = res.borrow_mut();
+    let r = &mut *r;
+    let va = r
+        .vspace
+        .reserve(PAGE, 12)
+        .map_err(|e| format!("device VA: {e}"))?;
+    let f = r
+        .objects
+        .alloc_device_frame(&mut RootKernel, paddr, 12)
+        .map_err(|e| format!("device frame {paddr:#x}: {e}"))?;
+    r.vspace
+        .map_at(
+            &mut RootKernel,
+            &mut r.objects,
+            f.cap,
+            va,
+            CapRights::READ_WRITE,
+            VM_ATTRS_DEVICE | VM_ATTRS_EXECUTE_NEVER,
+        )
+        .map_err(|e| format!("mapping {paddr:#x}: {e}"))?;
+    Ok(va as usize)
+}
+
+/// Passthrough mode: the UART interrupt goes to the guest through
+/// `virq_handle_passthrough`.
+fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
+    let intid = 32 + cfg.uart_spi;
+    let handler = uart_irq(res, guest, cfg)?;
     guest
         .virq_register_passthrough(0, intid, UART_CHANNEL, move |_| {
             if let Err(e) = handler.irq_handler_ack() {
@@ -310,14 +341,11 @@ fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Re
     let table = guest.passthrough_table();
     guest
         .vm_mut()
-        .register_notification_callback(move |vm, badge| {
-            if badge & UART_BADGE != 0 {
-                handle_passthrough(vm, &table, UART_CHANNEL).map_err(|e| {
-                    println!("VMM: virq_handle_passthrough: {e}");
-                    sel4vm::Error::Callback
-                })?;
-            }
-            Ok(())
-        });
-    Ok(())
+        .route_notification(UART_BADGE, move |vm, _| {
+            handle_passthrough(vm, &table, UART_CHANNEL).map_err(|e| {
+                println!("VMM: virq_handle_passthrough: {e}");
+                sel4vm::Error::Callback
+            })
+        })
+        .map_err(|e| format!("UART notification route: {e}"))
 }

@@ -360,10 +360,12 @@ fn virtio_console_mode_has_devices_in_the_window_and_no_pl011() {
         .find(|d| d.kind == DeviceKind::VirtioConsole)
         .unwrap();
     assert!(con.base >= DEVICE_WINDOW && con.base + con.size <= DEVICE_WINDOW + DEVICE_WINDOW_SIZE);
-    assert!(
-        DEVICE_WINDOW >= virt::VIRTIO_MMIO + 0x200 * 32
-            && DEVICE_WINDOW + DEVICE_WINDOW_SIZE <= virt::PLATFORM_BUS
-    );
+    const {
+        assert!(
+            DEVICE_WINDOW >= virt::VIRTIO_MMIO + 0x200 * 32
+                && DEVICE_WINDOW + DEVICE_WINDOW_SIZE <= virt::PLATFORM_BUS
+        )
+    };
     let early = devs
         .iter()
         .find(|d| d.kind == DeviceKind::EarlyUart)

@@ -1,6 +1,7 @@
 //! Project commands. `cargo xtask <command>`:
 //!
-//! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]`: boot the Linux VMM (or an example) on QEMU.
+//! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere] [--console virtio|passthrough]`:
+//!   boot the Linux VMM (or an example) on QEMU.
 //! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests;
 //!   `test system [NAME...]`: only the seL4 system tests.
 //! - `bench [ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run.
@@ -20,7 +21,9 @@ pub type Result<T, E = String> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
   run   [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]
-                                                         boot the Linux VMM (or an example) on seL4/QEMU
+        [--console virtio|passthrough]                   boot the Linux VMM (or an example) on seL4/QEMU;
+                                                         guest console: virtio (hvc0, default) or the PL011
+                                                         passed through (ttyAMA0)
   test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX)
   test  system [NAME...]                                   only the seL4 system tests (named ones, or all)
   bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot (ratios vs an in-run baseline)
@@ -64,6 +67,7 @@ struct Opts {
     host_only: bool,
     no_lint: bool,
     ram_anywhere: bool,
+    console: Option<vmm::ConsoleMode>,
     positional: Vec<String>,
 }
 
@@ -89,6 +93,7 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
                 o.vcpus = Some(n);
             }
             "--append" => o.append = Some(value("--append")?),
+            "--console" => o.console = Some(vmm::parse_console(&value("--console")?)?),
             "--host-only" => o.host_only = true,
             "--ram-anywhere" => o.ram_anywhere = true,
             "--no-lint" => o.no_lint = true,
@@ -106,21 +111,25 @@ fn cmd_run(args: &[String]) -> Result<()> {
     match o.example.as_deref() {
         // The main job: the Linux VMM, leaving the user at the guest shell.
         None | Some("vmm") => {
+            let console = o.console.unwrap_or(vmm::ConsoleMode::Virtio);
+            let base = vmm::default_cmdline(console);
             let opts = vmm::GuestOpts {
                 vcpus: o.vcpus.unwrap_or(1),
                 // Like QEMU's `-append` for a Linux guest: extra arguments go after the console.
                 cmdline: match o.append {
-                    Some(extra) => format!("{} {extra}", vmm::DEFAULT_CMDLINE),
-                    None => vmm::DEFAULT_CMDLINE.into(),
+                    Some(extra) => format!("{base} {extra}"),
+                    None => base.into(),
                 },
                 ram_anywhere: o.ram_anywhere,
+                console,
             };
             vmm::run_interactive(&kernel, &opts)
         }
         Some(example) => {
-            if o.vcpus.is_some() || o.append.is_some() || o.ram_anywhere {
+            if o.vcpus.is_some() || o.append.is_some() || o.ram_anywhere || o.console.is_some() {
                 return Err(
-                    "--vcpus, --append and --ram-anywhere apply to the Linux VMM only".into(),
+                    "--vcpus, --append, --ram-anywhere and --console apply to the Linux VMM only"
+                        .into(),
                 );
             }
             let app = target::build_root_task(example)?;
@@ -243,5 +252,32 @@ fn cmd_bench(args: &[String]) -> Result<()> {
         other => Err(format!(
             "unknown benchmark `{other}` (known: ram_touch, boot)"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Opts> {
+        parse_opts(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn console_option() {
+        assert_eq!(parse(&[]).unwrap().console, None);
+        assert_eq!(
+            parse(&["--console", "passthrough", "--vcpus", "2"])
+                .unwrap()
+                .console,
+            Some(vmm::ConsoleMode::Passthrough)
+        );
+        assert_eq!(
+            parse(&["--console", "virtio"]).unwrap().console,
+            Some(vmm::ConsoleMode::Virtio)
+        );
+        assert!(parse(&["--console"]).is_err_and(|e| e.contains("needs a value")));
+        assert!(parse(&["--console", "serial"]).is_err());
+        assert!(USAGE.contains("--console virtio|passthrough"));
     }
 }

@@ -3,6 +3,7 @@
 use crate::kernel::KernelInstall;
 use crate::qemu::{Session, Wait};
 use crate::target;
+use crate::vmm::ConsoleMode;
 use std::time::Duration;
 
 /// Markers that fail any system test: Rust panics, kernel fault reports, loader errors.
@@ -40,6 +41,8 @@ struct SystemTest {
 struct GuestSetup {
     vcpus: u32,
     ram_anywhere: bool,
+    /// The guest's console (and with it the default command line).
+    console: ConsoleMode,
     /// The test provokes a VMM error on purpose: don't forbid VMM error markers.
     expects_vmm_error: bool,
 }
@@ -90,6 +93,20 @@ const LINUX_REBOOT: &[Step] = &[
     step("VMM: guest restarting", None),
     step("GUEST-BOOTED: ", None),
     step("cpus=1", Some("echo $((6*7))\n")),
+    step("42", Some("poweroff -f\n")),
+    step("VMM: guest powered off", None),
+];
+
+/// The virtio console across a restart: the shell answers on `hvc0` in both boots (the VMM
+/// resets the device with the guest). Each boot's `cpus=1` is waited for before typing, so the
+/// input goes to that boot's shell and `42` cannot match the kernel release on the same line.
+const LINUX_VIRTIO_CONSOLE: &[Step] = &[
+    step("GUEST-BOOTED: ", None),
+    step("cpus=1", Some("echo $((6*7))\n")),
+    step("42", Some("reboot -f\n")),
+    step("VMM: guest restarting", None),
+    step("GUEST-BOOTED: ", None),
+    step("cpus=1", Some("echo $((7*6))\n")),
     step("42", Some("poweroff -f\n")),
     step("VMM: guest powered off", None),
 ];
@@ -179,6 +196,33 @@ const TESTS: &[SystemTest] = &[
         guest: Some(GuestSetup {
             vcpus: 1,
             ram_anywhere: false,
+            console: ConsoleMode::Virtio,
+            expects_vmm_error: false,
+        }),
+        allow: &[],
+    },
+    SystemTest {
+        name: "linux-passthrough",
+        root_task: "vmm",
+        steps: LINUX_BASIC,
+        limit: Duration::from_secs(120),
+        guest: Some(GuestSetup {
+            vcpus: 1,
+            ram_anywhere: false,
+            console: ConsoleMode::Passthrough,
+            expects_vmm_error: false,
+        }),
+        allow: &[],
+    },
+    SystemTest {
+        name: "linux-virtio-console",
+        root_task: "vmm",
+        steps: LINUX_VIRTIO_CONSOLE,
+        limit: Duration::from_secs(180),
+        guest: Some(GuestSetup {
+            vcpus: 1,
+            ram_anywhere: false,
+            console: ConsoleMode::Virtio,
             expects_vmm_error: false,
         }),
         allow: &[],
@@ -191,6 +235,7 @@ const TESTS: &[SystemTest] = &[
         guest: Some(GuestSetup {
             vcpus: 2,
             ram_anywhere: false,
+            console: ConsoleMode::Virtio,
             expects_vmm_error: false,
         }),
         allow: &[],
@@ -203,6 +248,7 @@ const TESTS: &[SystemTest] = &[
         guest: Some(GuestSetup {
             vcpus: 1,
             ram_anywhere: false,
+            console: ConsoleMode::Virtio,
             expects_vmm_error: false,
         }),
         allow: &[],
@@ -215,6 +261,7 @@ const TESTS: &[SystemTest] = &[
         guest: Some(GuestSetup {
             vcpus: 1,
             ram_anywhere: true,
+            console: ConsoleMode::Virtio,
             expects_vmm_error: false,
         }),
         allow: &[],
@@ -227,6 +274,7 @@ const TESTS: &[SystemTest] = &[
         guest: Some(GuestSetup {
             vcpus: 1,
             ram_anywhere: false,
+            console: ConsoleMode::Virtio,
             expects_vmm_error: true,
         }),
         allow: &[],
@@ -249,7 +297,7 @@ fn run_one(kernel: &KernelInstall, t: &SystemTest) -> Result<(), String> {
             let opts = crate::vmm::GuestOpts {
                 vcpus: g.vcpus,
                 ram_anywhere: g.ram_anywhere,
-                ..Default::default()
+                ..crate::vmm::GuestOpts::with_console(g.console)
             };
             let extra = crate::vmm::qemu_args(&opts)?;
             // A provoked guest error is reported by the core (": stopping:")

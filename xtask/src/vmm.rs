@@ -6,8 +6,8 @@
 //! (so the VMM validates them in place and copies nothing at start-up) and
 //! once as pristine copies in the staging area above guest RAM (reloaded by
 //! `guest_restart`, and the source for the ordinary-RAM mode). A small
-//! parameter block tells the VMM sizes, addresses, vCPU count and command
-//! line. Addresses come from `sel4vm_root_task::bootparams::plan`, the same
+//! parameter block tells the VMM sizes, addresses, vCPU count, console
+//! mode and command line. Addresses come from `sel4vm_root_task::bootparams::plan`, the same
 //! layout function the VMM uses.
 
 use crate::guest;
@@ -16,11 +16,35 @@ use crate::qemu::{Session, Wait};
 use crate::target;
 use crate::Result;
 use sel4vm_root_task::bootparams::plan;
+pub use sel4vm_root_task::config::ConsoleMode;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The guest kernel command line; `--append` adds to it.
-pub const DEFAULT_CMDLINE: &str = "console=ttyAMA0";
+/// The guest kernel command line with the virtio console: the shell on `hvc0` (once the
+/// initramfs has loaded `virtio_console`), boot messages before that on the VMM's emulated PL011
+/// (`earlycon`, at QEMU virt's UART address). `--append` adds to it.
+pub const CMDLINE_VIRTIO: &str = "console=hvc0 earlycon=pl011,0x09000000";
+/// The guest kernel command line with the PL011 passed through.
+pub const CMDLINE_PASSTHROUGH: &str = "console=ttyAMA0";
+
+/// The command line for a console mode (`--append` adds to it).
+pub fn default_cmdline(console: ConsoleMode) -> &'static str {
+    match console {
+        ConsoleMode::Virtio => CMDLINE_VIRTIO,
+        ConsoleMode::Passthrough => CMDLINE_PASSTHROUGH,
+    }
+}
+
+/// Parses `--console`'s value.
+pub fn parse_console(s: &str) -> Result<ConsoleMode> {
+    match s {
+        "virtio" => Ok(ConsoleMode::Virtio),
+        "passthrough" => Ok(ConsoleMode::Passthrough),
+        _ => Err(format!(
+            "--console: `{s}` is not a console mode (virtio or passthrough)"
+        )),
+    }
+}
 
 /// How the guest is set up.
 #[derive(Clone, Debug)]
@@ -29,15 +53,25 @@ pub struct GuestOpts {
     pub cmdline: String,
     /// Back guest RAM with ordinary kernel RAM (images copied in) instead of 1:1.
     pub ram_anywhere: bool,
+    /// The guest's console; `cmdline` must name the matching device.
+    pub console: ConsoleMode,
+}
+
+impl GuestOpts {
+    /// One vCPU, 1:1 RAM, `console` with its default command line.
+    pub fn with_console(console: ConsoleMode) -> Self {
+        Self {
+            vcpus: 1,
+            cmdline: default_cmdline(console).into(),
+            ram_anywhere: false,
+            console,
+        }
+    }
 }
 
 impl Default for GuestOpts {
     fn default() -> Self {
-        Self {
-            vcpus: 1,
-            cmdline: DEFAULT_CMDLINE.into(),
-            ram_anywhere: false,
-        }
+        Self::with_console(ConsoleMode::Virtio)
     }
 }
 
@@ -66,6 +100,7 @@ pub fn qemu_args(opts: &GuestOpts) -> Result<Vec<String>> {
     )
     .map_err(|e| format!("guest layout: {e}"))?;
     params.ram_anywhere = opts.ram_anywhere;
+    params.console = opts.console;
     let dir = target::target_dir().join("vmm");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let block = params.encode();
@@ -92,14 +127,20 @@ pub fn run_interactive(kernel: &KernelInstall, opts: &GuestOpts) -> Result<()> {
     let extra = qemu_args(opts)?;
     let app = target::build_root_task("vmm")?;
     let image = target::pack_image(kernel, &app, "vmm")?;
+    let console = match opts.console {
+        ConsoleMode::Virtio => "virtio console",
+        ConsoleMode::Passthrough => "PL011 passed through",
+    };
     println!(
-        "xtask: booting the Linux VMM ({} vCPU(s), cmdline `{}`); Ctrl-A X exits QEMU",
+        "xtask: booting the Linux VMM ({} vCPU(s), {console}, cmdline `{}`); Ctrl-A X exits QEMU",
         opts.vcpus, opts.cmdline
     );
     crate::qemu::run_interactive_with(kernel, &image, &extra)
 }
 
-/// Direct boot of the same guest on QEMU (no seL4), for the benchmark.
+/// Direct boot of the same guest on QEMU (no seL4), for the benchmark. QEMU gives it no
+/// virtio console, so its command line is [`CMDLINE_PASSTHROUGH`] (the guest's console is QEMU's
+/// PL011).
 fn direct_args(kernel: &KernelInstall, cmdline: &str) -> Result<Vec<String>> {
     let g = guest::prepare()?;
     let mut a = kernel.qemu_args();
@@ -148,7 +189,7 @@ pub fn bench_boot(kernel: &KernelInstall, runs: usize) -> Result<()> {
     let extra = qemu_args(&opts)?;
     let app = target::build_root_task("vmm")?;
     let image = target::pack_image(kernel, &app, "vmm")?;
-    let direct = direct_args(kernel, &opts.cmdline)?;
+    let direct = direct_args(kernel, CMDLINE_PASSTHROUGH)?;
     let limit = Duration::from_secs(120);
     let (mut vmm, mut dir) = (Vec::new(), Vec::new());
     println!("bench boot: {runs} runs each, alternating (VMM first)");
@@ -173,4 +214,27 @@ pub fn bench_boot(kernel: &KernelInstall, runs: usize) -> Result<()> {
     println!("| seL4 + sel4vm-root-task | {mv:.3} | {nv:.3} | {runs} |");
     println!("| ratio VMM / direct | {:.3} | {:.3} | |", mv / md, nv / nd);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sel4vm_root_task::config::virt;
+
+    #[test]
+    fn console_modes_and_command_lines() {
+        assert_eq!(parse_console("virtio"), Ok(ConsoleMode::Virtio));
+        assert_eq!(parse_console("passthrough"), Ok(ConsoleMode::Passthrough));
+        assert!(parse_console("pl011").is_err());
+        let d = GuestOpts::default();
+        assert_eq!(
+            (d.console, d.cmdline.as_str()),
+            (ConsoleMode::Virtio, CMDLINE_VIRTIO)
+        );
+        let p = GuestOpts::with_console(ConsoleMode::Passthrough);
+        assert_eq!(p.cmdline, "console=ttyAMA0");
+        // earlycon names the UART the VMM emulates.
+        assert!(CMDLINE_VIRTIO.starts_with("console=hvc0 "));
+        assert!(CMDLINE_VIRTIO.ends_with(&format!("earlycon=pl011,{:#010x}", virt::UART)));
+    }
 }

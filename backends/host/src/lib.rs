@@ -786,7 +786,10 @@ mod tests {
             b.access_frames(&[s1], Touch::whole(0), |_| ()),
             Err(BackendError::InvalidFrame)
         );
-        assert_eq!(b.access_frame(s1, Touch::whole(0), |_| ()), Err(BackendError::InvalidFrame));
+        assert_eq!(
+            b.access_frame(s1, Touch::whole(0), |_| ()),
+            Err(BackendError::InvalidFrame)
+        );
         assert_eq!(b.frame_size(s1), None);
         assert_eq!(b.frame_size(l0), Some(LARGE_PAGE_SIZE));
     }
@@ -797,7 +800,8 @@ mod tests {
         let s: Vec<_> = (0..3).map(|_| small(&mut b)).collect();
         let l = [large(&mut b), large(&mut b)];
         for &h in s.iter().chain(&l) {
-            b.access_frame(h, Touch::whole(0), |m| m.fill(0xee)).unwrap();
+            b.access_frame(h, Touch::whole(0), |m| m.fill(0xee))
+                .unwrap();
         }
         for &h in s.iter().chain(&l) {
             b.free_frame(h);
@@ -823,7 +827,8 @@ mod tests {
         assert_eq!(b.contiguous_frames(&f), n);
         assert_eq!(b.contiguous_frames(&f[n - 1..]), 1);
         // Both ends are usable memory (only these pages get committed).
-        b.access_frame(f[n - 1], Touch::whole(0), |m| m[L - 1] = 9).unwrap();
+        b.access_frame(f[n - 1], Touch::whole(0), |m| m[L - 1] = 9)
+            .unwrap();
         b.access_frame(f[n], Touch::whole(0), |m| m[0] = 8).unwrap();
         assert_eq!(b.frame_bytes(f[n - 1]).unwrap()[L - 1], 9);
         assert_eq!(b.frame_bytes(f[n]).unwrap()[0], 8);

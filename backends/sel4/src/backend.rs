@@ -15,8 +15,8 @@ use sel4_rt::RootKernel;
 use sel4vm::backend::badge;
 use sel4vm::cache::Phase;
 use sel4vm::{
-    Backend, BackendError, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
-    Touch, VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE,
+    Backend, BackendError, Event, FrameHandle, KernelObject, Rights, Touch, UserContext, VcpuId,
+    VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE,
 };
 
 use crate::decode::{self, Received, VaWindow, LARGE_BITS};
