@@ -25,6 +25,9 @@ use crate::vm::{Vm, BOOT_VCPU};
 pub enum DeviceEffect {
     /// Drive the device's interrupt line (given at registration) to this level.
     Irq(bool),
+    /// End [`Vm::run`] with [`crate::ExitReason::Stopped`] once this access
+    /// completes (a power-off or test-finisher register).
+    StopVm,
 }
 
 /// What a device model can reach during one call: guest memory (for
@@ -48,6 +51,11 @@ impl<'a> DeviceIo<'a> {
     /// Sets the device's interrupt line.
     pub fn set_irq(&mut self, level: bool) {
         self.effects.push(DeviceEffect::Irq(level));
+    }
+
+    /// Asks the VM to stop running after this access.
+    pub fn stop_vm(&mut self) {
+        self.effects.push(DeviceEffect::StopVm);
     }
 }
 
@@ -272,6 +280,7 @@ impl<B: Backend> Vm<B> {
                     let Some(irq) = region.irq else { continue };
                     self.set_irq_level(BOOT_VCPU, irq, level)?;
                 }
+                DeviceEffect::StopVm => self.stop(),
             }
         }
         Ok(())

@@ -76,13 +76,14 @@ const LINUX_SMP: &[Step] = &[
     step("VMM: guest powered off", None),
 ];
 
-/// A guest access to an address nothing backs (QEMU virt's virtio-mmio
-/// window, absent from the guest's map): logged with address and PC, the
-/// guest is stopped cleanly, the VMM does not panic.
+/// A guest access to an address nothing backs (QEMU virt's secure memory,
+/// which no device of QEMU's or the VMM's device window can occupy):
+/// logged with address and PC, the guest is stopped cleanly, the VMM does
+/// not panic.
 const LINUX_BAD_ACCESS: &[Step] = &[
     step("GUEST-BOOTED: ", None),
-    step("cpus=1", Some("devmem 0x0a000000\n")),
-    step("VMM: unhandled guest fault: vcpu0 at 0xa000000, pc ", None),
+    step("cpus=1", Some("devmem 0x0e000000\n")),
+    step("VMM: unhandled guest fault: vcpu0 at 0xe000000, pc ", None),
     step("VMM: guest stopped cleanly", None),
 ];
 

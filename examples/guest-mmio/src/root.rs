@@ -1,5 +1,6 @@
 //! The root task proper (target only).
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -8,7 +9,7 @@ use core::cell::RefCell;
 use guest_support::vm::{resources, start_el1};
 use guest_support::Checks;
 use sel4_rt::{println, BootInfo};
-use sel4vm::{badge, ExitReason, FaultResult, MemFault, Vm, VmConfig};
+use sel4vm::{badge, DeviceIo, ExitReason, GuestAddress, MmioDevice, MmioRegion, Vm, VmConfig};
 use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
 
 use crate::guest::*;
@@ -19,8 +20,6 @@ sel4_rt::declare_main!(main);
 const VCPU_PRIORITY: u8 = 100;
 /// Badge bits of the notification the VMM signals itself with.
 const NOTIFY_BITS: u64 = 0x5;
-
-type G = Vm<Sel4Backend>;
 
 /// The emulated device: 16 32-bit registers and a log of guest accesses.
 struct Device {
@@ -41,53 +40,78 @@ impl Device {
         }
     }
 
-    /// Emulates one access; out-of-range ones are guest errors.
-    fn access(&mut self, vm: &mut G, f: &mut MemFault) -> FaultResult {
-        let offset = f.address().wrapping_sub(MMIO_BASE);
-        let size = f.size();
+    /// Register index and byte lane of an access, if it fits the device.
+    fn locate(offset: u64, size: u8) -> Option<(usize, u64)> {
         let i = (offset / 4) as usize;
         let fits = match size {
             8 => offset.is_multiple_of(8) && i + 1 < NUM_REGS,
-            1 | 2 | 4 => i < NUM_REGS,
+            1 | 2 | 4 => i < NUM_REGS && (offset & 3) + u64::from(size) <= 4,
             _ => false,
         };
-        if !fits {
-            println!("guest-mmio: access of {size} bytes at +{offset:#x} outside the device");
-            return FaultResult::Error;
-        }
-        let mask = if size == 8 {
+        fits.then_some((i, (offset & 3) * 8))
+    }
+
+    fn mask(size: u8) -> u64 {
+        if size == 8 {
             u64::MAX
         } else {
             (1u64 << (size * 8)) - 1
-        };
-        let value = if f.is_write() {
-            let v = f.data() & mask;
-            if size == 8 {
-                self.regs[i] = v as u32;
-                self.regs[i + 1] = (v >> 32) as u32;
-            } else {
-                self.regs[i] = f.emulate(u64::from(self.regs[i])) as u32;
-            }
-            v
-        } else {
-            if size == 8 {
-                f.set_data(u64::from(self.regs[i]) | u64::from(self.regs[i + 1]) << 32);
-            } else {
-                f.set_data_from_word(u64::from(self.regs[i]));
-            }
-            f.data() & mask
-        };
-        self.log.push(Access {
-            offset,
-            size,
-            value,
-            write: f.is_write(),
-        });
-        if f.is_write() && offset == DONE_OFFSET {
-            self.done = true;
-            vm.stop();
         }
-        FaultResult::Handled
+    }
+}
+
+/// The model the VM calls; the state stays shared with the checks.
+struct Model(Rc<RefCell<Device>>);
+
+impl MmioDevice for Model {
+    fn name(&self) -> &str {
+        "guest-mmio"
+    }
+
+    fn read(&mut self, offset: u64, size: u8, _io: &mut DeviceIo<'_>) -> u64 {
+        let mut d = self.0.borrow_mut();
+        let Some((i, shift)) = Device::locate(offset, size) else {
+            println!("guest-mmio: read of {size} bytes at +{offset:#x} outside the device");
+            return 0;
+        };
+        let v = if size == 8 {
+            u64::from(d.regs[i]) | u64::from(d.regs[i + 1]) << 32
+        } else {
+            (u64::from(d.regs[i]) >> shift) & Device::mask(size)
+        };
+        d.log.push(Access {
+            offset,
+            size: size.into(),
+            value: v,
+            write: false,
+        });
+        v
+    }
+
+    fn write(&mut self, offset: u64, size: u8, value: u64, io: &mut DeviceIo<'_>) {
+        let mut d = self.0.borrow_mut();
+        let Some((i, shift)) = Device::locate(offset, size) else {
+            println!("guest-mmio: write of {size} bytes at +{offset:#x} outside the device");
+            return;
+        };
+        let v = value & Device::mask(size);
+        if size == 8 {
+            d.regs[i] = v as u32;
+            d.regs[i + 1] = (v >> 32) as u32;
+        } else {
+            let m = Device::mask(size) << shift;
+            d.regs[i] = ((u64::from(d.regs[i]) & !m) | (v << shift)) as u32;
+        }
+        d.log.push(Access {
+            offset,
+            size: size.into(),
+            value: v,
+            write: true,
+        });
+        if offset == DONE_OFFSET {
+            d.done = true;
+            io.stop_vm();
+        }
     }
 }
 
@@ -182,10 +206,14 @@ fn run_vm(
     vm.ram_write(edge, &[0; 0x1000])?;
 
     let dev = Rc::new(RefCell::new(Device::new()));
-    let d = dev.clone();
-    vm.reserve_memory_at(MMIO_BASE, MMIO_SIZE, move |vm, f| {
-        d.borrow_mut().access(vm, f)
-    })?;
+    vm.register_mmio_device(
+        MmioRegion {
+            base: GuestAddress(MMIO_BASE),
+            size: MMIO_SIZE,
+            irq: None,
+        },
+        Box::new(Model(dev.clone())),
+    )?;
 
     let code: Vec<u8> = PROGRAM.iter().flat_map(|w| w.to_le_bytes()).collect();
     vm.ram_write(PROG_IPA, &code)?;
