@@ -20,6 +20,8 @@ const TARGET_CRATES: &[&str] = &[
     "guest-timer",
     "guest-smp",
     "guest-escape",
+    "guest-virtio",
+    "sel4vm-devices",
     "sel4vm-root-task",
 ];
 
