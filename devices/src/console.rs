@@ -71,9 +71,13 @@ pub struct ConsoleStats {
 /// The virtio-console device model; wrap it in
 /// [`VirtioMmio`](crate::virtio::VirtioMmio) to get an MMIO device.
 ///
-/// Corresponds to libvmm's `virtio_console_device` / `virtio_mmio_console_init`
-/// and libsel4vmmplatsupport's `virtio_con`. Console size (`F_SIZE`),
-/// multiport and emergency write are not offered; `cols`/`rows` read 0.
+/// Corresponds to libvmm's `struct virtio_console_device` (set up by
+/// `virtio_mmio_console_init`; transmitq work as in `virtio_console_handle_tx`,
+/// receiveq as in `virtio_console_handle_rx`) and libsel4vmmplatsupport's
+/// `virtio_con`. Console size (`F_SIZE`), multiport and emergency write are
+/// not offered; `cols`/`rows` read 0. Input that arrives while no receive
+/// buffer is posted is kept, up to a bound, and the excess counted.
+#[doc(alias = "virtio_console_device", alias = "virtio_con")]
 pub struct Console<B: ConsoleBackend> {
     backend: B,
     /// Input waiting for receive buffers (bounded by `rx_cap`).

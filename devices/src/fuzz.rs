@@ -16,7 +16,7 @@ use sel4vm::{DeviceEffect, DeviceIo, GuestAddress, GuestBytes, MmioDevice, VecGu
 
 use crate::console::{Console, ConsoleBackend};
 use crate::virtio::mmio::regs;
-use crate::virtio::queue::Descriptor;
+use crate::virtio::queue::{Descriptor, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
 use crate::virtio::{status, VirtioMmio};
 use sel4vm::GuestBytesExt;
 use zerocopy::little_endian::U16;
@@ -89,7 +89,35 @@ impl Input<'_> {
             _ => 0,
         }
     }
+    /// A descriptor, mostly plausible: a buffer in the buffer area,
+    /// small, in the direction the queue carries.
+    fn descriptor(&mut self, q: u16, next: u16) -> Descriptor {
+        let sane = self.u8() < 224;
+        let addr = if sane {
+            BUF_AREA + u64::from(self.u16()) % (RAM_BASE + RAM_SIZE - BUF_AREA)
+        } else {
+            u64::from(self.value())
+        };
+        let len = if sane {
+            1 + u32::from(self.u8() % 64)
+        } else {
+            u32::from(self.u16())
+        };
+        let flags = if sane {
+            if q == 0 {
+                VIRTQ_DESC_F_WRITE
+            } else {
+                0
+            }
+        } else {
+            u16::from(self.u8() & 7)
+        };
+        Descriptor::new(addr, len, flags, next)
+    }
 }
+
+/// Where plausible buffers go (after the two queues' rings).
+const BUF_AREA: u64 = RAM_BASE + 0x2000;
 
 const OFFSETS: [u64; 30] = [
     regs::MAGIC_VALUE,
@@ -225,7 +253,7 @@ impl Harness {
     }
 
     fn step(&mut self, inp: &mut Input<'_>) {
-        match inp.u8() % 11 {
+        match inp.u8() % 12 {
             0 => {
                 let off = if inp.u8() < 240 {
                     OFFSETS[usize::from(inp.u8()) % OFFSETS.len()]
@@ -252,15 +280,15 @@ impl Harness {
             }
             3 => {
                 // A descriptor where the driver said its table is.
-                let q = self.dev.queue(u16::from(inp.u8() & 1)).expect("queue");
+                let qi = u16::from(inp.u8() & 1);
+                let q = self.dev.queue(qi).expect("queue");
                 let table = q.addresses().0;
                 let i = u64::from(inp.u8() % 64);
-                let d = Descriptor::new(
-                    u64::from(inp.value()),
-                    u32::from(inp.u16() % 0x200),
-                    u16::from(inp.u8() & 7),
-                    u16::from(inp.u8() % 64),
-                );
+                let next = u16::from(inp.u8() % 64);
+                let mut d = inp.descriptor(qi, next);
+                if inp.u8() & 1 == 0 {
+                    d.flags = (d.flags.get() | VIRTQ_DESC_F_NEXT).into();
+                }
                 if let Some(a) = table.checked_add(16 * i) {
                     let _ = self.mem.write_obj(a, &d);
                 }
@@ -298,12 +326,42 @@ impl Harness {
                 let s = self.io(|d, io| d.read(regs::INTERRUPT_STATUS, 4, io));
                 self.write(regs::INTERRUPT_ACK, s as u32);
             }
-            _ => {
+            10 => {
                 // Notify a queue (the common case after posting).
                 let q = u32::from(inp.u8() % 3);
                 self.write(regs::QUEUE_NOTIFY, q);
             }
+            _ => self.post_chain(inp),
         }
+    }
+
+    /// A mostly valid chain of 1..=3 descriptors at consecutive indices,
+    /// made available and notified.
+    fn post_chain(&mut self, inp: &mut Input<'_>) {
+        let qi = u16::from(inp.u8() & 1);
+        let q = self.dev.queue(qi).expect("queue");
+        let ((table, avail, _), size) = (q.addresses(), q.size().max(1));
+        let n = 1 + u16::from(inp.u8() % 3);
+        let first = u16::from(inp.u8()) % size;
+        for k in 0..n {
+            let i = (first + k) % size;
+            let next = (i + 1) % size;
+            let mut d = inp.descriptor(qi, next);
+            if k + 1 < n {
+                d.flags = (d.flags.get() | VIRTQ_DESC_F_NEXT).into();
+            }
+            if let Some(a) = table.checked_add(16 * u64::from(i)) {
+                let _ = self.mem.write_obj(a, &d);
+            }
+        }
+        if let Some(ia) = avail.checked_add(2) {
+            let idx = self.mem.read_obj::<U16>(ia).map_or(0, |v| v.get());
+            if let Some(ra) = avail.checked_add(4 + 2 * u64::from(idx % size)) {
+                let _ = self.mem.write_obj(ra, &U16::new(first));
+            }
+            let _ = self.mem.write_obj(ia, &U16::new(idx.wrapping_add(1)));
+        }
+        self.write(regs::QUEUE_NOTIFY, u32::from(qi));
     }
 }
 

@@ -69,7 +69,7 @@ impl<B: ConsoleBackend> Pl011<B> {
         match offset {
             // Never busy, never full, nothing to receive.
             UARTFR => FR_TXFE | FR_RXFE,
-            0xfe0..=0xffc if offset % 4 == 0 => ID_REGS[((offset - 0xfe0) / 4) as usize],
+            0xfe0..=0xffc if offset.is_multiple_of(4) => ID_REGS[((offset - 0xfe0) / 4) as usize],
             _ => 0,
         }
     }

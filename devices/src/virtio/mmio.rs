@@ -62,8 +62,11 @@ pub mod regs {
 /// processing). The transport owns the queues and all interrupt state;
 /// the device only pops and returns chains.
 ///
-/// Corresponds to libvmm's `struct virtio_device_funs` (`get_device_features`,
-/// `queue_notify`, `get_device_config`, `device_reset`, ...).
+/// Corresponds to libvmm's `virtio_device_funs_t` (`get_device_features`,
+/// `queue_notify`, `get_device_config`, `device_reset`, ...). Unlike it, the
+/// device never touches the interrupt line: the transport raises it from
+/// the used rings, so InterruptStatus and the line cannot disagree.
+#[doc(alias = "virtio_device_funs_t")]
 pub trait VirtioDevice {
     /// A short name for logs.
     fn name(&self) -> &str;
@@ -143,8 +146,9 @@ pub struct TransportStats {
 /// Register it with `Vm::register_mmio_device` (a 0x200-byte window is
 /// enough; offsets past the configuration space read as zero).
 ///
-/// Corresponds to libvmm's `virtio_device_t` with its `virtio_mmio_*`
-/// handlers, and to libsel4vmmplatsupport's `virtio_con` MMIO emulation.
+/// Corresponds to libvmm's `virtio_device_t` with `virtio_mmio_fault_handle`,
+/// and to libsel4vmmplatsupport's `virtio_con` MMIO emulation.
+#[doc(alias = "virtio_device_t", alias = "virtio_mmio_fault_handle")]
 pub struct VirtioMmio<D: VirtioDevice> {
     dev: D,
     queues: Vec<Queue>,
@@ -173,8 +177,9 @@ const DEVICE_FEATURE_MASK: u64 = (1 << 24) - 1;
 impl<D: VirtioDevice> VirtioMmio<D> {
     /// Wraps `dev`; the device starts reset, its queues not ready.
     ///
-    /// Corresponds to libvmm's `virtio_mmio_*_init` (e.g.
-    /// `virtio_mmio_console_init`).
+    /// Corresponds to the transport half of libvmm's `virtio_mmio_*_init`
+    /// (e.g. `virtio_mmio_console_init`); registering the result with
+    /// `Vm::register_mmio_device` is the other half.
     pub fn new(dev: D) -> Self {
         let queues = (0..dev.num_queues())
             .map(|i| Queue::new(dev.queue_max_size(i)))
@@ -300,6 +305,10 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     fn after_processing(&mut self, r: Result<(), QueueError>, io: &mut DeviceIo<'_>) {
         if let Err(e) = r {
             return self.fail(e, io);
+        }
+        if !self.live() {
+            // Nothing may be signalled for a device that needs a reset.
+            return self.update_line(io);
         }
         let mut raise = false;
         for i in 0..self.queues.len() {
@@ -527,7 +536,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     /// Configuration space accesses must be naturally aligned (§4.2.2.2).
     fn config_access(offset: u64, size: u8) -> Option<u64> {
         let off = offset.checked_sub(regs::CONFIG)?;
-        (matches!(size, 1 | 2 | 4 | 8) && off % u64::from(size) == 0).then_some(off)
+        (matches!(size, 1 | 2 | 4 | 8) && off.is_multiple_of(u64::from(size))).then_some(off)
     }
 }
 
@@ -547,7 +556,7 @@ impl<D: VirtioDevice> MmioDevice for VirtioMmio<D> {
             return u64::from_le_bytes(buf);
         }
         // Control registers: 32-bit, aligned accesses only (§4.2.2.1).
-        if size != 4 || offset % 4 != 0 {
+        if size != 4 || !offset.is_multiple_of(4) {
             self.bad_access("read", offset, size);
             return 0;
         }
@@ -568,7 +577,7 @@ impl<D: VirtioDevice> MmioDevice for VirtioMmio<D> {
             let bytes = value.to_le_bytes();
             return self.dev.write_config(off, &bytes[..usize::from(size)]);
         }
-        if size != 4 || offset % 4 != 0 || !self.write_reg(offset, value as u32, io) {
+        if size != 4 || !offset.is_multiple_of(4) || !self.write_reg(offset, value as u32, io) {
             self.bad_access("write", offset, size);
         }
     }

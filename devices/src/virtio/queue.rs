@@ -346,6 +346,7 @@ pub struct QueueStats {
 ///
 /// Corresponds to libvmm's `virtio_queue_handler_t` state (`virtq`,
 /// `last_idx`, `ready`) in `virtio/mmio.h`.
+#[doc(alias = "virtio_queue_handler_t")]
 #[derive(Debug)]
 pub struct Queue {
     max_size: u16,
@@ -360,8 +361,10 @@ pub struct Queue {
     next_avail: u16,
     /// Next used-ring entry to write (the used `idx` we publish).
     next_used: u16,
-    /// Used index at the last interrupt decision; `None` = notify next time.
-    signalled_used: Option<u16>,
+    /// Used index at the last interrupt decision (`EVENT_IDX`): entries
+    /// added since then are checked against `used_event` together, so an
+    /// event index the driver moved into that range is not missed.
+    signalled_used: u16,
     /// Used entries added since the last interrupt decision.
     added: bool,
     /// A recycled segment list, so steady-state chains do not allocate.
@@ -385,7 +388,7 @@ impl Queue {
             indirect: false,
             next_avail: 0,
             next_used: 0,
-            signalled_used: None,
+            signalled_used: 0,
             added: false,
             spare: Vec::new(),
             stats: QueueStats::default(),
@@ -469,7 +472,7 @@ impl Queue {
             ("used", self.used, 4, used_ring_size(size)),
         ];
         for (ring, addr, align, len) in rings {
-            if addr.0 % align != 0 {
+            if !addr.0.is_multiple_of(align) {
                 return Err(QueueError::Misaligned { ring, addr: addr.0 });
             }
             check(mem, addr, len)?;
@@ -478,7 +481,7 @@ impl Queue {
         self.indirect = features & (1 << VIRTIO_F_INDIRECT_DESC) != 0;
         self.next_avail = 0;
         self.next_used = 0;
-        self.signalled_used = None;
+        self.signalled_used = 0;
         self.added = false;
         self.ready = true;
         Ok(())
@@ -621,7 +624,7 @@ impl Queue {
                 if flags & VIRTQ_DESC_F_NEXT != 0 {
                     return Err(QueueError::IndirectWithNext);
                 }
-                if len == 0 || len % 16 != 0 || len / 16 > u32::from(self.size) {
+                if len == 0 || !len.is_multiple_of(16) || len / 16 > u32::from(self.size) {
                     return Err(QueueError::BadIndirectTable { len });
                 }
                 check(mem, GuestAddress(addr), u64::from(len))?;
@@ -710,13 +713,10 @@ impl Queue {
         // suppression state (the pairing barrier is in the driver).
         fence(Ordering::SeqCst);
         if self.event_idx {
-            let new = self.next_used;
-            let old = self.signalled_used.replace(new);
+            let (old, new) = (self.signalled_used, self.next_used);
+            self.signalled_used = new;
             let event = Self::read_u16(mem, at(self.avail, 4 + 2 * u64::from(self.size))?)?;
-            Ok(match old {
-                Some(old) => need_event(event, new, old),
-                None => true,
-            })
+            Ok(need_event(event, new, old))
         } else {
             let flags = Self::read_u16(mem, self.avail)?;
             Ok(flags & VIRTQ_AVAIL_F_NO_INTERRUPT == 0)
@@ -749,6 +749,144 @@ mod tests {
         assert!(!need_event(5, 9, 6));
         // Wrap-around.
         assert!(need_event(0xffff, 1, 0xfffe));
+    }
+
+    use alloc::vec;
+    use sel4vm::VecGuestMemory;
+
+    const RAM: u64 = 0x4000_0000;
+    const RAM_SIZE: u64 = 0x4000;
+    const BUF: u64 = RAM + 0x2000;
+    const TABLE: u64 = RAM + 0x3000;
+    const F: u16 = VIRTQ_DESC_F_NEXT;
+    const W: u16 = VIRTQ_DESC_F_WRITE;
+    const I: u16 = VIRTQ_DESC_F_INDIRECT;
+
+    /// Pops the chain at head 0 from a size-4 queue whose table (and an
+    /// indirect table at TABLE) hold `descs`, with `avail_idx` published.
+    fn pop_with(
+        descs: &[(u64, u16, Descriptor)],
+        avail_idx: u16,
+        expect: Expect,
+    ) -> Result<Option<Chain>, QueueError> {
+        let mut mem = VecGuestMemory::new(GuestAddress(RAM), RAM_SIZE as usize);
+        let mut q = Queue::new(4);
+        q.set_size(4);
+        q.set_addr_half(0, false, RAM as u32);
+        q.set_addr_half(1, false, (RAM + 0x1000) as u32);
+        q.set_addr_half(2, false, (RAM + 0x1800) as u32);
+        q.enable(&mem, 1 << VIRTIO_F_INDIRECT_DESC).unwrap();
+        for &(table, i, d) in descs {
+            mem.write_obj(GuestAddress(table + 16 * i as u64), &d)
+                .unwrap();
+        }
+        mem.write_obj(GuestAddress(RAM + 0x1002), &U16::new(avail_idx))
+            .unwrap();
+        q.pop(&mut mem, expect)
+    }
+
+    fn d(addr: u64, len: u32, flags: u16, next: u16) -> Descriptor {
+        Descriptor::new(addr, len, flags, next)
+    }
+
+    #[test]
+    fn each_check_reports_its_own_error() {
+        use QueueError::*;
+        let past = RAM + RAM_SIZE;
+        let cases = vec![
+            (
+                vec![(RAM, 0, d(BUF, 4, F, 1)), (RAM, 1, d(BUF, 4, F, 0))],
+                ChainTooLong { limit: 4 },
+            ),
+            (
+                vec![(RAM, 0, d(BUF, 4, F, 1)), (RAM, 1, d(past, 1, 0, 0))],
+                NotRam { addr: past, len: 1 },
+            ),
+            (
+                vec![(RAM, 0, d(past - 2, 4, 0, 0))],
+                NotRam {
+                    addr: past - 2,
+                    len: 4,
+                },
+            ),
+            (vec![(RAM, 0, d(BUF, 0, 0, 0))], ZeroLength { index: 0 }),
+            (
+                vec![(RAM, 0, d(BUF, 4, W, 0))],
+                WrongDirection {
+                    index: 0,
+                    writable: true,
+                },
+            ),
+            (
+                vec![(RAM, 0, d(BUF, 4, F, 7))],
+                IndexOutOfRange { index: 7, limit: 4 },
+            ),
+            (
+                vec![(RAM, 0, d(TABLE, 24, I, 0))],
+                BadIndirectTable { len: 24 },
+            ),
+            (
+                vec![(RAM, 0, d(TABLE, 80, I, 0))],
+                BadIndirectTable { len: 80 },
+            ),
+            (vec![(RAM, 0, d(TABLE, 16, I | F, 1))], IndirectWithNext),
+            (
+                vec![(RAM, 0, d(TABLE, 16, I, 0)), (TABLE, 0, d(TABLE, 16, I, 0))],
+                NestedIndirect,
+            ),
+            (
+                vec![(RAM, 0, d(TABLE, 32, I, 0)), (TABLE, 0, d(BUF, 4, F, 2))],
+                IndexOutOfRange { index: 2, limit: 2 },
+            ),
+            (
+                vec![(RAM, 0, d(past - 16, 32, I, 0))],
+                NotRam {
+                    addr: past - 16,
+                    len: 32,
+                },
+            ),
+        ];
+        for (descs, want) in cases {
+            assert_eq!(pop_with(&descs, 1, Expect::Readable).unwrap_err(), want);
+        }
+        let mixed = [(RAM, 0, d(BUF, 4, W | F, 1)), (RAM, 1, d(BUF, 4, 0, 0))];
+        assert_eq!(
+            pop_with(&mixed, 1, Expect::Any).unwrap_err(),
+            ReadableAfterWritable { index: 1 }
+        );
+        let ok = [(RAM, 0, d(BUF, 4, 0, 0))];
+        assert_eq!(
+            pop_with(&ok, 5, Expect::Readable).unwrap_err(),
+            AvailIdxJump { idx: 5, next: 0 }
+        );
+        let chain = pop_with(&ok, 4, Expect::Readable).unwrap().unwrap();
+        assert_eq!(
+            chain.segments(),
+            [Segment {
+                addr: GuestAddress(BUF),
+                len: 4,
+                writable: false
+            }]
+        );
+        // An indirect table of exactly the queue size is fine.
+        let full: Vec<_> = (0..4u16)
+            .map(|i| {
+                (
+                    TABLE,
+                    u64::from(i) as u16,
+                    d(BUF, 1, if i < 3 { F } else { 0 }, i + 1),
+                )
+            })
+            .chain([(RAM, 0, d(TABLE, 64, I, 0))])
+            .collect();
+        assert_eq!(
+            pop_with(&full, 1, Expect::Readable)
+                .unwrap()
+                .unwrap()
+                .readable()
+                .len(),
+            4
+        );
     }
 
     #[test]

@@ -7,13 +7,12 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
-use sel4vm::{DeviceEffect, DeviceIo, GuestAddress, GuestBytes, GuestBytesExt, MmioDevice};
 use sel4vm::VecGuestMemory;
+use sel4vm::{DeviceEffect, DeviceIo, GuestAddress, GuestBytes, GuestBytesExt, MmioDevice};
 use sel4vm_devices::console::ConsoleBackend;
 use sel4vm_devices::virtio::mmio::regs;
 use sel4vm_devices::virtio::queue::{
-    need_event, Descriptor, UsedElem, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT,
-    VIRTQ_DESC_F_WRITE,
+    need_event, Descriptor, UsedElem, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
 };
 use sel4vm_devices::virtio::{
     status, Expect, Queue, QueueError, VirtioDevice, VirtioMmio, VIRTIO_F_EVENT_IDX,
@@ -269,7 +268,9 @@ impl<D: VirtioDevice> Driver<D> {
         let base = RAM_BASE + u64::from(q) * QUEUE_AREA;
         let (desc, avail, used) = (base, base + 0x1000, base + 0x2000);
         // The driver zeroes its rings (and the device area) before use.
-        let _ = self.mem.write(GuestAddress(base), &vec![0; QUEUE_AREA as usize]);
+        let _ = self
+            .mem
+            .write(GuestAddress(base), &vec![0; QUEUE_AREA as usize]);
         self.write(regs::QUEUE_SEL, u32::from(q));
         assert_eq!(self.read(regs::QUEUE_READY), 0);
         assert!(self.read(regs::QUEUE_NUM_MAX) >= u32::from(size));
@@ -352,7 +353,9 @@ impl<D: VirtioDevice> Driver<D> {
         self.mem
             .write_obj(GuestAddress(avail + 4 + 2 * slot), &U16::new(head))
             .unwrap();
-        self.mem.write_obj(GuestAddress(avail + 2), &U16::new(idx)).unwrap();
+        self.mem
+            .write_obj(GuestAddress(avail + 2), &U16::new(idx))
+            .unwrap();
     }
 
     /// Lays out `bufs` (direct, or in one indirect table) and makes the
@@ -374,13 +377,21 @@ impl<D: VirtioDevice> Driver<D> {
         }
         let flags = |i: usize, w: bool| {
             (if w { VIRTQ_DESC_F_WRITE } else { 0 })
-                | if i + 1 < segs.len() { VIRTQ_DESC_F_NEXT } else { 0 }
+                | if i + 1 < segs.len() {
+                    VIRTQ_DESC_F_NEXT
+                } else {
+                    0
+                }
         };
         let head;
         if indirect {
             let table = self.alloc(16 * segs.len() as u64);
             for (i, &(a, l, w)) in segs.iter().enumerate() {
-                self.write_desc(table, i as u16, Descriptor::new(a, l, flags(i, w), i as u16 + 1));
+                self.write_desc(
+                    table,
+                    i as u16,
+                    Descriptor::new(a, l, flags(i, w), i as u16 + 1),
+                );
             }
             let dq = &mut self.queues[usize::from(q)];
             head = dq.free.pop().expect("free descriptor");
@@ -448,7 +459,10 @@ impl<D: VirtioDevice> Driver<D> {
 
     pub fn used_idx(&mut self, q: u16) -> u16 {
         let used = self.queues[usize::from(q)].used;
-        self.mem.read_obj::<U16>(GuestAddress(used + 2)).unwrap().get()
+        self.mem
+            .read_obj::<U16>(GuestAddress(used + 2))
+            .unwrap()
+            .get()
     }
 
     /// Collects new used entries (id, len), freeing their descriptors.
@@ -472,6 +486,11 @@ impl<D: VirtioDevice> Driver<D> {
             }
             out.push((e.id.get(), e.len.get()));
         }
+        if self.features & F_EVENT_IDX != 0 {
+            // As Linux's virtqueue_enable_cb: interrupt on the next one.
+            let last = self.queues[usize::from(q)].last_used;
+            self.set_used_event(q, last);
+        }
         out
     }
 
@@ -484,7 +503,9 @@ impl<D: VirtioDevice> Driver<D> {
 
     pub fn set_avail_flags(&mut self, q: u16, flags: u16) {
         let at = self.queues[usize::from(q)].avail;
-        self.mem.write_obj(GuestAddress(at), &U16::new(flags)).unwrap();
+        self.mem
+            .write_obj(GuestAddress(at), &U16::new(flags))
+            .unwrap();
     }
 
     /// Reads InterruptStatus and acknowledges it, as Linux's handler does.
