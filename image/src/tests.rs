@@ -644,6 +644,8 @@ fn supported_config() -> serde_json::Value {
         "MAX_NUM_NODES": "1",
         "PRINTING": true,
         "DEBUG_BUILD": true,
+        "EXPORT_PTMR_USER": true,
+        "VTIMER_UPDATE_VOFFSET": false,
         "ARM_CORTEX_A53": false,
         "ARM_CORTEX_A57": true,
         "ARM_GIC_V3_SUPPORT": false,
@@ -701,7 +703,7 @@ fn install_opens_supported_config_and_derives_qemu_args() {
 #[test]
 fn install_rejects_each_unsupported_option() {
     let tmp = TempDir::new("unsupported");
-    let cases: [(&str, serde_json::Value, &str, &str, &str); 7] = [
+    let cases: [(&str, serde_json::Value, &str, &str, &str); 9] = [
         (
             "PLAT",
             "qemu-riscv-virt".into(),
@@ -727,6 +729,20 @@ fn install_rejects_each_unsupported_option() {
         ("MAX_NUM_NODES", "4".into(), "KernelMaxNumNodes", "4", "1"),
         ("PRINTING", false.into(), "KernelPrinting", "OFF", "ON"),
         ("DEBUG_BUILD", false.into(), "KernelDebugBuild", "OFF", "ON"),
+        (
+            "EXPORT_PTMR_USER",
+            false.into(),
+            "KernelArmExportPTMRUser",
+            "OFF",
+            "ON",
+        ),
+        (
+            "VTIMER_UPDATE_VOFFSET",
+            true.into(),
+            "KernelArmVtimerUpdateVOffset",
+            "ON",
+            "OFF",
+        ),
     ];
     for (key, value, option, found, supported) in cases {
         let mut config = supported_config();

@@ -357,6 +357,8 @@ pub enum Event {
         /// Badge, with `badge::NOTIFICATION_BIT` set.
         badge: u64,
     },
+    /// The wake-up timer armed with [`Backend::set_wakeup`] fired.
+    Wakeup,
 }
 
 impl Event {
@@ -371,7 +373,7 @@ impl Event {
             | Event::SyscallCapFault { vcpu, .. }
             | Event::UserException { vcpu, .. }
             | Event::UnknownFault { vcpu, .. } => Some(vcpu),
-            Event::Notification { .. } => None,
+            Event::Notification { .. } | Event::Wakeup => None,
         }
     }
 }
@@ -560,6 +562,19 @@ pub trait Backend: 'static {
     /// continues at the PC currently in its registers (the core has already
     /// written any register changes, including a PC advance).
     fn reply(&mut self, vcpu: VcpuId) -> Result<(), BackendError>;
+
+    /// Arms the VMM's one-shot wake-up timer to fire (as [`Event::Wakeup`])
+    /// once the physical counter (`CNTPCT_EL0`) reaches `at`, or disarms it
+    /// (`None`). Returns true if `at` has already passed (no event follows
+    /// then). Arming again replaces the previous deadline; arming after a
+    /// [`Event::Wakeup`] also re-enables the timer's interrupt.
+    ///
+    /// The default reports [`BackendError::Unsupported`]: the core then
+    /// lets a WFI with the guest's timer armed return at once.
+    fn set_wakeup(&mut self, at: Option<u64>) -> Result<bool, BackendError> {
+        let _ = at;
+        Err(BackendError::Unsupported)
+    }
 
     /// The VM's CSpace objects, if the backend made one.
     fn cspace_info(&self) -> CSpaceInfo {

@@ -26,7 +26,7 @@ use crate::fault::MemFault;
 use crate::reservation::{FaultResult, MapFrame, MapMode};
 use crate::run::Action;
 use crate::vgic::{regs, Effect, GicVersion, SysRegOutcome, Vgic, VgicConfig, NUM_PRIVATE};
-use crate::vm::{VcpuState, Vm};
+use crate::vm::Vm;
 use crate::vtimer::{VTimer, VppiAction, VTIMER_PPI};
 
 /// Called when the guest has completed (EOI'd) a virtual IRQ: `(vm, vcpu, irq)`.
@@ -487,18 +487,6 @@ impl<B: Backend> Vm<B> {
             if let Some(slot @ None) = self.irq.as_mut().and_then(|c| c.acks.get_mut(&k)) {
                 *slot = Some(cb);
             }
-        }
-        Ok(())
-    }
-
-    /// Replies to a vCPU parked in WFI, stepping over the WFI.
-    fn wake(&mut self, vcpu: VcpuId) -> Result<()> {
-        if self
-            .vcpus
-            .get(vcpu.0 as usize)
-            .is_some_and(|v| v.state == VcpuState::WaitingForIrq)
-        {
-            self.complete(vcpu, Action::Advance, None)?;
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ pub mod psci;
 pub mod ram;
 pub mod reservation;
 pub mod run;
+mod sleep;
 pub mod vgic;
 pub mod vm;
 pub mod vtimer;

@@ -10,6 +10,7 @@ use crate::error::{BackendError, Error, Result};
 use crate::fault::{uses_sp_el1, FaultRegs, MemFault};
 use crate::psci::Conduit;
 use crate::reservation::FaultResult;
+use crate::sleep::WfiOutcome;
 use crate::vm::{VcpuState, Vm};
 
 /// What to do with a vCPU after its fault was handled.
@@ -246,6 +247,9 @@ impl<B: Backend> Vm<B> {
             if let Err(reason) = self.dispatch(event) {
                 break reason;
             }
+            if let Err(e) = self.refresh_wakeup() {
+                break err_reason(None, e);
+            }
             if self.run.stop {
                 break ExitReason::Stopped;
             }
@@ -434,6 +438,9 @@ impl<B: Backend> Vm<B> {
                 return Err(ExitReason::UnknownFault { vcpu, label });
             }
             Event::Notification { badge } => return self.handle_notification(badge),
+            Event::Wakeup => {
+                return self.wakeup_fired().map_err(|e| err_reason(None, e));
+            }
         };
         self.complete(vcpu, action, ctx)
             .map_err(|e| err_reason(Some(vcpu), e))
@@ -475,19 +482,11 @@ impl<B: Backend> Vm<B> {
             }
         }
         match Syndrome::decode(u64::from(hsr)) {
-            Syndrome::Wfx(w) if w.is_wfi() => {
-                // The kernel stops a vCPU's virtual timer while the vCPU is
-                // not running, so a vCPU parked here would never see its own
-                // timer fire: with the timer armed, return at once instead.
-                let armed = self
-                    .vtimer_armed(vcpu)
-                    .map_err(|e| err_reason(Some(vcpu), e))?;
-                if armed || self.has_inflight_irq(vcpu) {
-                    return Ok((Action::Advance, None));
-                }
-                self.vcpus[i].state = VcpuState::WaitingForIrq;
-                Ok((Action::Stay, None))
-            }
+            Syndrome::Wfx(w) if w.is_wfi() => match self.wfi(vcpu) {
+                Ok(WfiOutcome::Return) => Ok((Action::Advance, None)),
+                Ok(WfiOutcome::Sleep) => Ok((Action::Stay, None)),
+                Err(e) => Err(err_reason(Some(vcpu), e)),
+            },
             // WFE: nothing to wait for on one core; step over it.
             Syndrome::Wfx(_) => Ok((Action::Advance, None)),
             // A trapped SMC reports the SMC itself as the return address; HVC the next one.

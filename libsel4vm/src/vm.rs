@@ -85,6 +85,9 @@ pub struct Vcpu {
     target_cpu: Option<u32>,
     pub(crate) state: VcpuState,
     pub(crate) last_fault: Option<MemFault>,
+    /// While asleep in WFI: the physical-counter deadline of its virtual
+    /// timer (`None`: only an interrupt wakes it).
+    pub(crate) wake_at: Option<u64>,
 }
 
 impl Vcpu {
@@ -208,6 +211,8 @@ pub struct VmRun<B: Backend> {
     pub(crate) exit_reason: ExitReason,
     pub(crate) notification: Option<NotificationHandler<B>>,
     pub(crate) stop: bool,
+    /// Deadline the wake-up timer is armed at, if any.
+    pub(crate) wakeup_at: Option<u64>,
 }
 
 /// A virtual machine, generic over its kernel backend. Several VMs can live
@@ -255,6 +260,7 @@ impl<B: Backend> Vm<B> {
                 exit_reason: ExitReason::None,
                 notification: None,
                 stop: false,
+                wakeup_at: None,
             },
             irq: None,
             psci: crate::psci::Psci::new(0),
@@ -322,6 +328,7 @@ impl<B: Backend> Vm<B> {
             target_cpu: None,
             state: VcpuState::Offline,
             last_fault: None,
+            wake_at: None,
         });
         self.vcpu_fault_handlers.push(None);
         Ok(id)

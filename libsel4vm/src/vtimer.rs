@@ -117,23 +117,3 @@ impl VTimer {
         self.fired.get(vcpu.0 as usize).copied().unwrap_or(0)
     }
 }
-
-// ---- integration with the VM event loop ----
-
-use crate::backend::Backend;
-use crate::vm::Vm;
-
-impl<B: Backend> Vm<B> {
-    /// True if `vcpu`'s virtual timer can raise its interrupt (enabled and
-    /// not masked in `CNTV_CTL_EL0`).
-    ///
-    /// seL4 saves and disables the virtual timer while a vCPU thread is not
-    /// running and only reports it (VPPI event) while one is, so a vCPU
-    /// blocked in a WFI fault would wait forever for its own timer. The run
-    /// loop therefore lets such a WFI return at once; libsel4vm and libvmm
-    /// never block on WFI at all.
-    pub(crate) fn vtimer_armed(&mut self, vcpu: VcpuId) -> crate::Result<bool> {
-        let ctl = self.backend.read_vcpu_reg(vcpu, VcpuReg::CntvCtl)?;
-        Ok(ctl & (CTL_ENABLE | CTL_IMASK) == CTL_ENABLE)
-    }
-}

@@ -11,11 +11,11 @@ use core::cell::RefCell;
 
 use libvmm_compat::{handle_passthrough, EmulatedGic, Guest, ImageSrc, LinuxImages, RestartImages};
 use sel4_abi::cap::{IrqHandler, Notification};
-use sel4_abi::{init, CapRights};
+use sel4_abi::{init, CPtr, CapRights};
 use sel4_rt::objects::ObjectAllocator;
 use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_DEVICE, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::{println, BootInfo, RootKernel};
-use sel4vm::{Action, DeviceId, ExitReason, FaultResult, Vm, VmConfig, LARGE_PAGE_SIZE};
+use sel4vm::{DeviceId, ExitReason, FaultResult, Vm, VmConfig, LARGE_PAGE_SIZE};
 use sel4vm_devices::console::Console;
 use sel4vm_devices::pl011::Pl011;
 use sel4vm_devices::virtio::mmio::VirtioMmio;
@@ -34,10 +34,12 @@ sel4_rt::declare_main!(main);
 const VCPU_PRIORITY: u8 = 100;
 /// Passthrough channel of the console UART (libvmm's `microkit_channel`).
 const UART_CHANNEL: u32 = 1;
-/// Exception class of a trapped WFI/WFE.
-const EC_WFX: u32 = 0x01;
 /// Notification badge bits of the UART interrupt.
 const UART_BADGE: u64 = 1 << UART_CHANNEL;
+/// Notification badge bit of the wake-up timer's interrupt.
+const WAKEUP_BADGE: u64 = 1 << 2;
+/// INTID of the EL1 physical timer (PPI 30), the VMM's wake-up timer.
+const PTIMER_INTID: u32 = sel4vm::vtimer::PTIMER_PPI;
 
 type Res = Rc<RefCell<Resources>>;
 
@@ -139,18 +141,14 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     };
     let mut vm = Vm::new(backend, vm_cfg).map_err(|e| format!("vm: {e}"))?;
     for _ in 0..cfg.vcpus {
-        let v = vm
-            .create_vcpu(VCPU_PRIORITY)
+        vm.create_vcpu(VCPU_PRIORITY)
             .map_err(|e| format!("vcpu: {e}"))?;
-        // WFI/WFE: step over at once. seL4 saves and stops the guest's
-        // virtual timer while its vCPU thread is not running, so a vCPU
-        // parked until "the next interrupt" would never see its own timer
-        // fire; stepping over makes the guest's idle loop poll instead.
-        vm.register_unhandled_vcpu_fault_callback(v, |_, _, hsr| {
-            (hsr >> 26 == EC_WFX).then_some(Action::Advance)
-        })
-        .map_err(|e| format!("vcpu: {e}"))?;
     }
+    // vCPUs in WFI sleep until an interrupt or their timer's deadline; the
+    // EL1 physical timer wakes the VMM at that deadline (docs/kernel.md).
+    let handler = irq_notification(&res, vm.backend_mut(), PTIMER_INTID, WAKEUP_BADGE)?;
+    vm.backend_mut()
+        .enable_wakeup_timer(CPtr(handler.bits()), WAKEUP_BADGE);
     vm.register_unhandled_mem_fault_callback(|vm, f| {
         println!(
             "VMM: unhandled guest fault: {} at {:#x}, pc {:#x}",
@@ -256,18 +254,30 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     }
 }
 
-/// The UART's interrupt as a badged notification bound to the VMM thread:
-/// IRQControl → IRQHandler → notification with [`UART_BADGE`].
+/// The UART's interrupt as a badged notification bound to the VMM thread.
 fn uart_irq(
     res: &Res,
     guest: &mut Guest<Sel4Backend>,
     cfg: &VmmConfig,
 ) -> Result<IrqHandler, String> {
-    let intid = 32 + cfg.uart_spi;
-    let ntfn = guest
-        .vm_mut()
-        .backend_mut()
-        .mint_notification(UART_BADGE)
+    irq_notification(
+        res,
+        guest.vm_mut().backend_mut(),
+        32 + cfg.uart_spi,
+        UART_BADGE,
+    )
+}
+
+/// IRQControl → IRQHandler for `intid` → notification badged with `bit`,
+/// bound to the VMM thread.
+fn irq_notification(
+    res: &Res,
+    backend: &mut Sel4Backend,
+    intid: u32,
+    bit: u64,
+) -> Result<IrqHandler, String> {
+    let ntfn = backend
+        .mint_notification(bit)
         .map_err(|e| format!("notification: {e}"))?;
     let slot = res
         .borrow_mut()

@@ -38,7 +38,8 @@ impl Expected {
 }
 
 /// The supported configuration: qemu-arm-virt, aarch64, hypervisor support,
-/// non-MCS, one core, debug build with printing.
+/// non-MCS, one core, debug build with printing, EL1 physical timer
+/// exported to user level, virtual offset left alone.
 pub const REQUIREMENTS: &[Requirement] = &[
     Requirement {
         cmake: "KernelPlatform",
@@ -74,6 +75,18 @@ pub const REQUIREMENTS: &[Requirement] = &[
         cmake: "KernelPrinting",
         key: "PRINTING",
         expected: Expected::Bool(true),
+    },
+    // The VMM's wake-up timer for vCPUs asleep in WFI (docs/kernel.md).
+    Requirement {
+        cmake: "KernelArmExportPTMRUser",
+        key: "EXPORT_PTMR_USER",
+        expected: Expected::Bool(true),
+    },
+    // A sleeping guest's clock must keep running.
+    Requirement {
+        cmake: "KernelArmVtimerUpdateVOffset",
+        key: "VTIMER_UPDATE_VOFFSET",
+        expected: Expected::Bool(false),
     },
 ];
 

@@ -243,6 +243,8 @@ fn validation_names_option_found_and_supported_value() {
         ("MAX_NUM_NODES", json!("1")),
         ("DEBUG_BUILD", json!(true)),
         ("PRINTING", json!(true)),
+        ("EXPORT_PTMR_USER", json!(true)),
+        ("VTIMER_UPDATE_VOFFSET", json!(false)),
     ]);
     good.validate().unwrap();
     let bad = Config::from_pairs(&[
@@ -263,6 +265,28 @@ fn validation_names_option_found_and_supported_value() {
     );
     assert!(
         e.contains("KernelPrinting (CONFIG_PRINTING) is <not set>, sel4-abi supports only ON"),
+        "{e}"
+    );
+    assert!(
+        e.contains(
+            "KernelArmExportPTMRUser (CONFIG_EXPORT_PTMR_USER) is <not set>, sel4-abi supports only ON"
+        ),
+        "{e}"
+    );
+    let voff = Config::from_pairs(&[
+        ("PLAT", json!("qemu-arm-virt")),
+        ("SEL4_ARCH", json!("aarch64")),
+        ("ARM_HYPERVISOR_SUPPORT", json!(true)),
+        ("KERNEL_MCS", json!(false)),
+        ("MAX_NUM_NODES", json!("1")),
+        ("DEBUG_BUILD", json!(true)),
+        ("PRINTING", json!(true)),
+        ("EXPORT_PTMR_USER", json!(true)),
+        ("VTIMER_UPDATE_VOFFSET", json!(true)),
+    ]);
+    let e = voff.validate().unwrap_err();
+    assert!(
+        e.contains("KernelArmVtimerUpdateVOffset (CONFIG_VTIMER_UPDATE_VOFFSET) is ON, sel4-abi supports only OFF"),
         "{e}"
     );
     assert!(Config::parse("[1,2]").is_err());

@@ -240,6 +240,10 @@ pub struct HostBackend {
     iospace_supported: bool,
     cache: CacheMaintenance,
     cache_log: Vec<(FrameHandle, FrameCacheOp)>,
+    /// Wake-up timer: supported?, the physical counter, the armed deadline.
+    wakeup_supported: bool,
+    counter: u64,
+    wakeup: Option<u64>,
 }
 
 impl Default for HostBackend {
@@ -271,7 +275,31 @@ impl HostBackend {
             iospace_supported: false,
             cache: CacheMaintenance::None,
             cache_log: Vec::new(),
+            wakeup_supported: false,
+            counter: 0,
+            wakeup: None,
         }
+    }
+
+    /// Lets `set_wakeup` work (off by default, like a kernel without an
+    /// exported timer).
+    pub fn support_wakeup(&mut self, yes: bool) {
+        self.wakeup_supported = yes;
+    }
+
+    /// Moves the physical counter to `now`; an armed wake-up whose deadline
+    /// has come fires once (queues [`Event::Wakeup`]), like the interrupt.
+    pub fn set_counter(&mut self, now: u64) {
+        self.counter = now;
+        if self.wakeup.is_some_and(|at| at <= now) {
+            self.wakeup = None;
+            self.events.push_back(Event::Wakeup);
+        }
+    }
+
+    /// The armed wake-up deadline.
+    pub fn wakeup(&self) -> Option<u64> {
+        self.wakeup
     }
 
     /// Plans cache maintenance like the seL4 backend with this policy and
@@ -616,6 +644,15 @@ impl Backend for HostBackend {
         let out = f(self.mem.bytes_mut(slot, len));
         self.log_cache(frames, touch, Phase::After);
         Ok(out)
+    }
+
+    fn set_wakeup(&mut self, at: Option<u64>) -> Result<bool, BackendError> {
+        if !self.wakeup_supported {
+            return Err(BackendError::Unsupported);
+        }
+        let past = at.is_some_and(|t| t <= self.counter);
+        self.wakeup = at.filter(|_| !past);
+        Ok(past)
     }
 
     fn create_vcpu(&mut self, vcpu: VcpuId, _priority: u8) -> Result<VcpuObjects, BackendError> {

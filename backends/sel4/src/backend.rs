@@ -333,6 +333,71 @@ pub struct Sel4Backend {
     vcpus: Vec<(u32, VcpuSlots)>,
     cache: CacheMaintenance,
     zero_device_frames: bool,
+    wakeup: Option<WakeupTimer>,
+    /// Notification bits that arrived with a wake-up and are still to be reported.
+    pending_bits: u64,
+}
+
+/// The EL1 physical timer (`CNTP`, PPI 30) as the VMM's wake-up timer;
+/// user level may program it when the kernel exports it
+/// (`KernelArmExportPTMRUser`).
+#[derive(Clone, Copy, Debug)]
+struct WakeupTimer {
+    /// `IRQHandler` of INTID 30, bound to the notification with `bit`.
+    handler: sel4_abi::cap::IrqHandler,
+    bit: u64,
+    /// The interrupt fired and is masked until acknowledged.
+    ack_owed: bool,
+}
+
+/// `CNTP_CTL_EL0`, `CNTP_CVAL_EL0` from user level.
+mod cntp {
+    /// `CNTP_CTL_EL0.ENABLE`.
+    pub const ENABLE: u64 = 1;
+    /// `CNTP_CTL_EL0.ISTATUS`: the deadline has passed.
+    pub const ISTATUS: u64 = 1 << 2;
+
+    /// Arms the timer at `cval` and returns `CNTP_CTL_EL0` as read back.
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    pub fn arm(cval: u64) -> u64 {
+        let ctl: u64;
+        // SAFETY: plain system-register accesses the kernel exports to
+        // user level; they touch no memory.
+        unsafe {
+            core::arch::asm!(
+                "msr cntp_cval_el0, {cval}",
+                "msr cntp_ctl_el0, {en}",
+                "isb",
+                "mrs {ctl}, cntp_ctl_el0",
+                cval = in(reg) cval,
+                en = in(reg) ENABLE,
+                ctl = out(reg) ctl,
+                options(nostack, preserves_flags),
+            );
+        }
+        ctl
+    }
+
+    /// Disables the timer.
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    pub fn disarm() {
+        // SAFETY: as in `arm`.
+        unsafe {
+            core::arch::asm!(
+                "msr cntp_ctl_el0, xzr",
+                "isb",
+                options(nostack, preserves_flags)
+            );
+        }
+    }
+
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    pub fn arm(_cval: u64) -> u64 {
+        0
+    }
+
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    pub fn disarm() {}
 }
 
 impl Sel4Backend {
@@ -401,6 +466,8 @@ impl Sel4Backend {
             vcpus: Vec::new(),
             cache: config.cache,
             zero_device_frames: config.zero_device_frames,
+            wakeup: None,
+            pending_bits: 0,
         })
     }
 
@@ -462,6 +529,20 @@ impl Sel4Backend {
     /// `(base, size)` of the VMM window guest frames are mapped into.
     pub fn vmm_window(&self) -> (u64, u64) {
         (self.window.base(), self.window.size())
+    }
+
+    /// Makes the EL1 physical timer the VMM's wake-up timer
+    /// ([`Backend::set_wakeup`]): `handler` is the `IRQHandler` of INTID 30
+    /// (PPI 30, from `IRQControl_Get`), already bound to the notification
+    /// minted with `bit` ([`Sel4Backend::mint_notification`]). Needs a
+    /// kernel built with `KernelArmExportPTMRUser`.
+    pub fn enable_wakeup_timer(&mut self, handler: CPtr, bit: u64) {
+        cntp::disarm();
+        self.wakeup = Some(WakeupTimer {
+            handler: sel4_abi::cap::IrqHandler::from_bits(handler.0),
+            bit,
+            ack_owed: false,
+        });
     }
 
     /// Changes the cache maintenance done around VMM accesses.
@@ -917,6 +998,10 @@ impl Backend for Sel4Backend {
     }
 
     fn wait_event(&mut self) -> Result<Event, BackendError> {
+        if self.pending_bits != 0 {
+            let badge = core::mem::take(&mut self.pending_bits) | badge::NOTIFICATION_BIT;
+            return Ok(Event::Notification { badge });
+        }
         loop {
             let (info, badge_word, fast) = syscall::recv_with_mrs(CPtr(self.endpoint.cap));
             // Copy the whole message out before any invocation reuses the IPC buffer.
@@ -934,6 +1019,13 @@ impl Backend for Sel4Backend {
                     continue;
                 }
             };
+            if let (Event::Notification { badge }, Some(t)) = (event, self.wakeup.as_mut()) {
+                if badge & t.bit != 0 {
+                    t.ack_owed = true;
+                    self.pending_bits = badge & !t.bit & !badge::NOTIFICATION_BIT;
+                    return Ok(Event::Wakeup);
+                }
+            }
             if let Some(vcpu) = event.vcpu() {
                 if let Some(v) = self.vcpu_mut(vcpu) {
                     if v.reply_pending {
@@ -947,6 +1039,30 @@ impl Backend for Sel4Backend {
             }
             return Ok(event);
         }
+    }
+
+    fn set_wakeup(&mut self, at: Option<u64>) -> Result<bool, BackendError> {
+        let t = self.wakeup.as_mut().ok_or(BackendError::Unsupported)?;
+        let past = match at {
+            Some(cval) => {
+                let past = cntp::arm(cval) & cntp::ISTATUS != 0;
+                if past {
+                    // The caller handles it now; no interrupt wanted.
+                    cntp::disarm();
+                }
+                past
+            }
+            None => {
+                cntp::disarm();
+                false
+            }
+        };
+        // Re-enable the interrupt only once the timer no longer asserts it.
+        if t.ack_owed {
+            t.ack_owed = false;
+            t.handler.irq_handler_ack().map_err(decode::kernel_error)?;
+        }
+        Ok(past)
     }
 
     fn reply(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {

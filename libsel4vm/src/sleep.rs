@@ -1,0 +1,154 @@
+//! WFI that sleeps.
+//!
+//! A vCPU that executes WFI with nothing pending is not replied to: it
+//! sleeps until an interrupt is injected into it or its virtual timer's
+//! deadline passes. seL4 stops a vCPU's virtual timer while its thread is
+//! blocked, so the VMM keeps its own one-shot wake-up timer
+//! ([`Backend::set_wakeup`]) armed at the earliest deadline of its
+//! sleeping vCPUs, in physical-counter time (`CNTV_CVAL + CNTVOFF`).
+//! When it fires, every vCPU whose deadline has come is stepped over its
+//! WFI; the kernel then restores its virtual timer, which fires at once.
+//!
+//! The timer may be one the guest can reach (seL4's exported EL1
+//! physical timer is also the guest's): an early fire only wakes vCPUs
+//! early, which the architecture allows (WFI may return spuriously), and
+//! the deadline is armed again after every event, so a guest that moves
+//! it delays at most its own vCPUs until its next exit.
+//!
+//! libsel4vm parks a WFI until the next injected IRQ and has no timer
+//! wake-up; libvmm steps over WFI at once (libvmm issue #115).
+
+use crate::backend::{Backend, VcpuId, VcpuReg};
+use crate::error::BackendError;
+use crate::error::Result;
+use crate::run::Action;
+use crate::vm::{VcpuState, Vm};
+use crate::vtimer::{CTL_ENABLE, CTL_IMASK};
+
+/// What a trapped WFI should do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WfiOutcome {
+    /// Step over it now.
+    Return,
+    /// Leave the vCPU blocked.
+    Sleep,
+}
+
+impl<B: Backend> Vm<B> {
+    /// The physical-counter deadline of `vcpu`'s virtual timer, if it can
+    /// raise its interrupt (enabled and not masked).
+    fn vtimer_deadline(&mut self, vcpu: VcpuId) -> Result<Option<u64>> {
+        let ctl = self.backend.read_vcpu_reg(vcpu, VcpuReg::CntvCtl)?;
+        if ctl & (CTL_ENABLE | CTL_IMASK) != CTL_ENABLE {
+            return Ok(None);
+        }
+        let cval = self.backend.read_vcpu_reg(vcpu, VcpuReg::CntvCval)?;
+        let off = self.backend.read_vcpu_reg(vcpu, VcpuReg::Cntvoff)?;
+        // Virtual count = physical count - CNTVOFF.
+        Ok(Some(cval.saturating_add(off)))
+    }
+
+    /// A trapped WFI of `vcpu`.
+    pub(crate) fn wfi(&mut self, vcpu: VcpuId) -> Result<WfiOutcome> {
+        if self.has_inflight_irq(vcpu) {
+            return Ok(WfiOutcome::Return);
+        }
+        let i = vcpu.0 as usize;
+        let deadline = self.vtimer_deadline(vcpu)?;
+        self.vcpus[i].state = VcpuState::WaitingForIrq;
+        self.vcpus[i].wake_at = deadline;
+        if deadline.is_none() {
+            return Ok(WfiOutcome::Sleep);
+        }
+        match self.rearm_wakeup(Some(vcpu)) {
+            Ok(true) => {
+                self.vcpus[i].state = VcpuState::Running;
+                Ok(WfiOutcome::Return)
+            }
+            Ok(false) => Ok(WfiOutcome::Sleep),
+            // No wake-up timer: it would never wake; let the guest poll.
+            Err(crate::Error::Backend(BackendError::Unsupported)) => {
+                self.vcpus[i].state = VcpuState::Running;
+                self.vcpus[i].wake_at = None;
+                Ok(WfiOutcome::Return)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The wake-up timer fired: wake every vCPU whose deadline has come.
+    pub(crate) fn wakeup_fired(&mut self) -> Result<()> {
+        if let Some(t) = self.run.wakeup_at.take() {
+            for v in self.sleepers_due(t) {
+                self.wake(v)?;
+            }
+        }
+        self.rearm_wakeup(None).map(|_| ())
+    }
+
+    /// Arms the wake-up timer again at the earliest deadline (after every
+    /// event, so that a guest that moved a shared timer cannot keep its
+    /// vCPUs asleep). Cheap on seL4: two system-register writes.
+    pub(crate) fn refresh_wakeup(&mut self) -> Result<()> {
+        if self.run.wakeup_at.is_some() {
+            self.rearm_wakeup(None)?;
+        }
+        Ok(())
+    }
+
+    /// vCPUs asleep in WFI with a deadline at or before `t`.
+    fn sleepers_due(&self, t: u64) -> alloc::vec::Vec<VcpuId> {
+        self.vcpus
+            .iter()
+            .filter(|v| v.state == VcpuState::WaitingForIrq && v.wake_at.is_some_and(|w| w <= t))
+            .map(|v| v.id())
+            .collect()
+    }
+
+    /// Arms the timer at the earliest deadline of the sleeping vCPUs and
+    /// wakes those whose deadline has passed already, except `current`
+    /// (the vCPU whose fault is being handled; the caller replies to it).
+    /// Returns true if `current` was due.
+    fn rearm_wakeup(&mut self, current: Option<VcpuId>) -> Result<bool> {
+        let mut current_due = false;
+        loop {
+            let next = self
+                .vcpus
+                .iter()
+                .filter(|v| v.state == VcpuState::WaitingForIrq)
+                .filter_map(|v| v.wake_at)
+                .min();
+            let past = self.backend.set_wakeup(next)?;
+            self.run.wakeup_at = next;
+            let Some(t) = next.filter(|_| past) else {
+                return Ok(current_due);
+            };
+            for v in self.sleepers_due(t) {
+                if Some(v) == current {
+                    current_due = true;
+                    self.vcpus[v.0 as usize].wake_at = None;
+                } else {
+                    self.wake(v)?;
+                }
+            }
+            if current_due {
+                // Keep `current` out of the next round.
+                if let Some(c) = current {
+                    self.vcpus[c.0 as usize].state = VcpuState::Pending;
+                }
+            }
+        }
+    }
+
+    /// Replies to a vCPU parked in WFI, stepping over the WFI.
+    pub(crate) fn wake(&mut self, vcpu: VcpuId) -> Result<()> {
+        if self
+            .vcpus
+            .get(vcpu.0 as usize)
+            .is_some_and(|v| v.state == VcpuState::WaitingForIrq)
+        {
+            self.complete(vcpu, Action::Advance, None)?;
+        }
+        Ok(())
+    }
+}

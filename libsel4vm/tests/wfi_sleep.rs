@@ -1,0 +1,183 @@
+//! WFI that sleeps: a vCPU in WFI is not replied to until an interrupt is
+//! injected into it or the physical-counter deadline of its virtual timer
+//! (`CNTV_CVAL + CNTVOFF`) passes, signalled by the backend's wake-up timer.
+
+use sel4vm::backend::Backend;
+use sel4vm::vtimer::CTL_ENABLE;
+use sel4vm::{Event, ExitReason, UserContext, VcpuId, VcpuReg, VcpuState, Vm, VmConfig};
+use sel4vm_host::{HostAction, HostBackend};
+
+const RAM: u64 = 0x4000_0000;
+const PC: u64 = RAM + 0x100;
+const V0: VcpuId = VcpuId(0);
+const V1: VcpuId = VcpuId(1);
+/// `ESR_EL2` of a trapped WFI.
+const WFI: u32 = (0x01 << 26) | (1 << 25);
+const SPI: u32 = 40;
+
+fn vm() -> Vm<HostBackend> {
+    let mut b = HostBackend::new();
+    b.support_wakeup(true);
+    b.set_counter(1000);
+    let mut vm = Vm::new(
+        b,
+        VmConfig {
+            max_vcpus: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vm.ram_register_at(RAM, 0x10_000, false).unwrap();
+    for _ in 0..2 {
+        vm.create_vcpu(100).unwrap();
+    }
+    vm.create_default_irq_controller().unwrap();
+    vm.register_irq(V0, SPI, |_, _, _| {}).unwrap();
+    for v in [V0, V1] {
+        vm.vcpu_start(v).unwrap();
+        let mut c = UserContext::default();
+        c.set_pc(PC);
+        vm.set_thread_context(v, &c).unwrap();
+    }
+    vm.backend_mut().take_actions();
+    vm
+}
+
+/// vCPU `v` executes WFI with its virtual timer due at virtual count `cval`.
+fn wfi(vm: &mut Vm<HostBackend>, v: VcpuId, cval: Option<u64>) {
+    vm.set_arm_vcpu_reg(
+        v,
+        VcpuReg::CntvCtl,
+        if cval.is_some() { CTL_ENABLE } else { 0 },
+    )
+    .unwrap();
+    vm.set_arm_vcpu_reg(v, VcpuReg::CntvCval, cval.unwrap_or(0))
+        .unwrap();
+    vm.backend_mut()
+        .push_event(Event::VcpuFault { vcpu: v, hsr: WFI });
+    assert_eq!(vm.run(), ExitReason::Idle);
+}
+
+fn replies(vm: &mut Vm<HostBackend>) -> Vec<(VcpuId, u64)> {
+    vm.backend_mut()
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            HostAction::Reply { vcpu, pc } => Some((vcpu, pc)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn state(vm: &Vm<HostBackend>, v: VcpuId) -> VcpuState {
+    vm.vcpu(v).unwrap().state()
+}
+
+#[test]
+fn sleeps_until_the_deadline_then_steps_over_the_wfi() {
+    let mut vm = vm();
+    wfi(&mut vm, V0, Some(5000));
+    assert_eq!(replies(&mut vm), []);
+    assert_eq!(state(&vm, V0), VcpuState::WaitingForIrq);
+    assert_eq!(vm.backend().wakeup(), Some(5000));
+    vm.backend_mut().set_counter(4999);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), [], "not yet");
+    vm.backend_mut().set_counter(5000);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+    assert_eq!(state(&vm, V0), VcpuState::Running);
+    assert_eq!(vm.backend().wakeup(), None, "nothing left to wake");
+}
+
+#[test]
+fn cntvoff_moves_the_deadline_into_physical_time() {
+    let mut vm = vm();
+    vm.set_arm_vcpu_reg(V0, VcpuReg::Cntvoff, 700).unwrap();
+    wfi(&mut vm, V0, Some(5000));
+    assert_eq!(vm.backend().wakeup(), Some(5700));
+}
+
+#[test]
+fn a_deadline_already_past_returns_at_once() {
+    let mut vm = vm();
+    wfi(&mut vm, V0, Some(999));
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+    assert_eq!(state(&vm, V0), VcpuState::Running);
+    assert_eq!(vm.backend().wakeup(), None);
+}
+
+#[test]
+fn an_injected_irq_wakes_a_sleeper_once() {
+    let mut vm = vm();
+    wfi(&mut vm, V0, Some(5000));
+    vm.inject_irq(V0, SPI).unwrap();
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+    // The stale deadline fires later: nobody is replied to twice.
+    vm.backend_mut().set_counter(6000);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), []);
+    assert_eq!(vm.backend().wakeup(), None);
+}
+
+#[test]
+fn without_a_timer_only_an_irq_wakes() {
+    let mut vm = vm();
+    wfi(&mut vm, V0, None);
+    assert_eq!(vm.backend().wakeup(), None);
+    vm.backend_mut().set_counter(u64::MAX);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), []);
+    vm.inject_irq(V0, SPI).unwrap();
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+}
+
+#[test]
+fn the_earliest_of_several_sleepers_is_armed_first() {
+    let mut vm = vm();
+    wfi(&mut vm, V0, Some(9000));
+    wfi(&mut vm, V1, Some(3000));
+    assert_eq!(vm.backend().wakeup(), Some(3000));
+    vm.backend_mut().set_counter(3000);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), [(V1, PC + 4)]);
+    assert_eq!(vm.backend().wakeup(), Some(9000), "re-armed for vCPU 0");
+    assert_eq!(state(&vm, V0), VcpuState::WaitingForIrq);
+}
+
+#[test]
+fn a_vcpu_reset_while_asleep_is_not_woken() {
+    let mut vm = vm();
+    wfi(&mut vm, V0, Some(5000));
+    vm.vcpu_stop(V0).unwrap();
+    vm.backend_mut().take_actions();
+    vm.backend_mut().set_counter(5000);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), []);
+    assert_eq!(state(&vm, V0), VcpuState::Offline);
+    assert_eq!(vm.backend().wakeup(), None);
+}
+
+#[test]
+fn the_deadline_is_armed_again_after_every_event() {
+    let mut vm = vm();
+    wfi(&mut vm, V0, Some(5000));
+    // Someone else (a guest sharing the timer) moved it away.
+    vm.backend_mut().set_wakeup(None).unwrap();
+    let badge = sel4vm::badge::for_notification(1).unwrap();
+    vm.register_notification_callback(|_, _| Ok(()));
+    vm.backend_mut().push_event(Event::Notification { badge });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(vm.backend().wakeup(), Some(5000));
+}
+
+#[test]
+fn an_early_fire_is_a_spurious_wakeup_at_worst() {
+    let mut vm = vm();
+    wfi(&mut vm, V0, Some(5000));
+    // The timer fires while the counter says otherwise (moved by a guest).
+    vm.backend_mut().push_event(Event::Wakeup);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    // The VMM trusts the hardware: the WFI returns (allowed spuriously).
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+}
