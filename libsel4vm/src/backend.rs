@@ -576,6 +576,17 @@ pub trait Backend: 'static {
         Err(BackendError::Unsupported)
     }
 
+    /// The physical counter (`CNTPCT_EL0`) now, if the backend can read it.
+    fn counter(&mut self) -> Option<u64> {
+        None
+    }
+
+    /// Kernel calls made so far (a running count), for the exit
+    /// statistics; 0 if the backend does not count.
+    fn kernel_calls(&self) -> u64 {
+        0
+    }
+
     /// The VM's CSpace objects, if the backend made one.
     fn cspace_info(&self) -> CSpaceInfo {
         CSpaceInfo::default()

@@ -151,6 +151,7 @@ impl<B: Backend> Vm<B> {
     ) -> Result<DeviceId> {
         let id = DeviceId(self.devices.slots.len());
         self.reserve_device(region.base.0, region.size, id)?;
+        self.stats.device_accesses.push(0);
         self.devices.slots.push(DeviceSlot {
             region,
             dev: Some(dev),
@@ -291,6 +292,9 @@ impl<B: Backend> Vm<B> {
         let Some(region) = self.device_region(id) else {
             return FaultResult::Error;
         };
+        if let Some(n) = self.stats.device_accesses.get_mut(id.0) {
+            *n += 1;
+        }
         let offset = fault.addr - region.base.0;
         let size = fault.size();
         if !matches!(size, 1 | 2 | 4 | 8) || fault.access.is_none() {

@@ -27,7 +27,8 @@ pub mod psci;
 pub mod ram;
 pub mod reservation;
 pub mod run;
-mod sleep;
+pub(crate) mod sleep;
+pub mod stats;
 pub mod vgic;
 pub mod vm;
 pub mod vtimer;
@@ -49,6 +50,7 @@ pub use reservation::{
     Reservation,
 };
 pub use run::{Action, ExitReason};
+pub use stats::{VcpuStats, VmStats};
 pub use vm::{
     NotificationHandler, SmcHandler, Stage2, Stage2Entry, Vcpu, VcpuFaultHandler, VcpuState, Vm,
     VmConfig, VmMem, VmRun, VmTcb, BOOT_VCPU,

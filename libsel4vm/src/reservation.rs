@@ -560,6 +560,7 @@ impl<B: Backend> Vm<B> {
         if let Some(id) = d.device {
             return self.device_fault(id, fault);
         }
+        self.stats.reservation_faults += 1;
         // RAM has no callback: faulting on mapped RAM is a guest error.
         let Some(mut cb) = d.callback.take() else {
             return FaultResult::Error;

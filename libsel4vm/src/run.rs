@@ -238,17 +238,21 @@ impl<B: Backend> Vm<B> {
     /// Corresponds to `vm_run`.
     pub fn run(&mut self) -> ExitReason {
         self.run.stop = false;
+        // Kernel calls are counted from one receive to the next.
+        let mut calls = self.backend.kernel_calls();
         let reason = loop {
             let event = match self.backend.wait_event() {
                 Ok(e) => e,
                 Err(BackendError::NoEvent) => break ExitReason::Idle,
                 Err(e) => break ExitReason::Backend(e),
             };
-            if let Err(reason) = self.dispatch(event) {
+            let res = self.dispatch(event);
+            let res = res.and_then(|()| self.refresh_wakeup().map_err(|e| err_reason(None, e)));
+            let now = self.backend.kernel_calls();
+            self.count_event(&event, now.wrapping_sub(calls));
+            calls = now;
+            if let Err(reason) = res {
                 break reason;
-            }
-            if let Err(e) = self.refresh_wakeup() {
-                break err_reason(None, e);
             }
             if self.run.stop {
                 break ExitReason::Stopped;

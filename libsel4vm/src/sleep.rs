@@ -25,6 +25,15 @@ use crate::run::Action;
 use crate::vm::{VcpuState, Vm};
 use crate::vtimer::{CTL_ENABLE, CTL_IMASK};
 
+/// A VMM callback on the wake-up timer ([`Vm::set_periodic`]).
+pub(crate) struct Periodic<B: Backend> {
+    next: u64,
+    period: u64,
+    f: Option<PeriodicFn<B>>,
+}
+
+type PeriodicFn<B> = alloc::boxed::Box<dyn FnMut(&mut Vm<B>, u64)>;
+
 /// What a trapped WFI should do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WfiOutcome {
@@ -58,6 +67,9 @@ impl<B: Backend> Vm<B> {
         self.vcpus[i].state = VcpuState::WaitingForIrq;
         self.vcpus[i].wake_at = deadline;
         if deadline.is_none() {
+            if let Some(s) = self.vcpu_stats(vcpu) {
+                s.wfi_sleeps += 1;
+            }
             return Ok(WfiOutcome::Sleep);
         }
         match self.rearm_wakeup(Some(vcpu)) {
@@ -65,7 +77,12 @@ impl<B: Backend> Vm<B> {
                 self.vcpus[i].state = VcpuState::Running;
                 Ok(WfiOutcome::Return)
             }
-            Ok(false) => Ok(WfiOutcome::Sleep),
+            Ok(false) => {
+                if let Some(s) = self.vcpu_stats(vcpu) {
+                    s.wfi_sleeps += 1;
+                }
+                Ok(WfiOutcome::Sleep)
+            }
             // No wake-up timer: it would never wake; let the guest poll.
             Err(crate::Error::Backend(BackendError::Unsupported)) => {
                 self.vcpus[i].state = VcpuState::Running;
@@ -76,14 +93,59 @@ impl<B: Backend> Vm<B> {
         }
     }
 
+    /// Calls `f` with the deadline about every `period` ticks of the
+    /// physical counter, on the wake-up timer, from one period from now,
+    /// whatever the guest does (statistics, backend timeouts). Fails with
+    /// `Unsupported` without a wake-up timer.
+    pub fn set_periodic(
+        &mut self,
+        period: u64,
+        f: impl FnMut(&mut Vm<B>, u64) + 'static,
+    ) -> Result<()> {
+        let now = self
+            .backend
+            .counter()
+            .ok_or(crate::Error::Backend(BackendError::Unsupported))?;
+        self.run.periodic = Some(Periodic {
+            next: now.saturating_add(period.max(1)),
+            period: period.max(1),
+            f: Some(alloc::boxed::Box::new(f)),
+        });
+        self.rearm_wakeup(None).map(|_| ())
+    }
+
     /// The wake-up timer fired: wake every vCPU whose deadline has come.
     pub(crate) fn wakeup_fired(&mut self) -> Result<()> {
         if let Some(t) = self.run.wakeup_at.take() {
             for v in self.sleepers_due(t) {
                 self.wake(v)?;
             }
+            self.run_periodic(t);
         }
         self.rearm_wakeup(None).map(|_| ())
+    }
+
+    /// Runs the periodic callback if its deadline is at or before `t`.
+    fn run_periodic(&mut self, t: u64) {
+        if self.run.periodic.as_ref().is_none_or(|p| p.next > t) {
+            return;
+        }
+        let now = self.backend.counter().unwrap_or(t).max(t);
+        let Some(p) = self.run.periodic.as_mut() else {
+            return;
+        };
+        let at = p.next;
+        // Missed periods are skipped, not replayed.
+        while p.next <= now {
+            p.next = p.next.saturating_add(p.period);
+        }
+        let Some(mut f) = p.f.take() else { return };
+        f(self, at);
+        if let Some(p) = self.run.periodic.as_mut() {
+            if p.f.is_none() {
+                p.f = Some(f);
+            }
+        }
     }
 
     /// Arms the wake-up timer again at the earliest deadline (after every
@@ -112,11 +174,13 @@ impl<B: Backend> Vm<B> {
     fn rearm_wakeup(&mut self, current: Option<VcpuId>) -> Result<bool> {
         let mut current_due = false;
         loop {
+            let periodic = self.run.periodic.as_ref().map(|p| p.next);
             let next = self
                 .vcpus
                 .iter()
                 .filter(|v| v.state == VcpuState::WaitingForIrq)
                 .filter_map(|v| v.wake_at)
+                .chain(periodic)
                 .min();
             let past = self.backend.set_wakeup(next)?;
             self.run.wakeup_at = next;
@@ -131,6 +195,7 @@ impl<B: Backend> Vm<B> {
                     self.wake(v)?;
                 }
             }
+            self.run_periodic(t);
             if current_due {
                 // Keep `current` out of the next round.
                 if let Some(c) = current {

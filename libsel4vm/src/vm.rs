@@ -213,6 +213,7 @@ pub struct VmRun<B: Backend> {
     pub(crate) stop: bool,
     /// Deadline the wake-up timer is armed at, if any.
     pub(crate) wakeup_at: Option<u64>,
+    pub(crate) periodic: Option<crate::sleep::Periodic<B>>,
 }
 
 /// A virtual machine, generic over its kernel backend. Several VMs can live
@@ -230,6 +231,7 @@ pub struct Vm<B: Backend> {
     pub(crate) irq: Option<IrqController<B>>,
     pub(crate) psci: crate::psci::Psci,
     pub(crate) devices: crate::device::Devices<B>,
+    pub(crate) stats: crate::stats::VmStats,
     cspace: CSpaceInfo,
     iospaces: Vec<KernelObject>,
 }
@@ -261,10 +263,12 @@ impl<B: Backend> Vm<B> {
                 notification: None,
                 stop: false,
                 wakeup_at: None,
+                periodic: None,
             },
             irq: None,
             psci: crate::psci::Psci::new(0),
             devices: Default::default(),
+            stats: Default::default(),
             cspace,
             iospaces: Vec::new(),
         })
@@ -330,6 +334,7 @@ impl<B: Backend> Vm<B> {
             last_fault: None,
             wake_at: None,
         });
+        self.stats.vcpus.push(Default::default());
         self.vcpu_fault_handlers.push(None);
         Ok(id)
     }

@@ -15,7 +15,8 @@
 //!
 //! Encoding (little-endian): magic `S4VMBOOT`, version, total size,
 //! FNV-1a checksum (computed with the checksum field zero), vCPUs, flags
-//! ([`FLAG_IN_RAM`], [`FLAG_RAM_ANYWHERE`], [`FLAG_CONSOLE_PASSTHROUGH`]),
+//! ([`FLAG_IN_RAM`], [`FLAG_RAM_ANYWHERE`], [`FLAG_CONSOLE_PASSTHROUGH`],
+//! [`FLAG_STATS`]),
 //! command-line length, then six u64 (pristine kernel address and size,
 //! pristine initrd address and size, in-RAM kernel and initrd addresses
 //! or 0), then the command line.
@@ -52,6 +53,9 @@ pub const FLAG_RAM_ANYWHERE: u32 = 2;
 /// it a virtio console (`hvc0`). Clear in blocks written before the flag
 /// existed, which therefore ask for the virtio console.
 pub const FLAG_CONSOLE_PASSTHROUGH: u32 = 4;
+/// Flag: print run statistics periodically (`VMM: stats: <uptime_ms> ms, <exits> exits`),
+/// for `cargo xtask run --stats` and the guest benchmark. Clear in older blocks: no statistics.
+pub const FLAG_STATS: u32 = 8;
 
 /// The decoded, validated block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +74,8 @@ pub struct BootParams {
     pub ram_anywhere: bool,
     /// The guest's console.
     pub console: ConsoleMode,
+    /// Print run statistics periodically ([`FLAG_STATS`]).
+    pub stats: bool,
 }
 
 /// Why a block was rejected.
@@ -137,6 +143,9 @@ impl BootParams {
         }
         if self.console == ConsoleMode::Passthrough {
             flags |= FLAG_CONSOLE_PASSTHROUGH;
+        }
+        if self.stats {
+            flags |= FLAG_STATS;
         }
         b[24..28].copy_from_slice(&flags.to_le_bytes());
         b[28..32].copy_from_slice(&(self.cmdline.len() as u32).to_le_bytes());
@@ -217,6 +226,7 @@ impl BootParams {
             } else {
                 ConsoleMode::Virtio
             },
+            stats: flags & FLAG_STATS != 0,
         })
     }
 
@@ -244,8 +254,8 @@ pub struct Placement {
 /// first bytes are `kernel_head`, given sizes, vCPUs and command line.
 /// Uses the same [`VmmConfig::layout`] as the VMM, so the in-RAM copies
 /// land exactly where the VMM validates them in place. The block asks for
-/// 1:1 guest RAM and the virtio console; the caller may change
-/// `ram_anywhere` and `console` (neither moves anything).
+/// 1:1 guest RAM, the virtio console and no statistics; the caller may
+/// change `ram_anywhere`, `console` and `stats` (none moves anything).
 pub fn plan(
     kernel_head: &[u8],
     kernel_size: u64,
@@ -275,6 +285,7 @@ pub fn plan(
         in_ram: Some(in_ram),
         ram_anywhere: false,
         console: ConsoleMode::Virtio,
+        stats: false,
     };
     let mut places = vec![
         Placement {

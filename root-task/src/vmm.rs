@@ -225,6 +225,9 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         initrd_dest,
     });
 
+    if params.stats {
+        print_stats_periodically(guest.vm_mut())?;
+    }
     guest
         .guest_start(0, entry, layout.dtb, initrd_dest)
         .map_err(|e| format!("guest_start: {e}"))?;
@@ -239,6 +242,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
             }
             ExitReason::SystemOff { .. } => {
                 println!("VMM: guest powered off");
+                println!("VMM: exit statistics: {}", guest.vm().stats());
                 return Ok(());
             }
             other => {
@@ -252,6 +256,23 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
             }
         }
     }
+}
+
+/// `--stats`: a line every 2 s with the uptime and the exits so far.
+fn print_stats_periodically(vm: &mut Vm<Sel4Backend>) -> Result<(), String> {
+    let hz = sel4_abi::labels::config::TIMER_FREQUENCY as u64;
+    let t0 = sel4vm::Backend::counter(vm.backend_mut()).ok_or("no counter")?;
+    vm.set_periodic(2 * hz, move |vm, at| {
+        let ms = (at - t0) * 1000 / hz;
+        let s = vm.stats();
+        println!(
+            "VMM: stats: {ms} ms, {} exits, {} kernel calls, {} wake-ups",
+            s.exits(),
+            s.kernel_calls(),
+            s.wakeups
+        );
+    })
+    .map_err(|e| format!("periodic statistics: {e}"))
 }
 
 /// The UART's interrupt as a badged notification bound to the VMM thread.

@@ -2,7 +2,7 @@
 
 use sel4vm_root_task::bootparams::{
     plan, BootParams, ParamError, FLAG_CONSOLE_PASSTHROUGH, FLAG_IN_RAM, FLAG_RAM_ANYWHERE,
-    PARAMS_ADDR, PRISTINE_BASE, STAGING_END, VERSION,
+    FLAG_STATS, PARAMS_ADDR, PRISTINE_BASE, STAGING_END, VERSION,
 };
 use sel4vm_root_task::{ConsoleMode, GicVersion, RamBacking};
 
@@ -23,6 +23,7 @@ fn sample() -> BootParams {
         in_ram: Some((0x4020_0000, 0x4fc0_0000)),
         ram_anywhere: false,
         console: ConsoleMode::Virtio,
+        stats: false,
     }
 }
 
@@ -48,15 +49,19 @@ fn flags_round_trip_and_reach_the_config() {
         let b = p.encode();
         u32::from_le_bytes(b[24..28].try_into().unwrap())
     };
-    for (ram_anywhere, console) in [
-        (false, ConsoleMode::Virtio),
-        (true, ConsoleMode::Virtio),
-        (false, ConsoleMode::Passthrough),
-        (true, ConsoleMode::Passthrough),
-    ] {
+    let combos = (0..8).map(|i| {
+        let console = if i & 2 != 0 {
+            ConsoleMode::Passthrough
+        } else {
+            ConsoleMode::Virtio
+        };
+        (i & 1 != 0, console, i & 4 != 0)
+    });
+    for (ram_anywhere, console, stats) in combos {
         let p = BootParams {
             ram_anywhere,
             console,
+            stats,
             ..sample()
         };
         let decoded = BootParams::decode(&p.encode()).unwrap();
@@ -67,7 +72,8 @@ fn flags_round_trip_and_reach_the_config() {
                 FLAG_CONSOLE_PASSTHROUGH
             } else {
                 0
-            };
+            }
+            | if stats { FLAG_STATS } else { 0 };
         assert_eq!(flags_of(&p), want);
         let cfg = decoded.config(GicVersion::V2);
         assert_eq!(cfg.console, console);
@@ -80,11 +86,19 @@ fn flags_round_trip_and_reach_the_config() {
             }
         );
     }
-    assert_eq!(
-        FLAG_IN_RAM & FLAG_RAM_ANYWHERE & FLAG_CONSOLE_PASSTHROUGH,
-        0,
-        "distinct bits"
-    );
+    let flags = [
+        FLAG_IN_RAM,
+        FLAG_RAM_ANYWHERE,
+        FLAG_CONSOLE_PASSTHROUGH,
+        FLAG_STATS,
+    ];
+    for (i, a) in flags.iter().enumerate() {
+        assert_eq!(a.count_ones(), 1, "one bit each");
+        for b in &flags[i + 1..] {
+            assert_eq!(a & b, 0, "distinct bits");
+        }
+    }
+    assert_eq!(FLAG_STATS, 8);
 }
 
 /// A block written before the console flag existed (same version, bit 2
@@ -106,6 +120,30 @@ fn console_flag_is_compatible() {
     let old = BootParams::decode(&b).unwrap();
     assert_eq!(old.console, ConsoleMode::Virtio);
     assert_eq!(old.config(GicVersion::V2).console, ConsoleMode::Virtio);
+}
+
+/// Likewise the statistics flag: a block without bit 3 (as written before
+/// the flag existed, and by `plan`) asks for no statistics.
+#[test]
+fn stats_flag_is_compatible() {
+    let p = BootParams {
+        stats: true,
+        ..sample()
+    };
+    let mut b = p.encode();
+    let flags = u32::from_le_bytes(b[24..28].try_into().unwrap());
+    assert_ne!(flags & FLAG_STATS, 0);
+    b[24..28].copy_from_slice(&(flags & !FLAG_STATS).to_le_bytes());
+    b[16..20].fill(0);
+    let sum = b.iter().fold(0x811c_9dc5u32, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    });
+    b[16..20].copy_from_slice(&sum.to_le_bytes());
+    let old = BootParams::decode(&b).unwrap();
+    assert!(!old.stats);
+    assert_eq!(old, sample());
+    let (planned, _, _) = plan(&header(0x201_0000), 32 << 20, 0, 1, "").unwrap();
+    assert!(!planned.stats, "plan asks for no statistics");
 }
 
 #[test]

@@ -27,6 +27,7 @@ pub const EXPORTED_CONFIG: &[(&str, ConfigKind)] = &[
     ("ARM_GIC_V3_SUPPORT", ConfigKind::Bool),
     ("ENABLE_SMP_SUPPORT", ConfigKind::Bool),
     ("FASTPATH", ConfigKind::Bool),
+    ("TIMER_FREQUENCY", ConfigKind::Usize),
 ];
 
 /// Exported values that legitimately differ between supported installs

@@ -333,6 +333,8 @@ pub mod config {
     pub const ENABLE_SMP_SUPPORT: bool = false;
     /// `CONFIG_FASTPATH`
     pub const FASTPATH: bool = true;
+    /// `CONFIG_TIMER_FREQUENCY`
+    pub const TIMER_FREQUENCY: usize = 62500000;
 }
 /// [`config`] as (name, value) text pairs, for logs and checks.
 pub const CONFIG_TABLE: &[(&str, &str)] = &[
@@ -347,4 +349,5 @@ pub const CONFIG_TABLE: &[(&str, &str)] = &[
     ("ARM_GIC_V3_SUPPORT", "false"),
     ("ENABLE_SMP_SUPPORT", "false"),
     ("FASTPATH", "true"),
+    ("TIMER_FREQUENCY", "62500000"),
 ];

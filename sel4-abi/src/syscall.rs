@@ -20,9 +20,19 @@ use crate::Word;
 /// The four message registers carried in x2..x5.
 pub type FastMrs = [Word; FAST_MESSAGE_REGISTERS];
 
+/// System calls made by this program so far (all threads).
+static TRAPS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The number of system calls made so far (a running count, for exit
+/// statistics).
+pub fn count() -> u64 {
+    TRAPS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// The one trap primitive: all of x0..x5 in and out, x7 in.
 #[inline(always)]
 fn trap(sys: i64, x0: Word, x1: Word, mrs: &mut FastMrs) -> (Word, Word) {
+    TRAPS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let (mut a0, mut a1) = (x0, x1);
     // SAFETY: `svc #0` enters the seL4 kernel, which only changes x0..x5 (all
     // declared as outputs here) and memory we have not promised to keep

@@ -646,6 +646,10 @@ impl Backend for HostBackend {
         Ok(out)
     }
 
+    fn counter(&mut self) -> Option<u64> {
+        self.wakeup_supported.then_some(self.counter)
+    }
+
     fn set_wakeup(&mut self, at: Option<u64>) -> Result<bool, BackendError> {
         if !self.wakeup_supported {
             return Err(BackendError::Unsupported);

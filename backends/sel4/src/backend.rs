@@ -391,6 +391,43 @@ mod cntp {
         }
     }
 
+    /// The physical count, read without `CNTPCT_EL0` (not exported):
+    /// writing `CNTP_TVAL_EL0 = 0` sets `CNTP_CVAL_EL0` to the count. The
+    /// timer is masked meanwhile and its compare value and control put back.
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    pub fn count() -> u64 {
+        let (ctl, cval, now): (u64, u64, u64);
+        // SAFETY: as in `arm`.
+        unsafe {
+            core::arch::asm!(
+                "mrs {ctl}, cntp_ctl_el0",
+                "mrs {cval}, cntp_cval_el0",
+                "orr {tmp}, {ctl}, #2",
+                "msr cntp_ctl_el0, {tmp}",
+                "isb",
+                "msr cntp_tval_el0, xzr",
+                "isb",
+                "mrs {now}, cntp_cval_el0",
+                "msr cntp_cval_el0, {cval}",
+                "isb",
+                "msr cntp_ctl_el0, {ctl}",
+                "isb",
+                ctl = out(reg) ctl,
+                cval = out(reg) cval,
+                now = out(reg) now,
+                tmp = out(reg) _,
+                options(nostack, preserves_flags),
+            );
+        }
+        let _ = (ctl, cval);
+        now
+    }
+
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    pub fn count() -> u64 {
+        0
+    }
+
     #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
     pub fn arm(_cval: u64) -> u64 {
         0
@@ -1039,6 +1076,14 @@ impl Backend for Sel4Backend {
             }
             return Ok(event);
         }
+    }
+
+    fn counter(&mut self) -> Option<u64> {
+        self.wakeup.is_some().then(cntp::count)
+    }
+
+    fn kernel_calls(&self) -> u64 {
+        syscall::count()
     }
 
     fn set_wakeup(&mut self, at: Option<u64>) -> Result<bool, BackendError> {
