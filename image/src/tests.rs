@@ -646,6 +646,7 @@ fn supported_config() -> serde_json::Value {
         "DEBUG_BUILD": true,
         "EXPORT_PTMR_USER": true,
         "VTIMER_UPDATE_VOFFSET": false,
+        "TIME_SLICE": "1",
         "ARM_CORTEX_A53": false,
         "ARM_CORTEX_A57": true,
         "ARM_GIC_V3_SUPPORT": false,
@@ -703,7 +704,7 @@ fn install_opens_supported_config_and_derives_qemu_args() {
 #[test]
 fn install_rejects_each_unsupported_option() {
     let tmp = TempDir::new("unsupported");
-    let cases: [(&str, serde_json::Value, &str, &str, &str); 9] = [
+    let cases: [(&str, serde_json::Value, &str, &str, &str); 10] = [
         (
             "PLAT",
             "qemu-riscv-virt".into(),
@@ -736,6 +737,7 @@ fn install_rejects_each_unsupported_option() {
             "OFF",
             "ON",
         ),
+        ("TIME_SLICE", "5".into(), "KernelTimeSlice", "5", "1"),
         (
             "VTIMER_UPDATE_VOFFSET",
             true.into(),

@@ -576,6 +576,14 @@ pub trait Backend: 'static {
         Err(BackendError::Unsupported)
     }
 
+    /// Lets runnable `vcpu` run before the other vCPUs of its priority
+    /// (it just got an interrupt, e.g. an IPI whose sender will wait for
+    /// it). The default does nothing.
+    fn yield_to(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        let _ = vcpu;
+        Ok(())
+    }
+
     /// The physical counter (`CNTPCT_EL0`) now, if the backend can read it.
     fn counter(&mut self) -> Option<u64> {
         None

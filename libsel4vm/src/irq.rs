@@ -26,7 +26,7 @@ use crate::fault::MemFault;
 use crate::reservation::{FaultResult, MapFrame, MapMode};
 use crate::run::Action;
 use crate::vgic::{regs, Effect, GicVersion, SysRegOutcome, Vgic, VgicConfig, NUM_PRIVATE};
-use crate::vm::Vm;
+use crate::vm::{VcpuState, Vm};
 use crate::vtimer::{VTimer, VppiAction, VTIMER_PPI};
 
 /// Called when the guest has completed (EOI'd) a virtual IRQ: `(vm, vcpu, irq)`.
@@ -463,6 +463,9 @@ impl<B: Backend> Vm<B> {
             match e {
                 Effect::Inject { vcpu, injection } => {
                     self.backend.inject_irq(vcpu, injection)?;
+                    if self.vcpu(vcpu).is_ok_and(|v| v.state == VcpuState::Running) {
+                        self.run.yield_to = Some(vcpu);
+                    }
                     self.wake(vcpu)?;
                 }
                 Effect::Eoi { vcpu, irq } => self.irq_completed(vcpu, irq)?,

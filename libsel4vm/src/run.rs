@@ -247,7 +247,9 @@ impl<B: Backend> Vm<B> {
                 Err(e) => break ExitReason::Backend(e),
             };
             let res = self.dispatch(event);
-            let res = res.and_then(|()| self.refresh_wakeup().map_err(|e| err_reason(None, e)));
+            let res = res
+                .and_then(|()| self.refresh_wakeup().map_err(|e| err_reason(None, e)))
+                .and_then(|()| self.directed_yield(event.vcpu()));
             let now = self.backend.kernel_calls();
             self.count_event(&event, now.wrapping_sub(calls));
             calls = now;
@@ -450,6 +452,18 @@ impl<B: Backend> Vm<B> {
             .map_err(|e| err_reason(Some(vcpu), e))
     }
 
+    /// After an event: a runnable vCPU that was given an interrupt runs
+    /// next (the replied-to vCPU would otherwise keep the core).
+    fn directed_yield(&mut self, current: Option<VcpuId>) -> Result<(), ExitReason> {
+        let Some(v) = self.run.yield_to.take() else {
+            return Ok(());
+        };
+        if Some(v) == current || self.vcpus[v.0 as usize].state != VcpuState::Running {
+            return Ok(());
+        }
+        self.backend.yield_to(v).map_err(ExitReason::Backend)
+    }
+
     fn handle_notification(&mut self, badge: u64) -> Result<(), ExitReason> {
         let bits = badge & !crate::backend::badge::NOTIFICATION_BIT;
         let left = self
@@ -491,8 +505,11 @@ impl<B: Backend> Vm<B> {
                 Ok(WfiOutcome::Sleep) => Ok((Action::Stay, None)),
                 Err(e) => Err(err_reason(Some(vcpu), e)),
             },
-            // WFE: nothing to wait for on one core; step over it.
-            Syndrome::Wfx(_) => Ok((Action::Advance, None)),
+            Syndrome::Wfx(_) => match self.wfe(vcpu) {
+                Ok(WfiOutcome::Return) => Ok((Action::Advance, None)),
+                Ok(WfiOutcome::Sleep) => Ok((Action::Stay, None)),
+                Err(e) => Err(err_reason(Some(vcpu), e)),
+            },
             // A trapped SMC reports the SMC itself as the return address; HVC the next one.
             Syndrome::Smc64 { imm16 } => self.firmware_call(vcpu, Conduit::Smc, imm16, false),
             Syndrome::Hvc64 { imm16 } => self.firmware_call(vcpu, Conduit::Hvc, imm16, true),

@@ -114,6 +114,41 @@ impl<B: Backend> Vm<B> {
         self.rearm_wakeup(None).map(|_| ())
     }
 
+    /// A trapped WFE of `vcpu`: while another vCPU of the VM is runnable,
+    /// park it briefly (or until an interrupt) so that the vCPU it waits
+    /// for, most likely a lock owner, gets the core.
+    pub(crate) fn wfe(&mut self, vcpu: VcpuId) -> Result<WfiOutcome> {
+        let slice = self.config().wfe_yield_ticks;
+        let others = self
+            .vcpus
+            .iter()
+            .any(|v| v.id() != vcpu && v.state == VcpuState::Running);
+        if slice == 0 || !others || self.has_inflight_irq(vcpu) {
+            return Ok(WfiOutcome::Return);
+        }
+        let Some(now) = self.backend.counter() else {
+            return Ok(WfiOutcome::Return);
+        };
+        let i = vcpu.0 as usize;
+        self.vcpus[i].state = VcpuState::WaitingForIrq;
+        self.vcpus[i].wake_at = Some(now.saturating_add(slice));
+        match self.rearm_wakeup(Some(vcpu)) {
+            Ok(false) => Ok(WfiOutcome::Sleep),
+            Ok(true) => {
+                self.vcpus[i].state = VcpuState::Running;
+                Ok(WfiOutcome::Return)
+            }
+            Err(e) => {
+                self.vcpus[i].state = VcpuState::Running;
+                self.vcpus[i].wake_at = None;
+                match e {
+                    crate::Error::Backend(BackendError::Unsupported) => Ok(WfiOutcome::Return),
+                    e => Err(e),
+                }
+            }
+        }
+    }
+
     /// The wake-up timer fired: wake every vCPU whose deadline has come.
     pub(crate) fn wakeup_fired(&mut self) -> Result<()> {
         if let Some(t) = self.run.wakeup_at.take() {

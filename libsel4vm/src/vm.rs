@@ -34,6 +34,10 @@ pub struct VmConfig {
     pub max_vcpus: u32,
     /// GIC list registers per vCPU available for injection.
     pub num_list_registers: u8,
+    /// How long (physical-counter ticks) a vCPU in WFE may be parked while
+    /// another vCPU of the VM is runnable, so that a spinning waiter gives
+    /// the core to the lock owner. 0: WFE returns at once (libsel4vm).
+    pub wfe_yield_ticks: u64,
 }
 
 impl Default for VmConfig {
@@ -43,6 +47,7 @@ impl Default for VmConfig {
             id: 0,
             max_vcpus: 1,
             num_list_registers: 4,
+            wfe_yield_ticks: 0,
         }
     }
 }
@@ -214,6 +219,9 @@ pub struct VmRun<B: Backend> {
     /// Deadline the wake-up timer is armed at, if any.
     pub(crate) wakeup_at: Option<u64>,
     pub(crate) periodic: Option<crate::sleep::Periodic<B>>,
+    /// A runnable vCPU that got an interrupt while handling this event:
+    /// it should run next.
+    pub(crate) yield_to: Option<VcpuId>,
 }
 
 /// A virtual machine, generic over its kernel backend. Several VMs can live
@@ -264,6 +272,7 @@ impl<B: Backend> Vm<B> {
                 stop: false,
                 wakeup_at: None,
                 periodic: None,
+                yield_to: None,
             },
             irq: None,
             psci: crate::psci::Psci::new(0),

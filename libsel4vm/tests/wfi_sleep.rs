@@ -16,6 +16,10 @@ const WFI: u32 = (0x01 << 26) | (1 << 25);
 const SPI: u32 = 40;
 
 fn vm() -> Vm<HostBackend> {
+    vm_with(0)
+}
+
+fn vm_with(wfe_yield_ticks: u64) -> Vm<HostBackend> {
     let mut b = HostBackend::new();
     b.support_wakeup(true);
     b.set_counter(1000);
@@ -23,6 +27,7 @@ fn vm() -> Vm<HostBackend> {
         b,
         VmConfig {
             max_vcpus: 2,
+            wfe_yield_ticks,
             ..Default::default()
         },
     )
@@ -180,4 +185,71 @@ fn an_early_fire_is_a_spurious_wakeup_at_worst() {
     assert_eq!(vm.run(), ExitReason::Idle);
     // The VMM trusts the hardware: the WFI returns (allowed spuriously).
     assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+}
+
+/// `ESR_EL2` of a trapped WFE (TI = 1).
+const WFE: u32 = WFI | 1;
+
+#[test]
+fn wfe_yields_to_a_runnable_vcpu_for_a_bounded_time() {
+    let mut vm = vm_with(100);
+    vm.backend_mut()
+        .push_event(Event::VcpuFault { vcpu: V0, hsr: WFE });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), [], "vCPU 1 is runnable: vCPU 0 waits");
+    assert_eq!(vm.backend().wakeup(), Some(1100));
+    vm.backend_mut().set_counter(1100);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+}
+
+#[test]
+fn wfe_returns_at_once_when_nobody_else_can_run() {
+    let mut vm = vm_with(100);
+    vm.vcpu_stop(V1).unwrap();
+    vm.backend_mut().take_actions();
+    vm.backend_mut()
+        .push_event(Event::VcpuFault { vcpu: V0, hsr: WFE });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+    // And without a yield budget (libsel4vm's behaviour) also with others runnable.
+    let mut vm = vm_with(0);
+    vm.backend_mut()
+        .push_event(Event::VcpuFault { vcpu: V0, hsr: WFE });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+}
+
+#[test]
+fn an_irq_ends_a_wfe_yield() {
+    let mut vm = vm_with(100);
+    vm.backend_mut()
+        .push_event(Event::VcpuFault { vcpu: V0, hsr: WFE });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    vm.inject_irq(V0, SPI).unwrap();
+    assert_eq!(replies(&mut vm), [(V0, PC + 4)]);
+}
+
+#[test]
+fn a_runnable_vcpu_given_an_interrupt_runs_next() {
+    let mut vm = vm();
+    vm.register_irq(V1, 5, |_, _, _| {}).unwrap();
+    // vCPU 0 traps (a WFI with its timer due) while vCPU 1 is runnable;
+    // an interrupt for vCPU 1 injected during that event makes it run next.
+    vm.register_notification_callback(|vm, _| vm.inject_irq(V1, 5));
+    let badge = sel4vm::badge::for_notification(1).unwrap();
+    vm.backend_mut().push_event(Event::Notification { badge });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    let acts = vm.backend_mut().take_actions();
+    assert!(acts.contains(&HostAction::YieldTo(V1)), "{acts:?}");
+    // Not for a vCPU asleep in WFI: waking it is enough.
+    wfi(&mut vm, V1, None);
+    vm.backend_mut().push_event(Event::Notification { badge });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    let acts = vm.backend_mut().take_actions();
+    assert!(!acts.contains(&HostAction::YieldTo(V1)), "{acts:?}");
+    assert!(acts.contains(&HostAction::Reply {
+        vcpu: V1,
+        pc: PC + 4
+    }));
 }

@@ -138,6 +138,8 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         id: 0,
         max_vcpus: cfg.vcpus,
         num_list_registers: 4,
+        // 100 µs: long enough for a lock owner to leave a short critical section.
+        wfe_yield_ticks: sel4_abi::labels::config::TIMER_FREQUENCY as u64 / 10_000,
     };
     let mut vm = Vm::new(backend, vm_cfg).map_err(|e| format!("vm: {e}"))?;
     for _ in 0..cfg.vcpus {

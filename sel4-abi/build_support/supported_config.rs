@@ -82,6 +82,13 @@ pub const REQUIREMENTS: &[Requirement] = &[
         key: "EXPORT_PTMR_USER",
         expected: Expected::Bool(true),
     },
+    // Equal-priority vCPU threads share the core in 1-tick slices: a vCPU
+    // spinning on another (IPI, stop_machine) wastes at most one tick.
+    Requirement {
+        cmake: "KernelTimeSlice",
+        key: "TIME_SLICE",
+        expected: Expected::Str("1"),
+    },
     // A sleeping guest's clock must keep running.
     Requirement {
         cmake: "KernelArmVtimerUpdateVOffset",

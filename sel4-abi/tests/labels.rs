@@ -245,6 +245,7 @@ fn validation_names_option_found_and_supported_value() {
         ("PRINTING", json!(true)),
         ("EXPORT_PTMR_USER", json!(true)),
         ("VTIMER_UPDATE_VOFFSET", json!(false)),
+        ("TIME_SLICE", json!("1")),
     ]);
     good.validate().unwrap();
     let bad = Config::from_pairs(&[

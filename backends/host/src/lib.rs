@@ -39,6 +39,8 @@ pub enum HostAction {
     Start(VcpuId),
     /// The vCPU thread was suspended.
     Stop(VcpuId),
+    /// The runnable vCPU was made to run next ([`Backend::yield_to`]).
+    YieldTo(VcpuId),
 }
 
 /// Bytes of host address space in one arena: 1 GiB, the default size of
@@ -644,6 +646,12 @@ impl Backend for HostBackend {
         let out = f(self.mem.bytes_mut(slot, len));
         self.log_cache(frames, touch, Phase::After);
         Ok(out)
+    }
+
+    fn yield_to(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        self.vcpu_state(vcpu)?;
+        self.actions.push(HostAction::YieldTo(vcpu));
+        Ok(())
     }
 
     fn counter(&mut self) -> Option<u64> {

@@ -241,6 +241,7 @@ struct VcpuSlots {
     /// `reply` as a CNode path (used on every fault).
     reply_path: CapPath,
     reply_pending: bool,
+    priority: u8,
 }
 
 /// `seL4_CNode_Copy` between two slots of the VMM's CSpace.
@@ -936,6 +937,7 @@ impl Backend for Sel4Backend {
                 reply,
                 reply_path: r.path(reply),
                 reply_pending: false,
+                priority,
             })
         })();
         match result {
@@ -1076,6 +1078,17 @@ impl Backend for Sel4Backend {
             }
             return Ok(event);
         }
+    }
+
+    fn yield_to(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        let v = self.vcpu(vcpu)?;
+        let (tcb, prio) = (v.tcb.cap, v.priority);
+        let host = self.res.borrow().host_caps();
+        // Setting a runnable thread's priority re-queues it at the head of
+        // its ready queue: it runs next among the vCPUs.
+        Tcb::from_bits(tcb)
+            .tcb_set_priority(Tcb::from_bits(host.tcb), u64::from(prio))
+            .map_err(decode::kernel_error)
     }
 
     fn counter(&mut self) -> Option<u64> {
