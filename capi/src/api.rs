@@ -1462,6 +1462,88 @@ pub unsafe extern "C" fn sel4vm_stop(vm: *mut vm_t) -> c_int {
     0
 }
 
+/// The C view of `sel4vm::VmStats` / `sel4vm::VcpuStats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(non_camel_case_types)]
+pub struct sel4vm_exit_stats_t {
+    /// Events from vCPUs.
+    pub exits: u64,
+    /// Stage-2 faults.
+    pub mem_faults: u64,
+    /// Trapped WFI/WFE.
+    pub wfx: u64,
+    /// WFIs that slept.
+    pub wfi_sleeps: u64,
+    /// HVC and SMC calls.
+    pub hvc_smc: u64,
+    /// VPPI events.
+    pub vppi: u64,
+    /// vGIC maintenance events.
+    pub maintenance: u64,
+    /// Notifications (VM only).
+    pub notifications: u64,
+    /// Wake-up timer events (VM only).
+    pub wakeups: u64,
+    /// Kernel calls made handling them.
+    pub kernel_calls: u64,
+}
+
+fn c_stats(v: &core_vm::VcpuStats) -> sel4vm_exit_stats_t {
+    sel4vm_exit_stats_t {
+        exits: v.exits,
+        mem_faults: v.mem_faults,
+        wfx: v.vcpu_faults[0x01],
+        wfi_sleeps: v.wfi_sleeps,
+        hvc_smc: v.unknown_syscalls + v.vcpu_faults[0x16] + v.vcpu_faults[0x17],
+        vppi: v.vppi,
+        maintenance: v.maintenance,
+        notifications: 0,
+        wakeups: 0,
+        kernel_calls: v.kernel_calls,
+    }
+}
+
+/// Exit statistics of the VM (`vcpu_id < 0`) or of one vCPU. No libsel4vm
+/// counterpart. Returns 0 or -1.
+#[no_mangle]
+pub unsafe extern "C" fn sel4vm_get_exit_stats(
+    vm: *mut vm_t,
+    vcpu_id: c_int,
+    out: *mut sel4vm_exit_stats_t,
+) -> c_int {
+    if out.is_null() {
+        return -1;
+    }
+    let (_p, mut e) = vm_or!(vm, "sel4vm_get_exit_stats", -1);
+    let s = e.vm().stats();
+    let r = if vcpu_id < 0 {
+        let mut t = sel4vm_exit_stats_t::default();
+        for v in &s.vcpus {
+            let c = c_stats(v);
+            t.exits += c.exits;
+            t.mem_faults += c.mem_faults;
+            t.wfx += c.wfx;
+            t.wfi_sleeps += c.wfi_sleeps;
+            t.hvc_smc += c.hvc_smc;
+            t.vppi += c.vppi;
+            t.maintenance += c.maintenance;
+        }
+        t.notifications = s.notifications;
+        t.wakeups = s.wakeups;
+        t.kernel_calls = s.kernel_calls();
+        t
+    } else {
+        match s.vcpus.get(vcpu_id as usize) {
+            Some(v) => c_stats(v),
+            None => return -1,
+        }
+    };
+    // SAFETY: non-null, and the caller passes a writable struct.
+    unsafe { out.write(r) };
+    0
+}
+
 /// Prints a line on the platform console (host: stdout; seL4: the kernel
 /// debug console). For C VMMs without a libc.
 #[no_mangle]

@@ -184,6 +184,8 @@ pub const SEL4VM_HOST_ACK_VPPI: c_int = 3;
 pub const SEL4VM_HOST_START: c_int = 4;
 /// vCPU thread suspended.
 pub const SEL4VM_HOST_STOP: c_int = 5;
+/// `sel4vm_host_action_t.kind`: a runnable vCPU was made to run next.
+pub const SEL4VM_HOST_YIELD_TO: c_int = 6;
 
 /// Removes the recorded actions, copies up to `max` of them (oldest first)
 /// to `out` and returns how many there were in total.
@@ -204,6 +206,7 @@ pub unsafe extern "C" fn sel4vm_host_take_actions(
                 HostAction::AckVppi { vcpu, irq } => (SEL4VM_HOST_ACK_VPPI, vcpu, u64::from(irq)),
                 HostAction::Start(vcpu) => (SEL4VM_HOST_START, vcpu, 0),
                 HostAction::Stop(vcpu) => (SEL4VM_HOST_STOP, vcpu, 0),
+                HostAction::YieldTo(vcpu) => (SEL4VM_HOST_YIELD_TO, vcpu, 0),
             };
             // SAFETY: out has room for `max` entries (caller contract).
             unsafe {

@@ -111,6 +111,14 @@ int main(void)
     vmm_check(&st, vm_run(&st.vm) == VM_GUEST_ERROR_EXIT, "unhandled fault ends vm_run with -1");
     vmm_check(&st, st.vm.run.exit_reason == VM_GUEST_ERROR_EXIT, "exit_reason -1");
 
+    sel4vm_exit_stats_t es, v0;
+    vmm_check(&st, sel4vm_get_exit_stats(&st.vm, -1, &es) == 0 && sel4vm_get_exit_stats(&st.vm, 0, &v0) == 0,
+              "exit statistics");
+    vmm_check(&st, es.exits >= 3 && es.exits == v0.exits && es.mem_faults == v0.mem_faults && es.notifications >= 1,
+              "exit statistics count the run's faults and notifications");
+    vmm_check(&st, sel4vm_get_exit_stats(&st.vm, 7, &es) == -1 && sel4vm_get_exit_stats(&st.vm, -1, NULL) == -1,
+              "exit statistics reject a bad vCPU or output");
+
     vmm_check(&st, sel4vm_destroy(&st.vm) == 0 && !st.vm.vm_initialised, "destroy");
     if (st.failures == 0) {
         printf("c-vmm: all checks passed\n");

@@ -458,7 +458,12 @@ impl<B: Backend> Vm<B> {
         let Some(v) = self.run.yield_to.take() else {
             return Ok(());
         };
-        if Some(v) == current || self.vcpus[v.0 as usize].state != VcpuState::Running {
+        let runnable = |s: VcpuState| s == VcpuState::Running;
+        if Some(v) == current
+            || !runnable(self.vcpus[v.0 as usize].state)
+            // Alone, it is first in line anyway.
+            || !self.vcpus.iter().any(|o| o.id() != v && runnable(o.state))
+        {
             return Ok(());
         }
         self.backend.yield_to(v).map_err(ExitReason::Backend)

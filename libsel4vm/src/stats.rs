@@ -2,7 +2,7 @@
 //! and how many kernel calls the VMM made for it.
 //!
 //! No libsel4vm counterpart (libvmm has none either); the C accessor is
-//! `vm_get_exit_stats` in `<sel4vm/sel4vm_ext.h>`.
+//! `sel4vm_get_exit_stats` in `<sel4vm/sel4vm_ext.h>`.
 
 use alloc::vec::Vec;
 use core::fmt;

@@ -25,6 +25,7 @@ size_t sel4vm_host_pending_events(vm_t *vm);
 #define SEL4VM_HOST_ACK_VPPI 3 /* value: PPI */
 #define SEL4VM_HOST_START 4
 #define SEL4VM_HOST_STOP 5
+#define SEL4VM_HOST_YIELD_TO 6
 
 typedef struct sel4vm_host_action {
     int kind;

@@ -1,6 +1,7 @@
 /* sel4vm-rs C API: functions that are not in libsel4vm. */
 #pragma once
 
+#include <stdint.h>
 #include <sel4vm/guest_vm.h>
 
 #ifdef __cplusplus
@@ -15,6 +16,24 @@ int sel4vm_destroy(vm_t *vm);
  * inside a callback: vm_run clears the request when it starts.
  * (libsel4vm's vm_run only returns on errors.) 0 or -1. */
 int sel4vm_stop(vm_t *vm);
+
+/* Exit statistics of a VM (vcpu_id < 0) or of one of its vCPUs; see
+ * sel4vm::VmStats. Counters run from vm_init. */
+typedef struct sel4vm_exit_stats {
+    uint64_t exits;          /* events from vCPUs */
+    uint64_t mem_faults;     /* stage-2 faults (MMIO) */
+    uint64_t wfx;            /* trapped WFI/WFE */
+    uint64_t wfi_sleeps;     /* WFIs that left the vCPU asleep */
+    uint64_t hvc_smc;        /* HVC and SMC calls */
+    uint64_t vppi;           /* virtual timer events */
+    uint64_t maintenance;    /* vGIC maintenance events */
+    uint64_t notifications;  /* VM only: notifications received */
+    uint64_t wakeups;        /* VM only: wake-up timer events */
+    uint64_t kernel_calls;   /* seL4 system calls made handling these */
+} sel4vm_exit_stats_t;
+
+/* Fills *out. 0, or -1 (bad vm, vcpu_id or out). */
+int sel4vm_get_exit_stats(vm_t *vm, int vcpu_id, sel4vm_exit_stats_t *out);
 
 /* Prints `s` and a newline on the console (host: stdout; seL4: the kernel
  * debug console). */

@@ -119,6 +119,7 @@ F(int, vm_register_smc_handler_callback, (vm_t *, smc_handler_callback_fn))
 /* sel4vm_ext.h (sel4vm_root_main is defined by applications, not the library) */
 F(int, sel4vm_destroy, (vm_t *))
 F(int, sel4vm_stop, (vm_t *))
+F(int, sel4vm_get_exit_stats, (vm_t *, int, sel4vm_exit_stats_t *))
 F(void, sel4vm_puts, (const char *))
 /* host_test.h */
 F(int, sel4vm_host_push_vm_fault, (vm_t *, unsigned int, uint64_t, uint64_t, uint32_t, bool))

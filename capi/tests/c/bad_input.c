@@ -282,6 +282,8 @@ int main(void)
         CHECK(vm_arm_ipa_to_pa(b, RAM, 0x1000) == 0);
         CHECK(sel4vm_destroy(b) == -1);
         CHECK(sel4vm_stop(b) == -1);
+        sel4vm_exit_stats_t st;
+        CHECK(sel4vm_get_exit_stats(b, -1, &st) == -1);
     }
     /* ---- NULL vCPU and out-pointers ---- */
     CHECK(vcpu_start(NULL) == -1);
