@@ -595,6 +595,18 @@ pub trait Backend: 'static {
         0
     }
 
+    /// Like [`Backend::reply`], but the backend may hold the reply back
+    /// until the next [`Backend::wait_event`], to send both in one system
+    /// call, or until [`Backend::flush_replies`]. The default replies now.
+    fn reply_deferred(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        self.reply(vcpu)
+    }
+
+    /// Sends a reply held back by [`Backend::reply_deferred`].
+    fn flush_replies(&mut self) -> Result<(), BackendError> {
+        Ok(())
+    }
+
     /// The VM's CSpace objects, if the backend made one.
     fn cspace_info(&self) -> CSpaceInfo {
         CSpaceInfo::default()

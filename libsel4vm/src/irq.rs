@@ -463,7 +463,10 @@ impl<B: Backend> Vm<B> {
             match e {
                 Effect::Inject { vcpu, injection } => {
                     self.backend.inject_irq(vcpu, injection)?;
-                    if self.vcpu(vcpu).is_ok_and(|v| v.state == VcpuState::Running) {
+                    // Runnable or about to be woken: it should run next.
+                    if self.vcpu(vcpu).is_ok_and(|v| {
+                        matches!(v.state, VcpuState::Running | VcpuState::WaitingForIrq)
+                    }) {
                         self.run.yield_to = Some(vcpu);
                     }
                     self.wake(vcpu)?;

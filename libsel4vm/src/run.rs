@@ -240,6 +240,7 @@ impl<B: Backend> Vm<B> {
         self.run.stop = false;
         // Kernel calls are counted from one receive to the next.
         let mut calls = self.backend.kernel_calls();
+        self.run.in_loop = true;
         let reason = loop {
             let event = match self.backend.wait_event() {
                 Ok(e) => e,
@@ -259,6 +260,13 @@ impl<B: Backend> Vm<B> {
             if self.run.stop {
                 break ExitReason::Stopped;
             }
+        };
+        self.run.in_loop = false;
+        let reason = match self.backend.flush_replies() {
+            Err(e) if matches!(reason, ExitReason::Stopped | ExitReason::Idle) => {
+                ExitReason::Backend(e)
+            }
+            _ => reason,
         };
         if !matches!(
             reason,
@@ -343,7 +351,12 @@ impl<B: Backend> Vm<B> {
                 if let Some(c) = ctx {
                     self.backend.write_context(vcpu, &c)?;
                 }
-                self.backend.reply(vcpu)?;
+                if self.run.in_loop {
+                    // Sent with the loop's next receive.
+                    self.backend.reply_deferred(vcpu)?;
+                } else {
+                    self.backend.reply(vcpu)?;
+                }
                 self.vcpus[i].state = VcpuState::Running;
             }
             Action::Stay => {

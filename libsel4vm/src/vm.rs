@@ -222,6 +222,8 @@ pub struct VmRun<B: Backend> {
     /// A runnable vCPU that got an interrupt while handling this event:
     /// it should run next.
     pub(crate) yield_to: Option<VcpuId>,
+    /// Inside [`Vm::run`]'s loop: replies may ride on the next receive.
+    pub(crate) in_loop: bool,
 }
 
 /// A virtual machine, generic over its kernel backend. Several VMs can live
@@ -273,6 +275,7 @@ impl<B: Backend> Vm<B> {
                 wakeup_at: None,
                 periodic: None,
                 yield_to: None,
+                in_loop: false,
             },
             irq: None,
             psci: crate::psci::Psci::new(0),

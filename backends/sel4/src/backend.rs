@@ -337,6 +337,11 @@ pub struct Sel4Backend {
     wakeup: Option<WakeupTimer>,
     /// Notification bits that arrived with a wake-up and are still to be reported.
     pending_bits: u64,
+    /// The vCPU whose reply cap is still in the VMM thread's caller slot
+    /// (saved to its own slot only if another receive comes first).
+    caller: Option<VcpuId>,
+    /// The reply to `caller` rides on the next receive (`seL4_ReplyRecv`).
+    fused_reply: bool,
 }
 
 /// The EL1 physical timer (`CNTP`, PPI 30) as the VMM's wake-up timer;
@@ -506,6 +511,8 @@ impl Sel4Backend {
             zero_device_frames: config.zero_device_frames,
             wakeup: None,
             pending_bits: 0,
+            caller: None,
+            fused_reply: false,
         })
     }
 
@@ -976,6 +983,10 @@ impl Backend for Sel4Backend {
             .map_err(decode::kernel_error)?;
         // Suspending cancels the pending fault; make sure no stale reply cap stays.
         delete_cap(v.reply_path).map_err(decode::kernel_error)?;
+        if self.caller == Some(vcpu) {
+            self.caller = None;
+            self.fused_reply = false;
+        }
         if let Some(s) = self.vcpu_mut(vcpu) {
             s.reply_pending = false;
         }
@@ -1042,7 +1053,26 @@ impl Backend for Sel4Backend {
             return Ok(Event::Notification { badge });
         }
         loop {
-            let (info, badge_word, fast) = syscall::recv_with_mrs(CPtr(self.endpoint.cap));
+            let ep = CPtr(self.endpoint.cap);
+            let (info, badge_word, fast) = if core::mem::take(&mut self.fused_reply) {
+                // Reply to the last caller and receive, in one call.
+                self.caller = None;
+                let mut mrs = [0; 4];
+                let (info, badge) =
+                    syscall::reply_recv_with_mrs(ep, MessageInfo::new(0, 0, 0, 0), &mut mrs);
+                (info, badge, mrs)
+            } else {
+                // The caller's reply cap would be lost: keep it in its slot.
+                if let Some(v) = self.caller.take() {
+                    if let Some(s) = self.vcpu_mut(v) {
+                        if s.reply_pending {
+                            let path = s.reply_path;
+                            save_caller(path).map_err(decode::kernel_error)?;
+                        }
+                    }
+                }
+                syscall::recv_with_mrs(ep)
+            };
             // Copy the whole message out before any invocation reuses the IPC buffer.
             let mut mrs = [0u64; sel4_abi::fault::UNKNOWN_SYSCALL_REPLY_LEN + 1];
             let n = info.length().min(mrs.len());
@@ -1071,8 +1101,8 @@ impl Backend for Sel4Backend {
                         // A vCPU cannot fault twice without a reply; clear a stale cap.
                         let _ = delete_cap(v.reply_path);
                     }
-                    save_caller(v.reply_path).map_err(decode::kernel_error)?;
                     v.reply_pending = true;
+                    self.caller = Some(vcpu);
                 }
                 // Unknown vCPUs: the core rejects the event; the reply cap is dropped.
             }
@@ -1130,8 +1160,35 @@ impl Backend for Sel4Backend {
             return Err(decode::kernel_error(sel4_abi::Error::IllegalOperation));
         }
         v.reply_pending = false;
+        let saved = v.reply;
         // An empty reply with label 0 restarts the thread at its current PC.
-        syscall::nb_send_with_mrs(CPtr(v.reply), MessageInfo::new(0, 0, 0, 0), [0; 4]);
+        if self.caller == Some(vcpu) {
+            self.caller = None;
+            syscall::reply_with_mrs(MessageInfo::new(0, 0, 0, 0), [0; 4]);
+        } else {
+            syscall::nb_send_with_mrs(CPtr(saved), MessageInfo::new(0, 0, 0, 0), [0; 4]);
+        }
+        Ok(())
+    }
+
+    fn reply_deferred(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
+        if self.caller != Some(vcpu) || self.fused_reply {
+            return self.reply(vcpu);
+        }
+        let v = self.vcpu_mut(vcpu).ok_or(BackendError::InvalidVcpu(vcpu))?;
+        if !v.reply_pending {
+            return Err(decode::kernel_error(sel4_abi::Error::IllegalOperation));
+        }
+        v.reply_pending = false;
+        self.fused_reply = true;
+        Ok(())
+    }
+
+    fn flush_replies(&mut self) -> Result<(), BackendError> {
+        if core::mem::take(&mut self.fused_reply) {
+            self.caller = None;
+            syscall::reply_with_mrs(MessageInfo::new(0, 0, 0, 0), [0; 4]);
+        }
         Ok(())
     }
 }
