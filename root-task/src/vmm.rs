@@ -10,8 +10,8 @@ use alloc::string::String;
 use core::cell::RefCell;
 
 use libvmm_compat::{handle_passthrough, EmulatedGic, Guest, ImageSrc, LinuxImages, RestartImages};
-use sel4_abi::cap::{IrqHandler, Notification};
-use sel4_abi::{init, CPtr, CapRights};
+use sel4_abi::cap::IrqHandler;
+use sel4_abi::{init, CapRights};
 use sel4_rt::objects::ObjectAllocator;
 use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_DEVICE, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::{println, BootInfo, RootKernel};
@@ -148,9 +148,11 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     }
     // vCPUs in WFI sleep until an interrupt or their timer's deadline; the
     // EL1 physical timer wakes the VMM at that deadline (docs/kernel.md).
-    let handler = irq_notification(&res, vm.backend_mut(), PTIMER_INTID, WAKEUP_BADGE)?;
-    vm.backend_mut()
-        .enable_wakeup_timer(CPtr(handler.bits()), WAKEUP_BADGE);
+    let b = vm.backend_mut();
+    let handler = b
+        .bind_irq(init::IRQ_CONTROL.cptr(), PTIMER_INTID, WAKEUP_BADGE)
+        .map_err(|e| format!("wake-up timer IRQ {PTIMER_INTID}: {e}"))?;
+    b.enable_wakeup_timer(handler, WAKEUP_BADGE);
     vm.register_unhandled_mem_fault_callback(|vm, f| {
         println!(
             "VMM: unhandled guest fault: {} at {:#x}, pc {:#x}",
@@ -171,7 +173,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         DeviceKind::VirtioConsole => Box::new(VirtioMmio::new(Console::new(GuestSide))),
     })?;
     match cfg.console {
-        ConsoleMode::Passthrough => console_irq(&res, &mut guest, &cfg)?,
+        ConsoleMode::Passthrough => console_irq(&mut guest, &cfg)?,
         ConsoleMode::Virtio => {
             let con = built
                 .device("virtio-console")
@@ -278,43 +280,14 @@ fn print_stats_periodically(vm: &mut Vm<Sel4Backend>) -> Result<(), String> {
 }
 
 /// The UART's interrupt as a badged notification bound to the VMM thread.
-fn uart_irq(
-    res: &Res,
-    guest: &mut Guest<Sel4Backend>,
-    cfg: &VmmConfig,
-) -> Result<IrqHandler, String> {
-    irq_notification(
-        res,
-        guest.vm_mut().backend_mut(),
-        32 + cfg.uart_spi,
-        UART_BADGE,
-    )
-}
-
-/// IRQControl → IRQHandler for `intid` → notification badged with `bit`,
-/// bound to the VMM thread.
-fn irq_notification(
-    res: &Res,
-    backend: &mut Sel4Backend,
-    intid: u32,
-    bit: u64,
-) -> Result<IrqHandler, String> {
-    let ntfn = backend
-        .mint_notification(bit)
-        .map_err(|e| format!("notification: {e}"))?;
-    let slot = res
-        .borrow_mut()
-        .objects
-        .alloc_slot()
-        .map_err(|e| format!("slot: {e}"))?;
-    init::IRQ_CONTROL
-        .irq_control_get(u64::from(intid), init::CNODE, slot, 64)
-        .map_err(|e| format!("IRQControl_Get({intid}): {e}"))?;
-    let handler = IrqHandler::from_bits(slot);
-    handler
-        .irq_handler_set_notification(Notification::from_bits(ntfn.0))
-        .map_err(|e| format!("IRQHandler_SetNotification: {e}"))?;
-    Ok(handler)
+fn uart_irq(guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Result<IrqHandler, String> {
+    let intid = 32 + cfg.uart_spi;
+    let h = guest
+        .vm_mut()
+        .backend_mut()
+        .bind_irq(init::IRQ_CONTROL.cptr(), intid, UART_BADGE)
+        .map_err(|e| format!("UART IRQ {intid}: {e}"))?;
+    Ok(IrqHandler::from_bits(h.0))
 }
 
 /// Virtio-console mode: the VMM maps the PL011 for itself, prints through
@@ -327,7 +300,7 @@ fn drive_uart(
 ) -> Result<(), String> {
     let va = map_device(res, cfg.uart_base)?;
     crate::uart::init(va);
-    crate::uart::set_irq_handler(uart_irq(res, guest, cfg)?);
+    crate::uart::set_irq_handler(uart_irq(guest, cfg)?);
     guest
         .vm_mut()
         .route_notification_to_device(UART_BADGE, console)
@@ -361,9 +334,9 @@ fn map_device(res: &Res, paddr: u64) -> Result<usize, String> {
 
 /// Passthrough mode: the UART interrupt goes to the guest through
 /// `virq_handle_passthrough`.
-fn console_irq(res: &Res, guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
+fn console_irq(guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Result<(), String> {
     let intid = 32 + cfg.uart_spi;
-    let handler = uart_irq(res, guest, cfg)?;
+    let handler = uart_irq(guest, cfg)?;
     guest
         .virq_register_passthrough(0, intid, UART_CHANNEL, move |_| {
             if let Err(e) = handler.irq_handler_ack() {

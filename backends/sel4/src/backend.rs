@@ -576,6 +576,32 @@ impl Sel4Backend {
         (self.window.base(), self.window.size())
     }
 
+    /// Takes the `IRQHandler` of `intid` from `irq_control` into a new slot
+    /// and binds it to a notification minted with badge bit `bit`, so the
+    /// interrupt arrives as [`Event::Notification`] with that bit. Returns
+    /// the handler cap (acknowledge it with `IRQHandler_Ack`).
+    pub fn bind_irq(&mut self, irq_control: CPtr, intid: u32, bit: u64) -> sel4vm::Result<CPtr> {
+        let ntfn = self.mint_notification(bit)?;
+        let mut res = self.res.borrow_mut();
+        let slot = res.alloc_slot()?;
+        let path = res.path(slot);
+        let got = sel4_abi::cap::IrqControl::from_bits(irq_control.0).irq_control_get(
+            u64::from(intid),
+            CNode::from_bits(path.root),
+            path.index,
+            path.depth,
+        );
+        if let Err(e) = got {
+            res.free_slot(slot);
+            return Err(decode::kernel_error(e).into());
+        }
+        let handler = sel4_abi::cap::IrqHandler::from_bits(slot);
+        handler
+            .irq_handler_set_notification(Notification::from_bits(ntfn.0))
+            .map_err(decode::kernel_error)?;
+        Ok(CPtr(slot))
+    }
+
     /// Makes the EL1 physical timer the VMM's wake-up timer
     /// ([`Backend::set_wakeup`]): `handler` is the `IRQHandler` of INTID 30
     /// (PPI 30, from `IRQControl_Get`), already bound to the notification

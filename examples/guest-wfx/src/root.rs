@@ -10,8 +10,7 @@ use guest_support::vm::{
     kernel_gic_version, load_segments, qemu_virt_gic, resources, start_el1, ReportDevice,
 };
 use guest_support::{u64_at, Checks};
-use sel4_abi::cap::{IrqHandler, Notification};
-use sel4_abi::{init, CPtr};
+use sel4_abi::init;
 use sel4_rt::{println, BootInfo};
 use sel4vm::psci::{code, ret};
 use sel4vm::vgic::GicVersion;
@@ -71,9 +70,11 @@ fn run_vm(res: &Res, version: GicVersion, c: &mut Checks) -> Result<(), String> 
     }
     // The wake-up timer, as the Linux VMM sets it up: the EL1 physical
     // timer's interrupt bound to a notification bit of the VMM.
-    let handler = irq_notification(res, vm.backend_mut(), PTIMER_PPI, WAKEUP_BADGE)?;
-    vm.backend_mut()
-        .enable_wakeup_timer(CPtr(handler.bits()), WAKEUP_BADGE);
+    let b = vm.backend_mut();
+    let handler = b
+        .bind_irq(init::IRQ_CONTROL.cptr(), PTIMER_PPI, WAKEUP_BADGE)
+        .map_err(err("wake-up timer IRQ"))?;
+    b.enable_wakeup_timer(handler, WAKEUP_BADGE);
     vm.ram_register_at(RAM_BASE, RAM_SIZE, false)
         .map_err(err("RAM"))?;
     vm.create_vgic(layout).map_err(err("vGIC"))?;
@@ -332,32 +333,6 @@ fn sub(b: &VcpuStats, a: &VcpuStats) -> VcpuStats {
     d.maintenance = b.maintenance.saturating_sub(a.maintenance);
     d.wfi_sleeps = b.wfi_sleeps.saturating_sub(a.wfi_sleeps);
     d
-}
-
-/// IRQControl → IRQHandler for `intid` → notification badged with `bit`,
-/// bound to the VMM thread (as `root-task/src/vmm.rs` does).
-fn irq_notification(
-    res: &Res,
-    backend: &mut Sel4Backend,
-    intid: u32,
-    bit: u64,
-) -> Result<IrqHandler, String> {
-    let ntfn = backend
-        .mint_notification(bit)
-        .map_err(|e| format!("notification: {e}"))?;
-    let slot = res
-        .borrow_mut()
-        .objects
-        .alloc_slot()
-        .map_err(|e| format!("slot: {e}"))?;
-    init::IRQ_CONTROL
-        .irq_control_get(u64::from(intid), init::CNODE, slot, 64)
-        .map_err(|e| format!("IRQControl_Get({intid}): {e}"))?;
-    let handler = IrqHandler::from_bits(slot);
-    handler
-        .irq_handler_set_notification(Notification::from_bits(ntfn.0))
-        .map_err(|e| format!("IRQHandler_SetNotification: {e}"))?;
-    Ok(handler)
 }
 
 /// Maps an error to `what: error`.
