@@ -150,8 +150,14 @@ impl<B: Backend> Vm<B> {
     }
 
     /// The wake-up timer fired: wake every vCPU whose deadline has come.
+    /// The event itself is not trusted to mean "the armed deadline": an
+    /// interrupt can arrive late, after the deadline was moved, or early, if
+    /// a guest moved it. With a readable counter, what is due is decided
+    /// by the count; without one, by the armed deadline.
     pub(crate) fn wakeup_fired(&mut self) -> Result<()> {
-        if let Some(t) = self.run.wakeup_at.take() {
+        let armed = self.run.wakeup_at.take();
+        let due = self.backend.counter().or(armed);
+        if let Some(t) = due {
             for v in self.sleepers_due(t) {
                 self.wake(v)?;
             }

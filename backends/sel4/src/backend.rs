@@ -360,13 +360,9 @@ struct WakeupTimer {
 mod cntp {
     /// `CNTP_CTL_EL0.ENABLE`.
     pub const ENABLE: u64 = 1;
-    /// `CNTP_CTL_EL0.ISTATUS`: the deadline has passed.
-    pub const ISTATUS: u64 = 1 << 2;
-
-    /// Arms the timer at `cval` and returns `CNTP_CTL_EL0` as read back.
+    /// Arms the timer at `cval`.
     #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-    pub fn arm(cval: u64) -> u64 {
-        let ctl: u64;
+    pub fn arm(cval: u64) {
         // SAFETY: plain system-register accesses the kernel exports to
         // user level; they touch no memory.
         unsafe {
@@ -374,14 +370,11 @@ mod cntp {
                 "msr cntp_cval_el0, {cval}",
                 "msr cntp_ctl_el0, {en}",
                 "isb",
-                "mrs {ctl}, cntp_ctl_el0",
                 cval = in(reg) cval,
                 en = in(reg) ENABLE,
-                ctl = out(reg) ctl,
                 options(nostack, preserves_flags),
             );
         }
-        ctl
     }
 
     /// Disables the timer.
@@ -435,9 +428,7 @@ mod cntp {
     }
 
     #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
-    pub fn arm(_cval: u64) -> u64 {
-        0
-    }
+    pub fn arm(_cval: u64) {}
 
     #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
     pub fn disarm() {}
@@ -1158,13 +1149,17 @@ impl Backend for Sel4Backend {
     fn set_wakeup(&mut self, at: Option<u64>) -> Result<bool, BackendError> {
         let t = self.wakeup.as_mut().ok_or(BackendError::Unsupported)?;
         let past = match at {
+            // Compared with the count rather than read back from
+            // `CNTP_CTL_EL0.ISTATUS`, which was seen to report a future
+            // deadline as met under QEMU. A deadline that passes between the
+            // two fires at once as an interrupt.
+            Some(cval) if cval <= cntp::count() => {
+                cntp::disarm();
+                true
+            }
             Some(cval) => {
-                let past = cntp::arm(cval) & cntp::ISTATUS != 0;
-                if past {
-                    // The caller handles it now; no interrupt wanted.
-                    cntp::disarm();
-                }
-                past
+                cntp::arm(cval);
+                false
             }
             None => {
                 cntp::disarm();
