@@ -1,12 +1,14 @@
 //! Project commands. `cargo xtask <command>`:
 //!
-//! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere] [--console virtio|passthrough]`:
-//!   boot the Linux VMM (or an example) on QEMU.
+//! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere] [--console virtio|passthrough]
+//!   [--stats]`: boot the Linux VMM (or an example) on QEMU.
 //! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests;
 //!   `test system [NAME...]`: only the seL4 system tests.
-//! - `bench [ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run.
+//! - `bench [all|ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run;
+//!   `bench guest [RUNS] [--vcpus N] [--icount]`: the Linux guest under the VMM vs directly on QEMU (not in `all`).
 //! - `guest`: prepare the Linux guest (Image + initramfs) from Debian packages.
 
+mod bench_guest;
 mod deps;
 mod guest;
 mod kernel;
@@ -21,12 +23,19 @@ pub type Result<T, E = String> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
   run   [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]
-        [--console virtio|passthrough]                   boot the Linux VMM (or an example) on seL4/QEMU;
+        [--console virtio|passthrough] [--stats]         boot the Linux VMM (or an example) on seL4/QEMU;
                                                          guest console: virtio (hvc0, default) or the PL011
-                                                         passed through (ttyAMA0)
+                                                         passed through (ttyAMA0); --stats: the VMM prints
+                                                         `VMM: stats: <ms> ms, <n> exits` every ~2 s
   test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX)
   test  system [NAME...]                                   only the seL4 system tests (named ones, or all)
-  bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot (ratios vs an in-run baseline)
+  bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot, all (default: both;
+                                                         ratios vs an in-run baseline; RUNS default 3)
+  bench guest [RUNS] [--vcpus N] [--icount]                the Linux guest under the VMM vs booted directly:
+                                                         boot, idle CPU, workloads, exits/s, code size
+                                                         (RUNS >= 5, default 5; vCPUs 1 and 4 unless
+                                                         --vcpus; --icount: instruction-counted times;
+                                                         slow, so not part of `all`)
   guest                                                    prepare the Linux guest from Debian packages";
 
 fn main() -> ExitCode {
@@ -68,6 +77,8 @@ struct Opts {
     no_lint: bool,
     ram_anywhere: bool,
     console: Option<vmm::ConsoleMode>,
+    stats: bool,
+    icount: bool,
     positional: Vec<String>,
 }
 
@@ -97,6 +108,8 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
             "--host-only" => o.host_only = true,
             "--ram-anywhere" => o.ram_anywhere = true,
             "--no-lint" => o.no_lint = true,
+            "--stats" => o.stats = true,
+            "--icount" => o.icount = true,
             s if s.starts_with("--") => return Err(format!("unknown option `{s}`\n{USAGE}")),
             s => o.positional.push(s.to_string()),
         }
@@ -122,13 +135,19 @@ fn cmd_run(args: &[String]) -> Result<()> {
                 },
                 ram_anywhere: o.ram_anywhere,
                 console,
+                stats: o.stats,
             };
             vmm::run_interactive(&kernel, &opts)
         }
         Some(example) => {
-            if o.vcpus.is_some() || o.append.is_some() || o.ram_anywhere || o.console.is_some() {
+            if o.vcpus.is_some()
+                || o.append.is_some()
+                || o.ram_anywhere
+                || o.console.is_some()
+                || o.stats
+            {
                 return Err(
-                    "--vcpus, --append, --ram-anywhere and --console apply to the Linux VMM only"
+                    "--vcpus, --append, --ram-anywhere, --console and --stats apply to the Linux VMM only"
                         .into(),
                 );
             }
@@ -225,10 +244,14 @@ fn step(failed: &mut Vec<String>, name: &str, f: impl FnOnce() -> Result<()>) {
 fn cmd_bench(args: &[String]) -> Result<()> {
     let o = parse_opts(args)?;
     let which = o.positional.first().map(String::as_str).unwrap_or("all");
+    if which != "guest" && (o.icount || o.vcpus.is_some()) {
+        return Err("--icount and --vcpus apply to `bench guest` only".into());
+    }
     let runs = match o.positional.get(1) {
         Some(n) => n
             .parse()
             .map_err(|_| format!("bench: `{n}` is not a number of runs"))?,
+        None if which == "guest" => bench_guest::MIN_RUNS,
         None => 3,
     };
     let ram_touch = || target::cargo(&["bench", "-p", "sel4vm", "--bench", "ram_touch"]);
@@ -249,8 +272,16 @@ fn cmd_bench(args: &[String]) -> Result<()> {
         }
         "ram_touch" => ram_touch(),
         "boot" => boot(),
+        "guest" => {
+            deps::ensure_target_tools()?;
+            let vcpus = match o.vcpus {
+                Some(n) => vec![n],
+                None => bench_guest::DEFAULT_VCPUS.to_vec(),
+            };
+            bench_guest::bench_guest(&kernel::require()?, runs, &vcpus, o.icount)
+        }
         other => Err(format!(
-            "unknown benchmark `{other}` (known: ram_touch, boot)"
+            "unknown benchmark `{other}` (known: all, ram_touch, boot, guest)"
         )),
     }
 }
@@ -279,5 +310,22 @@ mod tests {
         assert!(parse(&["--console"]).is_err_and(|e| e.contains("needs a value")));
         assert!(parse(&["--console", "serial"]).is_err());
         assert!(USAGE.contains("--console virtio|passthrough"));
+    }
+
+    #[test]
+    fn stats_and_bench_guest_options() {
+        let o = parse(&["--stats", "--vcpus", "4"]).unwrap();
+        assert!(o.stats && !o.icount);
+        assert_eq!(o.vcpus, Some(4));
+        let o = parse(&["guest", "7", "--icount"]).unwrap();
+        assert!(o.icount && !o.stats);
+        assert_eq!(o.positional, ["guest", "7"]);
+        assert!(!parse(&[]).unwrap().stats);
+        assert!(USAGE.contains("bench guest [RUNS] [--vcpus N] [--icount]"));
+        assert!(USAGE.contains("not part of `all`"));
+        // Refused before anything is built or booted.
+        let bench = |a: &[&str]| cmd_bench(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(bench(&["boot", "--icount"]).is_err_and(|e| e.contains("bench guest")));
+        assert!(bench(&["nosuch"]).is_err_and(|e| e.contains("guest")));
     }
 }

@@ -145,6 +145,16 @@ impl Session {
         }
     }
 
+    /// QEMU's process id (the benchmark reads `/proc/<pid>/stat`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// From now on, `expect` gives up `limit` from now.
+    pub fn set_limit(&mut self, limit: Duration) {
+        self.deadline = Instant::now() + limit;
+    }
+
     pub fn send(&mut self, text: &str) -> Result<()> {
         let stdin = self.stdin.as_mut().ok_or("QEMU stdin closed")?;
         stdin

@@ -60,6 +60,74 @@ const fn step(expect: &'static str, send: Option<&'static str>) -> Step {
     Step { expect, send }
 }
 
+/// An idle guest at its shell for at least 6 s with `--stats`, then power-off.
+const LINUX_IDLE: &[Step] = &[
+    step("GUEST-BOOTED: ", None),
+    step("cpus=1", None),
+    step("VMM: stats: ", None),
+    step("VMM: stats: ", None),
+    step("VMM: stats: ", None),
+    step("VMM: stats: ", None),
+    step("VMM: stats: ", Some("poweroff -f\n")),
+    step("VMM: guest powered off", None),
+    step("VMM: exit statistics: ", None),
+];
+
+/// Checks run on a test's whole serial log after its steps passed, and
+/// whether its VMM prints statistics (`--stats`).
+struct PostCheck {
+    name: &'static str,
+    stats: bool,
+    check: fn(&str) -> Result<(), String>,
+}
+
+const POST_CHECKS: &[PostCheck] = &[PostCheck {
+    name: "linux-idle",
+    stats: true,
+    check: idle_exit_rate,
+}];
+
+/// Most exits per second an idle guest may cause.
+const IDLE_EXITS_PER_S: f64 = 100.0;
+
+/// `(uptime ms, exits)` of each `VMM: stats: <ms> ms, <exits> exits` line.
+fn stats_lines(log: &str) -> Vec<(u64, u64)> {
+    log.lines()
+        .filter_map(|l| {
+            let rest = &l[l.find("VMM: stats: ")? + "VMM: stats: ".len()..];
+            let (ms, rest) = rest.split_once(" ms, ")?;
+            let exits = rest.split_once(" exits")?.0;
+            Some((ms.trim().parse().ok()?, exits.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// From the first statistics line after the shell came up, over at least
+/// 5 s: at most [`IDLE_EXITS_PER_S`] exits per second.
+fn idle_exit_rate(log: &str) -> Result<(), String> {
+    let booted = log.find("cpus=").ok_or("no GUEST-BOOTED line in the log")?;
+    let lines = stats_lines(&log[booted..]);
+    let (&(t0, e0), &(t1, e1)) = (
+        lines.first().ok_or("no statistics line after boot")?,
+        lines.last().ok_or("no statistics line after boot")?,
+    );
+    let secs = t1.saturating_sub(t0) as f64 / 1000.0;
+    if secs < 5.0 {
+        return Err(format!("statistics cover only {secs:.1} s of idle time"));
+    }
+    let rate = e1.saturating_sub(e0) as f64 / secs;
+    println!(
+        "  linux-idle: {} exits in {secs:.1} s idle = {rate:.1} exits/s",
+        e1 - e0
+    );
+    if rate > IDLE_EXITS_PER_S {
+        return Err(format!(
+            "idle guest made {rate:.1} exits/s (at most {IDLE_EXITS_PER_S} allowed)"
+        ));
+    }
+    Ok(())
+}
+
 /// Boot, compute in the shell, power off.
 const LINUX_BASIC: &[Step] = &[
     step("GUEST-BOOTED: ", None),
@@ -206,6 +274,27 @@ const TESTS: &[SystemTest] = &[
         guest: None,
         allow: &[],
     },
+    // Idle vCPUs (two vCPUs on one core): an SGI wakes a vCPU asleep in WFI
+    // with no deadline; a vCPU asleep in WFI on a far deadline leaves the core
+    // to a busy one and is woken by the VMM's wake-up timer (EL1 physical
+    // timer); a vCPU waiting in WFE for a spinlock does not stall its owner.
+    // The root task checks the VMM's exit statistics per phase.
+    SystemTest {
+        name: "guest-wfx",
+        root_task: "guest-wfx",
+        steps: &[
+            step("Booting all finished, dropped to user space", None),
+            step("guest-wfx: run returned Stopped", None),
+            step("guest-wfx: [ipi] ", None),
+            step("guest-wfx: [busy] ", None),
+            step("guest-wfx: [timer] ", None),
+            step("guest-wfx: [lock] ", None),
+            step("guest-wfx: all checks passed", None),
+        ],
+        limit: Duration::from_secs(120),
+        guest: None,
+        allow: &[],
+    },
     SystemTest {
         name: "linux",
         root_task: "vmm",
@@ -236,6 +325,19 @@ const TESTS: &[SystemTest] = &[
         name: "linux-virtio-console",
         root_task: "vmm",
         steps: LINUX_VIRTIO_CONSOLE,
+        limit: Duration::from_secs(180),
+        guest: Some(GuestSetup {
+            vcpus: 1,
+            ram_anywhere: false,
+            console: ConsoleMode::Virtio,
+            expects_vmm_error: false,
+        }),
+        allow: &[],
+    },
+    SystemTest {
+        name: "linux-idle",
+        root_task: "vmm",
+        steps: LINUX_IDLE,
         limit: Duration::from_secs(180),
         guest: Some(GuestSetup {
             vcpus: 1,
@@ -300,6 +402,7 @@ const TESTS: &[SystemTest] = &[
 ];
 
 fn run_one(kernel: &KernelInstall, t: &SystemTest) -> Result<(), String> {
+    let post = POST_CHECKS.iter().find(|p| p.name == t.name);
     let app = target::build_root_task(t.root_task)?;
     let image = target::pack_image(kernel, &app, t.root_task)?;
     let (mut s, forbidden) = match &t.guest {
@@ -315,6 +418,7 @@ fn run_one(kernel: &KernelInstall, t: &SystemTest) -> Result<(), String> {
             let opts = crate::vmm::GuestOpts {
                 vcpus: g.vcpus,
                 ram_anywhere: g.ram_anywhere,
+                stats: post.is_some_and(|p| p.stats),
                 ..crate::vmm::GuestOpts::with_console(g.console)
             };
             let extra = crate::vmm::qemu_args(&opts)?;
@@ -354,6 +458,9 @@ fn run_one(kernel: &KernelInstall, t: &SystemTest) -> Result<(), String> {
         .join(format!("{}.log", t.name));
     let _ = std::fs::create_dir_all(log.parent().unwrap());
     let _ = std::fs::write(&log, &output);
+    if let (Ok(()), Some(p)) = (&verdict, post) {
+        verdict = (p.check)(&output);
+    }
     verdict.map_err(|e| {
         let tail: String = tail_lines(&output, 30);
         format!("{e} (serial log: {})\n{tail}", log.display())
@@ -395,4 +502,23 @@ pub fn run_matching(kernel: &KernelInstall, names: &[String]) -> (usize, Vec<Str
         }
     }
     (passed, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_rate_is_computed_from_the_stats_lines_after_boot() {
+        let log = "VMM: stats: 2000 ms, 9000 exits\nGUEST-BOOTED: x cpus=1\n\
+                   VMM: stats: 4000 ms, 10000 exits, 5 kernel calls\n\
+                   VMM: stats: 6000 ms, 10100 exits\nVMM: stats: 10000 ms, 10300 exits\n";
+        assert_eq!(stats_lines(log).len(), 4);
+        assert!(idle_exit_rate(log).is_ok());
+        let busy = log.replace("10300 exits", "12000 exits");
+        assert!(idle_exit_rate(&busy).unwrap_err().contains("exits/s"));
+        let short = "cpus=1\nVMM: stats: 4000 ms, 1 exits\nVMM: stats: 6000 ms, 2 exits\n";
+        assert!(idle_exit_rate(short).unwrap_err().contains("only 2.0 s"));
+        assert!(idle_exit_rate("no boot").is_err());
+    }
 }

@@ -55,6 +55,8 @@ pub struct GuestOpts {
     pub ram_anywhere: bool,
     /// The guest's console; `cmdline` must name the matching device.
     pub console: ConsoleMode,
+    /// Ask the VMM to print run statistics periodically (`--stats`).
+    pub stats: bool,
 }
 
 impl GuestOpts {
@@ -65,6 +67,7 @@ impl GuestOpts {
             cmdline: default_cmdline(console).into(),
             ram_anywhere: false,
             console,
+            stats: false,
         }
     }
 }
@@ -101,6 +104,7 @@ pub fn qemu_args(opts: &GuestOpts) -> Result<Vec<String>> {
     .map_err(|e| format!("guest layout: {e}"))?;
     params.ram_anywhere = opts.ram_anywhere;
     params.console = opts.console;
+    params.stats = opts.stats;
     let dir = target::target_dir().join("vmm");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let block = params.encode();
@@ -138,17 +142,35 @@ pub fn run_interactive(kernel: &KernelInstall, opts: &GuestOpts) -> Result<()> {
     crate::qemu::run_interactive_with(kernel, &image, &extra)
 }
 
-/// Direct boot of the same guest on QEMU (no seL4), for the benchmark. QEMU gives it no
+/// Direct boot of the same guest on QEMU (no seL4), for the benchmarks. QEMU gives it no
 /// virtio console, so its command line is [`CMDLINE_PASSTHROUGH`] (the guest's console is QEMU's
-/// PL011).
-fn direct_args(kernel: &KernelInstall, cmdline: &str) -> Result<Vec<String>> {
+/// PL011). With `vcpus > 1` QEMU gets `-smp N -accel tcg,thread=single`: its vCPUs take turns on
+/// one host thread, as the VMM's take turns on seL4's one core.
+pub(crate) fn direct_args(
+    kernel: &KernelInstall,
+    cmdline: &str,
+    vcpus: u32,
+) -> Result<Vec<String>> {
     let g = guest::prepare()?;
     let mut a = kernel.qemu_args();
+    if vcpus > 1 {
+        a.extend(smp_args(vcpus));
+    }
     a.extend(["-nographic".into(), "-kernel".into()]);
     a.push(g.image.display().to_string());
     a.extend(["-initrd".into(), g.initramfs.display().to_string()]);
     a.extend(["-append".into(), cmdline.to_string()]);
     Ok(a)
+}
+
+/// QEMU arguments for `vcpus` guest CPUs serialised on one host thread.
+fn smp_args(vcpus: u32) -> [String; 4] {
+    [
+        "-smp".into(),
+        vcpus.to_string(),
+        "-accel".into(),
+        "tcg,thread=single".into(),
+    ]
 }
 
 /// Seconds from QEMU start to `GUEST-BOOTED`.
@@ -172,7 +194,7 @@ fn time_to_boot(mut s: Session, start: Instant) -> Result<f64> {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
     if n % 2 == 1 {
@@ -189,7 +211,7 @@ pub fn bench_boot(kernel: &KernelInstall, runs: usize) -> Result<()> {
     let extra = qemu_args(&opts)?;
     let app = target::build_root_task("vmm")?;
     let image = target::pack_image(kernel, &app, "vmm")?;
-    let direct = direct_args(kernel, CMDLINE_PASSTHROUGH)?;
+    let direct = direct_args(kernel, CMDLINE_PASSTHROUGH, 1)?;
     let limit = Duration::from_secs(120);
     let (mut vmm, mut dir) = (Vec::new(), Vec::new());
     println!("bench boot: {runs} runs each, alternating (VMM first)");
@@ -236,5 +258,11 @@ mod tests {
         // earlycon names the UART the VMM emulates.
         assert!(CMDLINE_VIRTIO.starts_with("console=hvc0 "));
         assert!(CMDLINE_VIRTIO.ends_with(&format!("earlycon=pl011,{:#010x}", virt::UART)));
+        assert!(!d.stats);
+    }
+
+    #[test]
+    fn direct_smp_is_single_threaded() {
+        assert_eq!(smp_args(4).join(" "), "-smp 4 -accel tcg,thread=single");
     }
 }
