@@ -136,7 +136,14 @@ struct Config {
 }
 
 /// `cargo xtask bench guest`.
-pub fn bench_guest(kernel: &KernelInstall, runs: usize, vcpus: &[u32], icount: bool) -> Result<()> {
+/// `append` goes on both sides' kernel command lines (e.g. `quiet`).
+pub fn bench_guest(
+    kernel: &KernelInstall,
+    runs: usize,
+    vcpus: &[u32],
+    icount: bool,
+    append: Option<&str>,
+) -> Result<()> {
     if runs < MIN_RUNS {
         return Err(format!(
             "bench guest: at least {MIN_RUNS} runs of each side (got {runs})"
@@ -152,14 +159,21 @@ pub fn bench_guest(kernel: &KernelInstall, runs: usize, vcpus: &[u32], icount: b
     };
     let mut configs = Vec::new();
     for &n in vcpus {
+        let with = |base: &str| match append {
+            Some(a) => format!("{base} {a}"),
+            None => base.to_string(),
+        };
+        let defaults = GuestOpts::default();
         let opts = GuestOpts {
             vcpus: n,
             stats: true,
-            ..GuestOpts::default()
+            cmdline: with(&defaults.cmdline),
+            ..defaults
         };
         let mut vmm_args = vmm::qemu_args(&opts)?;
         vmm_args.extend(extra.iter().cloned());
-        let mut direct_args = vmm::direct_args(kernel, vmm::CMDLINE_PASSTHROUGH, n)?;
+        let direct_cmdline = with(vmm::CMDLINE_PASSTHROUGH);
+        let mut direct_args = vmm::direct_args(kernel, &direct_cmdline, n)?;
         direct_args.extend(extra.iter().cloned());
         configs.push(Config {
             vcpus: n,

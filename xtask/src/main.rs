@@ -31,7 +31,7 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
   test  system [NAME...]                                   only the seL4 system tests (named ones, or all)
   bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot, all (default: both;
                                                          ratios vs an in-run baseline; RUNS default 3)
-  bench guest [RUNS] [--vcpus N] [--icount]                the Linux guest under the VMM vs booted directly:
+  bench guest [RUNS] [--vcpus N] [--icount] [--append A]              the Linux guest under the VMM vs booted directly:
                                                          boot, idle CPU, workloads, exits/s, code size
                                                          (RUNS >= 5, default 5; vCPUs 1 and 4 unless
                                                          --vcpus; --icount: instruction-counted times;
@@ -278,7 +278,13 @@ fn cmd_bench(args: &[String]) -> Result<()> {
                 Some(n) => vec![n],
                 None => bench_guest::DEFAULT_VCPUS.to_vec(),
             };
-            bench_guest::bench_guest(&kernel::require()?, runs, &vcpus, o.icount)
+            bench_guest::bench_guest(
+                &kernel::require()?,
+                runs,
+                &vcpus,
+                o.icount,
+                o.append.as_deref(),
+            )
         }
         other => Err(format!(
             "unknown benchmark `{other}` (known: all, ram_touch, boot, guest)"
