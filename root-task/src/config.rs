@@ -52,6 +52,9 @@ pub enum DeviceKind {
     VirtioConsole,
     /// Transmit-only PL011 for `earlycon` before the virtio modules load.
     EarlyUart,
+    /// virtio-blk over virtio-mmio (`/dev/vda`), backed by the disk the
+    /// VMM drives.
+    VirtioBlock,
 }
 
 /// One emulated device of the guest.
@@ -200,6 +203,8 @@ pub struct VmmConfig {
     pub cmdline: String,
     /// Size of the initrd in bytes (0: none); sets the `chosen` range.
     pub initrd_size: u64,
+    /// The guest gets a virtio-blk disk (the VMM found a backend for it).
+    pub disk: bool,
 }
 
 /// Why a configuration cannot be used.
@@ -328,6 +333,7 @@ impl VmmConfig {
             psci: PsciMethod::Smc,
             cmdline: String::from(cmdline),
             initrd_size,
+            disk: false,
         }
     }
 
@@ -397,25 +403,34 @@ impl VmmConfig {
     /// The emulated devices, in the [`DEVICE_WINDOW`] (the early UART sits
     /// at the PL011's own address, which the guest otherwise lacks).
     pub fn devices(&self) -> Vec<EmulatedDevice> {
-        match self.console {
-            ConsoleMode::Passthrough => Vec::new(),
-            ConsoleMode::Virtio => vec![
-                EmulatedDevice {
-                    name: "earlycon",
-                    kind: DeviceKind::EarlyUart,
-                    base: self.uart_base,
-                    size: PAGE,
-                    spi: None,
-                },
-                EmulatedDevice {
-                    name: "virtio-console",
-                    kind: DeviceKind::VirtioConsole,
-                    base: DEVICE_WINDOW,
-                    size: PAGE,
-                    spi: Some(DEVICE_SPI_BASE),
-                },
-            ],
+        let mut v = Vec::new();
+        let mut next = DEVICE_WINDOW;
+        let mut spi = DEVICE_SPI_BASE;
+        let mut add = |v: &mut Vec<EmulatedDevice>, name, kind| {
+            v.push(EmulatedDevice {
+                name,
+                kind,
+                base: next,
+                size: PAGE,
+                spi: Some(spi),
+            });
+            next += PAGE;
+            spi += 1;
+        };
+        if self.console == ConsoleMode::Virtio {
+            v.push(EmulatedDevice {
+                name: "earlycon",
+                kind: DeviceKind::EarlyUart,
+                base: self.uart_base,
+                size: PAGE,
+                spi: None,
+            });
+            add(&mut v, "virtio-console", DeviceKind::VirtioConsole);
         }
+        if self.disk {
+            add(&mut v, "virtio-blk", DeviceKind::VirtioBlock);
+        }
+        v
     }
 
     /// The guest's physical address map.

@@ -147,7 +147,7 @@ fn build(cfg: &VmmConfig, layout: &Layout) -> DtbWriter {
     // The early UART is left out on purpose: it only serves `earlycon`,
     // and a pl011 node would bind the full driver to a transmit-only model.
     for d in cfg.devices() {
-        if d.kind != DeviceKind::VirtioConsole {
+        if d.kind == DeviceKind::EarlyUart {
             continue;
         }
         f.begin_node(&format!("virtio_mmio@{:x}", d.base));

@@ -12,6 +12,7 @@ pub mod bootparams;
 pub mod config;
 pub mod console;
 pub mod devicetree;
+pub mod disk;
 mod dtb;
 pub mod realise;
 

@@ -8,6 +8,8 @@
 extern crate alloc;
 
 #[cfg(target_os = "none")]
+mod dma;
+#[cfg(target_os = "none")]
 mod uart;
 #[cfg(target_os = "none")]
 mod vmm;

@@ -16,15 +16,19 @@ use sel4_rt::objects::ObjectAllocator;
 use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_DEVICE, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::{println, BootInfo, RootKernel};
 use sel4vm::{DeviceId, ExitReason, FaultResult, Vm, VmConfig, LARGE_PAGE_SIZE};
+use sel4vm_devices::block::{Block, BlockBackend, BlockInfo, BlockOp, Submitted};
 use sel4vm_devices::console::Console;
 use sel4vm_devices::pl011::Pl011;
 use sel4vm_devices::virtio::mmio::VirtioMmio;
 use sel4vm_root_task::bootparams::{BootParams, PARAMS_ADDR, PARAMS_MAX};
 use sel4vm_root_task::config::{DeviceKind, KernelHeader, RamBacking, PAGE};
 use sel4vm_root_task::devicetree::device_tree;
+use sel4vm_root_task::disk::{probe, DiskStats, VirtioBlkDisk};
 use sel4vm_root_task::realise::realise;
 use sel4vm_root_task::{ConsoleMode, GicVersion, VmmConfig};
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 
+use crate::dma::DmaHal;
 use crate::uart::GuestSide;
 use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
 
@@ -38,6 +42,15 @@ const UART_CHANNEL: u32 = 1;
 const UART_BADGE: u64 = 1 << UART_CHANNEL;
 /// Notification badge bit of the wake-up timer's interrupt.
 const WAKEUP_BADGE: u64 = 1 << 2;
+/// Notification badge bit of the disk's (QEMU virtio-blk-device) interrupt.
+const DISK_BADGE: u64 = 1 << 3;
+/// QEMU `virt`: 32 virtio-mmio slots of 0x200 bytes from here, SPI 16 + slot.
+const VIRTIO_MMIO_BASE: u64 = 0x0a00_0000;
+const VIRTIO_MMIO_SLOTS: usize = 32;
+const VIRTIO_MMIO_STRIDE: usize = 0x200;
+const VIRTIO_MMIO_SPI: u32 = 16;
+/// 2 MiB frames of DMA memory for the disk's buffers (8 x 1 MiB + rings).
+const DMA_FRAMES: usize = 5;
 /// INTID of the EL1 physical timer (PPI 30), the VMM's wake-up timer.
 const PTIMER_INTID: u32 = sel4vm::vtimer::PTIMER_PPI;
 
@@ -103,7 +116,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     } else {
         GicVersion::V2
     };
-    let cfg = params.config(gic);
+    let mut cfg = params.config(gic);
     let khdr = KernelHeader::parse(&kernel[..kernel.len().min(4096)], kernel.len() as u64)
         .map_err(|e| format!("guest kernel: {e}"))?;
     let layout = cfg
@@ -122,6 +135,10 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         },
         cfg.cmdline
     );
+
+    // ---- the disk QEMU offers, if any ----
+    let disk = open_disk(&res)?;
+    cfg.disk = disk.is_some();
 
     // ---- the VM ----
     let window = cfg.ram_size + 4 * LARGE_PAGE_SIZE;
@@ -167,11 +184,38 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     guest
         .virq_controller_init(0)
         .map_err(|e| format!("virq_controller_init: {e}"))?;
+    let mut disk = match disk {
+        Some((d, slot)) => {
+            let intid = 32 + VIRTIO_MMIO_SPI + slot as u32;
+            let h = guest
+                .vm_mut()
+                .backend_mut()
+                .bind_irq(init::IRQ_CONTROL.cptr(), intid, DISK_BADGE)
+                .map_err(|e| format!("disk IRQ {intid}: {e}"))?;
+            Some(Sel4Disk {
+                inner: d,
+                irq: IrqHandler::from_bits(h.0),
+                stats: Rc::new(core::cell::Cell::new(DiskStats::default())),
+            })
+        }
+        None => None,
+    };
+    let disk_stats = disk.as_ref().map(|d| d.stats.clone());
     // RAM, passthrough frames, devices: all from the plan.
     let built = realise(guest.vm_mut(), &cfg, |d| match d.kind {
         DeviceKind::EarlyUart => Box::new(Pl011::new(GuestSide)),
         DeviceKind::VirtioConsole => Box::new(VirtioMmio::new(Console::new(GuestSide))),
+        DeviceKind::VirtioBlock => Box::new(VirtioMmio::new(Block::new(
+            disk.take().expect("one disk in the plan"),
+            "sel4vm-disk",
+        ))),
     })?;
+    if let Some(id) = built.device("virtio-blk") {
+        guest
+            .vm_mut()
+            .route_notification_to_device(DISK_BADGE, id)
+            .map_err(|e| format!("disk notification route: {e}"))?;
+    }
     match cfg.console {
         ConsoleMode::Passthrough => console_irq(&mut guest, &cfg)?,
         ConsoleMode::Virtio => {
@@ -247,6 +291,9 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
             ExitReason::SystemOff { .. } => {
                 println!("VMM: guest powered off");
                 println!("VMM: exit statistics: {}", guest.vm().stats());
+                if let Some(s) = &disk_stats {
+                    print_disk_stats(s.get());
+                }
                 return Ok(());
             }
             other => {
@@ -259,6 +306,106 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
                 return Ok(());
             }
         }
+    }
+}
+
+fn print_disk_stats(s: DiskStats) {
+    println!(
+        "VMM: disk: {} reads, {} writes, {} flushes, {} errors, {} interrupts, {} quiesced",
+        s.reads, s.writes, s.flushes, s.errors, s.interrupts, s.quiesced
+    );
+}
+
+type DiskDriver = VirtioBlkDisk<DmaHal, MmioTransport<'static>>;
+
+/// Maps QEMU's virtio-mmio slots, finds a block device and starts a
+/// driver for it (with the DMA pool); `None` when QEMU has no disk.
+fn open_disk(res: &Res) -> Result<Option<(DiskDriver, usize)>, String> {
+    let pages = (VIRTIO_MMIO_SLOTS * VIRTIO_MMIO_STRIDE) as u64 / PAGE;
+    let mut va = 0;
+    for i in 0..pages {
+        let v = map_device(res, VIRTIO_MMIO_BASE + i * PAGE)?;
+        if i == 0 {
+            va = v;
+        } else if v != va + (i * PAGE) as usize {
+            return Err("virtio-mmio slots: pages not contiguous in the VMM".into());
+        }
+    }
+    // SAFETY: [va, va + 16 KiB) maps the slots' registers uncached; reads
+    // of magic, version and device ID have no side effects.
+    let read32 = |off: usize| unsafe { ((va + off) as *const u32).read_volatile() };
+    let found = probe(VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_STRIDE, read32, 2);
+    let Some(&slot) = found.first() else {
+        println!("VMM: no virtio-blk device on the board: the guest gets no disk");
+        return Ok(None);
+    };
+    if found.len() > 1 {
+        println!(
+            "VMM: {} disks found; using the one in slot {slot}",
+            found.len()
+        );
+    }
+    crate::dma::init(&mut res.borrow_mut(), DMA_FRAMES)?;
+    let hdr = va + slot * VIRTIO_MMIO_STRIDE;
+    // SAFETY: the slot's 0x200 bytes are mapped for the program's life and
+    // only this transport touches them.
+    let transport = unsafe {
+        MmioTransport::new(
+            core::ptr::NonNull::new(hdr as *mut VirtIOHeader).ok_or("null slot")?,
+            VIRTIO_MMIO_STRIDE,
+        )
+    }
+    .map_err(|e| format!("virtio-mmio slot {slot}: {e}"))?;
+    let version = transport.version();
+    let d = DiskDriver::new(transport).map_err(|e| format!("disk in slot {slot}: {e}"))?;
+    let i = d.info();
+    println!(
+        "VMM: disk: slot {slot} ({version:?} virtio-mmio), {} MiB{}{}",
+        i.capacity / 2048,
+        if i.read_only { ", read-only" } else { "" },
+        if i.flush { ", write cache (flush)" } else { "" },
+    );
+    Ok(Some((d, slot)))
+}
+
+/// The disk driver plus its seL4 interrupt: acknowledged once the device's
+/// own interrupt status was cleared.
+struct Sel4Disk {
+    inner: DiskDriver,
+    irq: IrqHandler,
+    stats: Rc<core::cell::Cell<DiskStats>>,
+}
+
+impl BlockBackend for Sel4Disk {
+    fn info(&self) -> BlockInfo {
+        self.inner.info()
+    }
+    fn submit(
+        &mut self,
+        tag: u32,
+        op: BlockOp,
+        fill: &mut dyn FnMut(&mut [u8]) -> bool,
+    ) -> Submitted {
+        self.inner.submit(tag, op, fill)
+    }
+    fn complete(&mut self, done: &mut dyn FnMut(u32, bool, &[u8])) {
+        let before = self.inner.stats().interrupts;
+        self.inner.complete(done);
+        let s = self.inner.stats();
+        if s.interrupts != before {
+            if let Err(e) = self.irq.irq_handler_ack() {
+                println!("VMM: disk IRQHandler_Ack: {e}");
+            }
+        }
+        self.stats.set(s);
+    }
+    fn quiesce(&mut self) {
+        self.inner.quiesce();
+        // Its interrupt status was cleared: let the next one through.
+        if let Err(e) = self.irq.irq_handler_ack() {
+            println!("VMM: disk IRQHandler_Ack: {e}");
+        }
+        self.stats.set(self.inner.stats());
     }
 }
 

@@ -1,7 +1,7 @@
 //! Project commands. `cargo xtask <command>`:
 //!
 //! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere] [--console virtio|passthrough]
-//!   [--stats]`: boot the Linux VMM (or an example) on QEMU.
+//!   [--stats] [--disk FILE[,ro]]`: boot the Linux VMM (or an example) on QEMU.
 //! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests;
 //!   `test system [NAME...]`: only the seL4 system tests.
 //! - `bench [all|ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run;
@@ -14,6 +14,7 @@ mod guest;
 mod kernel;
 mod qemu;
 mod systest;
+mod systest_disk;
 mod target;
 mod vmm;
 
@@ -27,6 +28,8 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
                                                          guest console: virtio (hvc0, default) or the PL011
                                                          passed through (ttyAMA0); --stats: the VMM prints
                                                          `VMM: stats: <ms> ms, <n> exits` every ~2 s
+        [--disk FILE[,ro]]                               the guest's /dev/vda: a raw image (default: a
+                                                         64 MiB scratch disk under target/vmm/)
   test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX)
   test  system [NAME...]                                   only the seL4 system tests (named ones, or all)
   bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot, all (default: both;
@@ -78,6 +81,7 @@ struct Opts {
     ram_anywhere: bool,
     console: Option<vmm::ConsoleMode>,
     stats: bool,
+    disk: Option<vmm::Disk>,
     icount: bool,
     positional: Vec<String>,
 }
@@ -109,6 +113,7 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
             "--ram-anywhere" => o.ram_anywhere = true,
             "--no-lint" => o.no_lint = true,
             "--stats" => o.stats = true,
+            "--disk" => o.disk = Some(vmm::Disk::parse(&value("--disk")?)?),
             "--icount" => o.icount = true,
             s if s.starts_with("--") => return Err(format!("unknown option `{s}`\n{USAGE}")),
             s => o.positional.push(s.to_string()),
@@ -136,6 +141,10 @@ fn cmd_run(args: &[String]) -> Result<()> {
                 ram_anywhere: o.ram_anywhere,
                 console,
                 stats: o.stats,
+                disk: Some(match o.disk {
+                    Some(d) => d,
+                    None => vmm::Disk::scratch()?,
+                }),
             };
             vmm::run_interactive(&kernel, &opts)
         }
@@ -145,9 +154,10 @@ fn cmd_run(args: &[String]) -> Result<()> {
                 || o.ram_anywhere
                 || o.console.is_some()
                 || o.stats
+                || o.disk.is_some()
             {
                 return Err(
-                    "--vcpus, --append, --ram-anywhere, --console and --stats apply to the Linux VMM only"
+                    "--vcpus, --append, --ram-anywhere, --console, --stats and --disk apply to the Linux VMM only"
                         .into(),
                 );
             }

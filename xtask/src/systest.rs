@@ -475,7 +475,7 @@ fn tail_lines(s: &str, n: usize) -> String {
 /// Runs every system test; returns the number passed and the names failed.
 /// Number of system tests (all need a kernel).
 pub fn count() -> usize {
-    TESTS.len()
+    TESTS.len() + crate::systest_disk::TESTS.len()
 }
 
 pub fn run_all(kernel: &KernelInstall) -> (usize, Vec<String>) {
@@ -486,20 +486,22 @@ pub fn run_all(kernel: &KernelInstall) -> (usize, Vec<String>) {
 pub fn run_matching(kernel: &KernelInstall, names: &[String]) -> (usize, Vec<String>) {
     let mut passed = 0;
     let mut failed = Vec::new();
-    for t in TESTS
-        .iter()
-        .filter(|t| names.is_empty() || names.iter().any(|n| n == t.name))
-    {
-        match run_one(kernel, t) {
-            Ok(()) => {
-                println!("system test {} ... ok", t.name);
-                passed += 1;
-            }
-            Err(e) => {
-                println!("system test {} ... FAILED: {e}", t.name);
-                failed.push(t.name.to_string());
-            }
+    let wanted = |name: &str| names.is_empty() || names.iter().any(|n| n == name);
+    let mut report = |name: &str, r: Result<(), String>| match r {
+        Ok(()) => {
+            println!("system test {name} ... ok");
+            passed += 1;
         }
+        Err(e) => {
+            println!("system test {name} ... FAILED: {e}");
+            failed.push(name.to_string());
+        }
+    };
+    for t in TESTS.iter().filter(|t| wanted(t.name)) {
+        report(t.name, run_one(kernel, t));
+    }
+    for (name, f) in crate::systest_disk::TESTS.iter().filter(|t| wanted(t.0)) {
+        report(name, f(kernel));
     }
     (passed, failed)
 }

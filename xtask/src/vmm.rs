@@ -57,6 +57,98 @@ pub struct GuestOpts {
     pub console: ConsoleMode,
     /// Ask the VMM to print run statistics periodically (`--stats`).
     pub stats: bool,
+    /// The disk QEMU offers (the VMM drives it and gives the guest `/dev/vda`).
+    pub disk: Option<Disk>,
+}
+
+/// A disk image for the guest: `--disk FILE[,ro]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disk {
+    pub path: PathBuf,
+    pub read_only: bool,
+}
+
+/// Size of the scratch disk plain `cargo xtask run` attaches.
+pub const SCRATCH_DISK_BYTES: u64 = 64 << 20;
+
+impl Disk {
+    /// Parses `FILE` or `FILE,ro`.
+    pub fn parse(s: &str) -> Result<Disk> {
+        let (path, read_only) = match s.strip_suffix(",ro") {
+            Some(p) => (p, true),
+            None => (s, false),
+        };
+        if path.is_empty() {
+            return Err("--disk: no file given (--disk FILE[,ro])".into());
+        }
+        Ok(Disk {
+            path: path.into(),
+            read_only,
+        })
+    }
+
+    /// Checks before boot that the image exists, is a file of whole
+    /// sectors, and can be opened as asked (read-write unless `ro`).
+    pub fn check(&self) -> Result<()> {
+        let p = self.path.display();
+        let meta = std::fs::metadata(&self.path).map_err(|e| format!("--disk {p}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("--disk {p}: not a regular file"));
+        }
+        if meta.len() < 512 || meta.len() % 512 != 0 {
+            return Err(format!(
+                "--disk {p}: {} bytes is not a whole number of 512-byte sectors",
+                meta.len()
+            ));
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(!self.read_only)
+            .open(&self.path)
+            .map_err(|e| {
+                let how = if self.read_only {
+                    "reading"
+                } else {
+                    "writing (add ,ro for a read-only disk)"
+                };
+                format!("--disk {p}: cannot open for {how}: {e}")
+            })?;
+        Ok(())
+    }
+
+    /// The scratch disk under `target/` (made, sparse, if missing).
+    pub fn scratch() -> Result<Disk> {
+        let dir = target::target_dir().join("vmm");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let path = dir.join("scratch-disk.img");
+        if !path.exists() {
+            let f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            f.set_len(SCRATCH_DISK_BYTES)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(Disk {
+            path,
+            read_only: false,
+        })
+    }
+
+    /// QEMU arguments: the image as a `virtio-blk-device` on a virtio-mmio
+    /// slot, modern interface (QEMU 7.2 defaults to legacy).
+    pub fn qemu_args(&self) -> Vec<String> {
+        // QEMU option values escape a comma by doubling it.
+        let file = self.path.display().to_string().replace(',', ",,");
+        vec![
+            "-global".into(),
+            "virtio-mmio.force-legacy=false".into(),
+            "-drive".into(),
+            format!(
+                "if=none,id=disk0,format=raw,file={file}{}",
+                if self.read_only { ",readonly=on" } else { "" }
+            ),
+            "-device".into(),
+            "virtio-blk-device,drive=disk0".into(),
+        ]
+    }
 }
 
 impl GuestOpts {
@@ -68,6 +160,7 @@ impl GuestOpts {
             ram_anywhere: false,
             console,
             stats: false,
+            disk: None,
         }
     }
 }
@@ -122,6 +215,10 @@ pub fn qemu_args(opts: &GuestOpts) -> Result<Vec<String>> {
             _ => g.initramfs.clone(),
         };
         args.extend(loader(&file, p.addr));
+    }
+    if let Some(d) = &opts.disk {
+        d.check()?;
+        args.extend(d.qemu_args());
     }
     Ok(args)
 }

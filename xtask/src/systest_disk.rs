@@ -1,0 +1,304 @@
+//! seL4 system tests of the guest's disk (`/dev/vda`, virtio-blk driven by
+//! the VMM over QEMU's own `virtio-blk-device`): data that reaches the
+//! host's image file and survives a reboot, flushes that reach the
+//! backend, a read-only disk, and a restart in the middle of a write.
+//!
+//! Commands typed into the guest spell their markers with an empty `""`
+//! inside (`MD""5=`), so the shell's echo of the typed line never matches
+//! the marker its output prints.
+
+use crate::kernel::KernelInstall;
+use crate::qemu::{Session, Wait};
+use crate::target;
+use crate::vmm::{Disk, GuestOpts};
+use md5::{Digest, Md5};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Markers that fail every disk test.
+const FORBIDDEN: &[&str] = &[
+    "panicked at",
+    "CHECK FAILED",
+    "Caught cap fault",
+    "vm fault on",
+    "user exception",
+    ": stopping:",
+    "Kernel panic",
+    "Unable to handle kernel",
+    "Internal error: Oops",
+    "VMM: error",
+    "VMM: unhandled",
+    "needs reset",
+];
+
+/// The disk system tests, by name.
+pub const TESTS: &[(&str, fn(&KernelInstall) -> Result<(), String>)] = &[
+    ("linux-disk", linux_disk),
+    ("linux-disk-ro", linux_disk_ro),
+    ("linux-disk-reboot", linux_disk_reboot),
+];
+
+const MIB: usize = 1 << 20;
+/// Bytes the guest writes in `linux-disk`.
+const WRITTEN: usize = 16 * MIB;
+
+/// A fresh image of `mib` MiB under `target/systest/`, filled with `byte`.
+fn image(name: &str, mib: usize, byte: u8) -> Result<PathBuf, String> {
+    let dir = target::target_dir().join("systest");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let p = dir.join(format!("{name}.img"));
+    std::fs::write(&p, vec![byte; mib * MIB]).map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(p)
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A Linux guest under the VMM with `disk`.
+struct Guest {
+    s: Option<Session>,
+    name: &'static str,
+}
+
+impl Guest {
+    fn boot(kernel: &KernelInstall, name: &'static str, disk: Disk) -> Result<Guest, String> {
+        let opts = GuestOpts {
+            disk: Some(disk),
+            ..GuestOpts::default()
+        };
+        let extra = crate::vmm::qemu_args(&opts)?;
+        let app = target::build_root_task("vmm")?;
+        let image = target::pack_image(kernel, &app, "vmm")?;
+        let s = Session::start_with(kernel, &image, &extra, Duration::from_secs(300))?;
+        let mut g = Guest { s: Some(s), name };
+        g.expect("VMM: disk: slot ")?;
+        g.expect("GUEST-BOOTED: ")?;
+        g.expect("cpus=1")?;
+        Ok(g)
+    }
+
+    fn session(&mut self) -> &mut Session {
+        self.s.as_mut().expect("live session")
+    }
+
+    fn expect(&mut self, marker: &str) -> Result<(), String> {
+        match self.session().expect(marker, FORBIDDEN) {
+            Wait::Found => Ok(()),
+            Wait::Forbidden(m) => Err(format!("forbidden marker `{m}`")),
+            Wait::Timeout => Err(format!("timed out waiting for `{marker}`")),
+            Wait::Exited => Err(format!("QEMU exited before `{marker}`")),
+        }
+    }
+
+    fn send(&mut self, line: &str) -> Result<(), String> {
+        self.session().send(&format!("{line}\n"))
+    }
+
+    /// Types `line` and waits for `marker` in its output.
+    fn run(&mut self, line: &str, marker: &str) -> Result<(), String> {
+        self.send(line)?;
+        self.expect(marker)
+    }
+
+    /// The text after the last `marker` up to the end of its line.
+    fn value_after(&self, marker: &str) -> Result<String, String> {
+        let out = &self.s.as_ref().expect("live session").output;
+        let at = out
+            .rfind(marker)
+            .ok_or_else(|| format!("no `{marker}` in the output"))?;
+        let rest = &out[at + marker.len()..];
+        Ok(rest
+            .split(['\r', '\n', ' '])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string())
+    }
+
+    /// Types a command printing `KEY=value` and returns the value.
+    fn query(&mut self, line: &str, key: &str) -> Result<String, String> {
+        self.run(line, &format!("{key}="))?;
+        // Let the rest of the line arrive.
+        self.expect("\n")?;
+        self.value_after(&format!("{key}="))
+    }
+
+    /// Powers the guest off and returns the whole serial log (also saved).
+    fn power_off(mut self) -> Result<String, String> {
+        self.run("poweroff -f", "VMM: guest powered off")?;
+        self.expect("VMM: disk: ")?;
+        self.expect("\n")?;
+        Ok(self.finish())
+    }
+
+    fn finish(&mut self) -> String {
+        let out = self.s.take().map(Session::stop).unwrap_or_default();
+        let log = target::target_dir()
+            .join("systest")
+            .join(format!("{}.log", self.name));
+        let _ = std::fs::write(&log, &out);
+        out
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        if self.s.is_some() {
+            self.finish();
+        }
+    }
+}
+
+/// `flushes` of the VMM's `VMM: disk: ...` line at power-off.
+fn vmm_flushes(log: &str) -> Result<u64, String> {
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("VMM: disk: ") && l.contains(" flushes"))
+        .ok_or("no `VMM: disk:` statistics line")?;
+    let words: Vec<&str> = line.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    let i = words
+        .iter()
+        .position(|w| *w == "flushes")
+        .ok_or("no flush count")?;
+    words[i - 1]
+        .parse()
+        .map_err(|_| format!("bad flush count in `{line}`"))
+}
+
+/// (a) 16 MiB of random data written and synced reach the image file; a
+/// second boot reads the same bytes. (d) The guest's flushes (its block
+/// layer's count) all reached the real device (the VMM's count).
+fn linux_disk(kernel: &KernelInstall) -> Result<(), String> {
+    let path = image("linux-disk", 32, 0)?;
+    let disk = Disk {
+        path: path.clone(),
+        read_only: false,
+    };
+    let mut g = Guest::boot(kernel, "linux-disk", disk.clone())?;
+    let sum = g.query(
+        "dd if=/dev/urandom of=/tmp/r bs=1M count=16 2>/dev/null; md5sum /tmp/r | sed \"s/^/MD\"\"5=/\"",
+        "MD5",
+    )?;
+    g.run(
+        "dd if=/tmp/r of=/dev/vda bs=1M conv=fsync 2>&1; echo W\"\"RITE=$?",
+        "WRITE=0",
+    )?;
+    g.run("sync; echo S\"\"YNC=$?", "SYNC=0")?;
+    // Field 16 of the block statistics: flush requests completed.
+    let guest_flushes: u64 = g
+        .query(
+            "awk '{print \"FL\"\"USH=\" $16}' /sys/block/vda/stat",
+            "FLUSH",
+        )?
+        .parse()
+        .map_err(|e| format!("guest flush count: {e}"))?;
+    let log = g.power_off()?;
+    let host = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let host_sum = md5_hex(&host[..WRITTEN]);
+    if host_sum != sum {
+        return Err(format!(
+            "image file holds {host_sum}, the guest wrote {sum}"
+        ));
+    }
+    let vmm = vmm_flushes(&log)?;
+    if guest_flushes == 0 || vmm != guest_flushes {
+        return Err(format!(
+            "flushes: the guest completed {guest_flushes}, the real device {vmm}"
+        ));
+    }
+    println!("  linux-disk: md5 {sum} in the image; flushes: guest {guest_flushes}, device {vmm}");
+
+    let mut g = Guest::boot(kernel, "linux-disk-2", disk)?;
+    let again = g.query(
+        "dd if=/dev/vda bs=1M count=16 2>/dev/null | md5sum | sed \"s/^/MD\"\"5=/\"",
+        "MD5",
+    )?;
+    g.power_off()?;
+    if again != sum {
+        return Err(format!("second boot read {again}, first wrote {sum}"));
+    }
+    Ok(())
+}
+
+/// (b) With `,ro` the guest sees a read-only disk, its writes fail, reads
+/// work, the guest and VMM carry on, and the image is unchanged.
+fn linux_disk_ro(kernel: &KernelInstall) -> Result<(), String> {
+    let path = image("linux-disk-ro", 8, 0x5a)?;
+    let before = md5_hex(&std::fs::read(&path).map_err(|e| e.to_string())?);
+    let mut g = Guest::boot(
+        kernel,
+        "linux-disk-ro",
+        Disk {
+            path: path.clone(),
+            read_only: true,
+        },
+    )?;
+    let ro = g.query("echo R\"\"O=$(cat /sys/block/vda/ro)", "RO")?;
+    if ro != "1" {
+        return Err(format!("/sys/block/vda/ro is {ro}, not 1"));
+    }
+    let rc = g.query(
+        "dd if=/dev/zero of=/dev/vda bs=4k count=1 conv=fsync; echo R\"\"C=$?",
+        "RC",
+    )?;
+    if rc == "0" {
+        return Err("a write to the read-only disk succeeded".into());
+    }
+    let rc = g.query(
+        "dd if=/dev/zero of=/dev/vda bs=4k count=1 oflag=direct; echo R\"\"C=$?",
+        "RC",
+    )?;
+    if rc == "0" {
+        return Err("a direct write to the read-only disk succeeded".into());
+    }
+    let sum = g.query(
+        "dd if=/dev/vda bs=1M 2>/dev/null | md5sum | sed \"s/^/MD\"\"5=/\"",
+        "MD5",
+    )?;
+    if sum != before {
+        return Err(format!("guest read {sum}, image holds {before}"));
+    }
+    g.run("echo $((6*7))", "42")?;
+    g.power_off()?;
+    let after = md5_hex(&std::fs::read(&path).map_err(|e| e.to_string())?);
+    if after != before {
+        return Err("the read-only image changed".into());
+    }
+    Ok(())
+}
+
+/// (c) `reboot -f` while a large direct write is in flight: the guest
+/// restarts (the VMM quiesces the disk first), nothing faults, and the
+/// disk works in the second boot.
+fn linux_disk_reboot(kernel: &KernelInstall) -> Result<(), String> {
+    let path = image("linux-disk-reboot", 128, 0)?;
+    let mut g = Guest::boot(
+        kernel,
+        "linux-disk-reboot",
+        Disk {
+            path,
+            read_only: false,
+        },
+    )?;
+    g.send("dd if=/dev/zero of=/dev/vda bs=1M count=120 oflag=direct &")?;
+    // Wait until requests are in flight, then reset mid-write.
+    g.run(
+        "until [ \"$(awk '{print $9}' /sys/block/vda/stat)\" -gt 0 ]; do :; done; echo IN\"\"FLIGHT",
+        "INFLIGHT",
+    )?;
+    g.send("reboot -f")?;
+    g.expect("VMM: guest restarting")?;
+    g.expect("GUEST-BOOTED: ")?;
+    g.expect("cpus=1")?;
+    g.run(
+        "dd if=/dev/urandom of=/tmp/s bs=1M count=4 2>/dev/null; dd if=/tmp/s of=/dev/vda bs=1M conv=fsync 2>/dev/null; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=1M count=4 2>/dev/null | cmp - /tmp/s && echo CMP\"\"OK",
+        "CMPOK",
+    )?;
+    g.power_off()?;
+    Ok(())
+}
