@@ -116,16 +116,26 @@ impl ConsoleBackend for GuestSide {
         let Ok(g) = UART.0.try_borrow() else { return 0 };
         let Some(s) = g.as_ref() else { return 0 };
         let mut n = 0;
-        while n < buf.len() && s.read(FR) & FR_RXFE == 0 {
-            buf[n] = s.read(DR) as u8;
-            n += 1;
-        }
-        if n < buf.len() {
-            // FIFO empty: clear the interrupt and let the next one through.
-            s.write(ICR, RX_IRQS);
-            if let Some(h) = s.irq {
-                let _ = h.irq_handler_ack();
+        loop {
+            while n < buf.len() && s.read(FR) & FR_RXFE == 0 {
+                buf[n] = s.read(DR) as u8;
+                n += 1;
             }
+            if n == buf.len() {
+                // More may wait: the caller reads again before the IRQ is acked.
+                return n;
+            }
+            // FIFO empty: clear the interrupt, then look again. A byte that
+            // came after the check would otherwise sit in the FIFO with
+            // its interrupt cleared; QEMU's PL011 raises RX only when the
+            // fill level reaches the trigger, so input would stop for good.
+            s.write(ICR, RX_IRQS);
+            if s.read(FR) & FR_RXFE != 0 {
+                break;
+            }
+        }
+        if let Some(h) = s.irq {
+            let _ = h.irq_handler_ack();
         }
         n
     }

@@ -287,6 +287,9 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
                 guest
                     .guest_restart(0)
                     .map_err(|e| format!("guest_restart: {e}"))?;
+                if let Some(s) = &disk_stats {
+                    print_disk_stats(s.get());
+                }
             }
             ExitReason::SystemOff { .. } => {
                 println!("VMM: guest powered off");

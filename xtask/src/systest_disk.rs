@@ -68,6 +68,7 @@ impl Guest {
     fn boot(kernel: &KernelInstall, name: &'static str, disk: Disk) -> Result<Guest, String> {
         let opts = GuestOpts {
             disk: Some(disk),
+            stats: std::env::var_os("SEL4VM_DISK_TEST_STATS").is_some(),
             ..GuestOpts::default()
         };
         let extra = crate::vmm::qemu_args(&opts)?;
@@ -76,9 +77,28 @@ impl Guest {
         let s = Session::start_with(kernel, &image, &extra, Duration::from_secs(300))?;
         let mut g = Guest { s: Some(s), name };
         g.expect("VMM: disk: slot ")?;
-        g.expect("GUEST-BOOTED: ")?;
-        g.expect("cpus=1")?;
+        g.booted()?;
         Ok(g)
+    }
+
+    /// Waits for the guest's shell: `GUEST-BOOTED`, then a typed `echo`
+    /// answered (retyped a few times: input typed while busybox starts
+    /// its line editor can be lost).
+    fn booted(&mut self) -> Result<(), String> {
+        self.expect("GUEST-BOOTED: ")?;
+        self.expect("cpus=1")?;
+        for i in 0..5 {
+            self.session().set_limit(Duration::from_secs(10));
+            self.send(&format!("echo SH\"\"ELL-{i}"))?;
+            let r = self.expect(&format!("SHELL-{i}"));
+            self.session().set_limit(Duration::from_secs(300));
+            match r {
+                Ok(()) => return Ok(()),
+                Err(e) if e.starts_with("timed out") => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err("the guest shell never answered".into())
     }
 
     fn session(&mut self) -> &mut Session {
@@ -117,6 +137,14 @@ impl Guest {
             .unwrap_or("")
             .trim()
             .to_string())
+    }
+
+    /// The rest of the line of the last `marker`.
+    fn value_line(&self, marker: &str) -> String {
+        let out = &self.s.as_ref().expect("live session").output;
+        out.rfind(marker)
+            .map(|at| out[at..].lines().next().unwrap_or("").trim().to_string())
+            .unwrap_or_default()
     }
 
     /// Types a command printing `KEY=value` and returns the value.
@@ -272,7 +300,7 @@ fn linux_disk_ro(kernel: &KernelInstall) -> Result<(), String> {
     Ok(())
 }
 
-/// (c) `reboot -f` while a large direct write is in flight: the guest
+/// (c) `reboot -f` while a large direct write is running: the guest
 /// restarts (the VMM quiesces the disk first), nothing faults, and the
 /// disk works in the second boot.
 fn linux_disk_reboot(kernel: &KernelInstall) -> Result<(), String> {
@@ -285,18 +313,41 @@ fn linux_disk_reboot(kernel: &KernelInstall) -> Result<(), String> {
             read_only: false,
         },
     )?;
-    g.send("dd if=/dev/zero of=/dev/vda bs=1M count=120 oflag=direct &")?;
-    // Wait until requests are in flight, then reset mid-write.
+    // Direct 1 MiB writes without pause: some are always in flight.
     g.run(
-        "until [ \"$(awk '{print $9}' /sys/block/vda/stat)\" -gt 0 ]; do :; done; echo IN\"\"FLIGHT",
-        "INFLIGHT",
+        "while :; do dd if=/dev/zero of=/dev/vda bs=1M count=100 oflag=direct 2>/dev/null; done & sleep 2; reboot -f",
+        "VMM: guest restarting",
     )?;
-    g.send("reboot -f")?;
-    g.expect("VMM: guest restarting")?;
-    g.expect("GUEST-BOOTED: ")?;
-    g.expect("cpus=1")?;
+    let after = |g: &mut Guest| -> Result<String, String> {
+        g.expect("VMM: disk: ")?;
+        g.expect("\n")?;
+        Ok(g.value_line("VMM: disk: "))
+    };
+    println!("  linux-disk-reboot: reboot -f: {}", after(&mut g)?);
+    g.booted()?;
+    // Harder: an emergency restart (no sync, no device shutdown) while
+    // requests are at the real device.
     g.run(
-        "dd if=/dev/urandom of=/tmp/s bs=1M count=4 2>/dev/null; dd if=/tmp/s of=/dev/vda bs=1M conv=fsync 2>/dev/null; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=1M count=4 2>/dev/null | cmp - /tmp/s && echo CMP\"\"OK",
+        "while :; do dd if=/dev/zero of=/dev/vda bs=1M count=100 oflag=direct 2>/dev/null; done & sleep 2; echo b > /proc/sysrq-trigger",
+        "VMM: guest restarting",
+    )?;
+    println!("  linux-disk-reboot: sysrq b: {}", after(&mut g)?);
+    g.booted()?;
+    g.run(
+        "dd if=/dev/urandom of=/tmp/s bs=1M count=4 2>/dev/null; echo R\"\"ND",
+        "RND",
+    )?;
+    g.run(
+        "dd if=/dev/vda of=/dev/null bs=1M count=4 2>/dev/null; echo R\"\"EAD",
+        "READ",
+    )?;
+    g.run(
+        "dd if=/tmp/s of=/dev/vda bs=1M 2>/dev/null; echo W\"\"RITE",
+        "WRITE",
+    )?;
+    g.run("sync; echo S\"\"YNC", "SYNC")?;
+    g.run(
+        "echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=1M count=4 2>/dev/null | cmp - /tmp/s && echo CMP\"\"OK",
         "CMPOK",
     )?;
     g.power_off()?;
