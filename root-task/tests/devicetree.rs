@@ -413,3 +413,55 @@ fn virtio_console_mode_has_devices_in_the_window_and_no_pl011() {
     let gic = t.find_node("/intc@8000000").unwrap();
     assert_eq!(be64(gic.property("reg").unwrap().value, 1), 0x10000);
 }
+
+#[test]
+fn a_disk_gets_the_next_device_page_and_spi_and_a_dtb_node() {
+    for (console, at) in [(ConsoleMode::Virtio, 1u64), (ConsoleMode::Passthrough, 0)] {
+        let mut cfg = VmmConfig::qemu_virt(GicVersion::V2, 1, "console=hvc0", INITRD);
+        cfg.console = console;
+        assert!(cfg
+            .devices()
+            .iter()
+            .all(|d| d.kind != DeviceKind::VirtioBlock));
+        cfg.disk = true;
+        let blk = cfg
+            .devices()
+            .into_iter()
+            .find(|d| d.kind == DeviceKind::VirtioBlock)
+            .unwrap();
+        assert_eq!(blk.base, DEVICE_WINDOW + at * 0x1000);
+        assert_eq!(blk.spi, Some(DEVICE_SPI_BASE + at as u32));
+        let d = device_tree(&cfg, &cfg.layout(&DEBIAN_LIKE).unwrap()).unwrap();
+        let t = fdt::Fdt::new(&d).unwrap();
+        let n = t
+            .find_node(&format!("/virtio_mmio@{:x}", blk.base))
+            .unwrap();
+        assert_eq!(n.compatible().unwrap().first(), "virtio,mmio");
+        assert_eq!(
+            cells(n.property("interrupts").unwrap().value),
+            [0, DEVICE_SPI_BASE + at as u32, 4]
+        );
+        assert!(n.property("dma-coherent").is_some());
+    }
+}
+
+#[test]
+fn probe_finds_block_devices_in_any_slot() {
+    use sel4vm_root_task::disk::probe;
+    // 32 slots of 0x200 bytes: magic, version, device ID.
+    let mut regs = vec![0u32; 32 * 0x80];
+    let mut put = |slot: usize, version: u32, id: u32| {
+        regs[slot * 0x80] = 0x7472_6976;
+        regs[slot * 0x80 + 1] = version;
+        regs[slot * 0x80 + 2] = id;
+    };
+    put(31, 2, 2);
+    put(30, 1, 2);
+    put(29, 2, 1);
+    put(28, 2, 0);
+    put(5, 3, 2);
+    let read = |off: usize| regs[off / 4];
+    assert_eq!(probe(32, 0x200, read, 2), vec![30, 31]);
+    assert_eq!(probe(32, 0x200, read, 1), vec![29]);
+    assert!(probe(32, 0x200, |_| 0, 2).is_empty());
+}

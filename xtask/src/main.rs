@@ -5,9 +5,11 @@
 //! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests;
 //!   `test system [NAME...]`: only the seL4 system tests.
 //! - `bench [all|ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run;
-//!   `bench guest [RUNS] [--vcpus N] [--icount]`: the Linux guest under the VMM vs directly on QEMU (not in `all`).
+//!   `bench guest [RUNS] [--vcpus N] [--icount]`: the Linux guest under the VMM vs directly on QEMU (not in `all`);
+//!   `bench blk [RUNS]`: guest disk throughput under the VMM vs QEMU's own virtio-blk (not in `all`).
 //! - `guest`: prepare the Linux guest (Image + initramfs) from Debian packages.
 
+mod bench_blk;
 mod bench_guest;
 mod deps;
 mod guest;
@@ -39,6 +41,8 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
                                                          (RUNS >= 5, default 5; vCPUs 1 and 4 unless
                                                          --vcpus; --icount: instruction-counted times;
                                                          slow, so not part of `all`)
+  bench blk [RUNS]                                         guest disk throughput (dd 256 MiB, 1 MiB direct I/O)
+                                                         under the VMM vs QEMU's own virtio-blk (RUNS >= 5)
   guest                                                    prepare the Linux guest from Debian packages";
 
 fn main() -> ExitCode {
@@ -262,6 +266,7 @@ fn cmd_bench(args: &[String]) -> Result<()> {
             .parse()
             .map_err(|_| format!("bench: `{n}` is not a number of runs"))?,
         None if which == "guest" => bench_guest::MIN_RUNS,
+        None if which == "blk" => bench_blk::MIN_RUNS,
         None => 3,
     };
     let ram_touch = || target::cargo(&["bench", "-p", "sel4vm", "--bench", "ram_touch"]);
@@ -296,8 +301,12 @@ fn cmd_bench(args: &[String]) -> Result<()> {
                 o.append.as_deref(),
             )
         }
+        "blk" => {
+            deps::ensure_target_tools()?;
+            bench_blk::bench_blk(&kernel::require()?, runs)
+        }
         other => Err(format!(
-            "unknown benchmark `{other}` (known: all, ram_touch, boot, guest)"
+            "unknown benchmark `{other}` (known: all, ram_touch, boot, guest, blk)"
         )),
     }
 }

@@ -337,6 +337,78 @@ pub fn bench_boot(kernel: &KernelInstall, runs: usize) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn disk_option_parses_file_and_ro() {
+        assert_eq!(
+            Disk::parse("a.img").unwrap(),
+            Disk {
+                path: "a.img".into(),
+                read_only: false
+            }
+        );
+        assert_eq!(
+            Disk::parse("/x/b,c.img,ro").unwrap(),
+            Disk {
+                path: "/x/b,c.img".into(),
+                read_only: true
+            }
+        );
+        assert!(Disk::parse(",ro").is_err());
+        let args = Disk::parse("/x/b,c.img,ro").unwrap().qemu_args();
+        assert!(
+            args.contains(&"if=none,id=disk0,format=raw,file=/x/b,,c.img,readonly=on".to_string())
+        );
+        assert!(args.contains(&"virtio-mmio.force-legacy=false".to_string()));
+    }
+
+    #[test]
+    fn disk_check_names_what_is_wrong_before_boot() {
+        let dir = std::env::temp_dir().join(format!("sel4vm-disk-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = Disk::parse(dir.join("missing.img").to_str().unwrap()).unwrap();
+        let e = missing.check().unwrap_err();
+        assert!(
+            e.contains("missing.img") && e.contains("No such file"),
+            "{e}"
+        );
+        let odd = dir.join("odd.img");
+        std::fs::write(&odd, [0u8; 1000]).unwrap();
+        let e = Disk::parse(odd.to_str().unwrap())
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(e.contains("512-byte sectors"), "{e}");
+        let e = Disk::parse(dir.to_str().unwrap())
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let good = dir.join("good.img");
+        std::fs::write(&good, [0u8; 4096]).unwrap();
+        Disk::parse(good.to_str().unwrap())
+            .unwrap()
+            .check()
+            .unwrap();
+        // Read-only on the host: refused read-write, taken with ,ro (root
+        // may write anyway, so only checked when the open really fails).
+        let mut perm = std::fs::metadata(&good).unwrap().permissions();
+        perm.set_readonly(true);
+        std::fs::set_permissions(&good, perm).unwrap();
+        if std::fs::OpenOptions::new().write(true).open(&good).is_err() {
+            let e = Disk::parse(good.to_str().unwrap())
+                .unwrap()
+                .check()
+                .unwrap_err();
+            assert!(e.contains("add ,ro"), "{e}");
+        }
+        Disk::parse(&format!("{},ro", good.display()))
+            .unwrap()
+            .check()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     use super::*;
     use sel4vm_root_task::config::virt;
 
