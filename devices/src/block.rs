@@ -12,9 +12,11 @@
 
 use alloc::collections::BTreeMap;
 
-use sel4vm::GuestBytes;
+use alloc::vec::Vec;
 
-use crate::virtio::queue::{Chain, Expect, Queue, QueueError};
+use sel4vm::{GuestAddress, GuestBytes};
+
+use crate::virtio::queue::{Chain, Expect, Queue, QueueError, Segment};
 use crate::virtio::VirtioDevice;
 
 /// Device ID of a block device (virtio 1.2 §5).
@@ -136,9 +138,29 @@ pub trait BlockBackend {
         op: BlockOp,
         fill: &mut dyn FnMut(&mut [u8]) -> bool,
     ) -> Submitted;
+    /// Guest RAM the backend's device can reach itself (zero-copy), as a
+    /// guest-physical range: requests whose data lies wholly inside go to
+    /// [`BlockBackend::submit_direct`] instead of being copied. `None` (the
+    /// default): every request is copied through [`BlockBackend::submit`].
+    fn direct_ram(&self) -> Option<(GuestAddress, u64)> {
+        None
+    }
+    /// Starts `op` under `tag` with its data in guest RAM at `segments`
+    /// (guest-physical, already checked to be guest RAM inside
+    /// [`BlockBackend::direct_ram`]); a read's data lands there, so its
+    /// completion carries none.
+    fn submit_direct(
+        &mut self,
+        tag: u32,
+        op: BlockOp,
+        segments: &[(GuestAddress, u32)],
+    ) -> Submitted {
+        let _ = (tag, op, segments);
+        Submitted::Failed
+    }
     /// Hands every finished request to `done(tag, ok, data)` (`data`: what
-    /// a read returned, empty otherwise), in any order. Called when the
-    /// backend signalled the VMM, and after submissions.
+    /// a copied read returned, empty otherwise), in any order. Called when
+    /// the backend signalled the VMM, and after submissions.
     fn complete(&mut self, done: &mut dyn FnMut(u32, bool, &[u8]));
     /// Waits until no request is outstanding and forgets their results:
     /// afterwards nothing the backend does touches a buffer of a request
@@ -166,6 +188,8 @@ pub struct BlockStats {
     pub unsupported: u64,
     /// Times the backend was full and a request waited.
     pub busy: u64,
+    /// Requests whose data the backend's device moved itself (zero-copy).
+    pub zero_copy: u64,
     /// Requests outstanding at the backend now.
     pub in_flight: u64,
     /// Completions dropped because the device was reset meanwhile.
@@ -177,6 +201,8 @@ struct Pending {
     chain: Chain,
     /// `Read`/`Write`/`Flush`, for the counters and the data copy.
     op: BlockOp,
+    /// The data went directly between guest RAM and the backend's device.
+    direct: bool,
 }
 
 /// A parsed request waiting for the backend to have room.
@@ -336,6 +362,22 @@ impl<B: BlockBackend> Block<B> {
         }
     }
 
+    /// The data segments of a request if they may go to the backend
+    /// directly: wholly inside its `direct_ram`.
+    fn direct_segments(&self, chain: &Chain, op: BlockOp) -> Option<Vec<(GuestAddress, u32)>> {
+        let (base, size) = self.backend.direct_ram()?;
+        let (segs, skip, len) = match op {
+            BlockOp::Read { len, .. } => (chain.writable(), 0, len),
+            BlockOp::Write { len, .. } => (chain.readable(), HEADER_LEN, len),
+            BlockOp::Flush => return None,
+        };
+        let out = span(segs, skip, u64::from(len));
+        let end = base.0.checked_add(size)?;
+        out.iter()
+            .all(|&(a, l)| a.0 >= base.0 && a.0 + u64::from(l) <= end)
+            .then_some(out)
+    }
+
     /// Hands `op` to the backend; the request back when it is busy.
     fn start(
         &mut self,
@@ -346,18 +388,22 @@ impl<B: BlockBackend> Block<B> {
     ) -> Result<Option<Stalled>, QueueError> {
         let tag = self.next_tag;
         let mut copy_err = None;
-        let r = {
-            let chain = &chain;
-            let copy_err = &mut copy_err;
-            let mut fill = |buf: &mut [u8]| match chain.read_bytes(mem, HEADER_LEN, buf) {
-                Ok(n) if n == buf.len() => true,
-                Ok(_) => false,
-                Err(e) => {
-                    *copy_err = Some(e);
-                    false
-                }
-            };
-            self.backend.submit(tag, op, &mut fill)
+        let direct = self.direct_segments(&chain, op);
+        let r = match &direct {
+            Some(segs) => self.backend.submit_direct(tag, op, segs),
+            None => {
+                let chain = &chain;
+                let copy_err = &mut copy_err;
+                let mut fill = |buf: &mut [u8]| match chain.read_bytes(mem, HEADER_LEN, buf) {
+                    Ok(n) if n == buf.len() => true,
+                    Ok(_) => false,
+                    Err(e) => {
+                        *copy_err = Some(e);
+                        false
+                    }
+                };
+                self.backend.submit(tag, op, &mut fill)
+            }
         };
         if let Some(e) = copy_err {
             return Err(e);
@@ -365,7 +411,9 @@ impl<B: BlockBackend> Block<B> {
         match r {
             Submitted::Started => {
                 self.next_tag = self.next_tag.wrapping_add(1);
-                self.pending.insert(tag, Pending { chain, op });
+                let direct = direct.is_some();
+                self.stats.zero_copy += u64::from(direct);
+                self.pending.insert(tag, Pending { chain, op, direct });
                 Ok(None)
             }
             Submitted::Busy => {
@@ -437,8 +485,14 @@ impl<B: BlockBackend> Block<B> {
                 if ok {
                     match p.op {
                         BlockOp::Read { len, .. } => {
-                            let n = data.len().min(len as usize);
-                            p.chain.write_bytes(mem, 0, &data[..n])?;
+                            let n = if p.direct {
+                                // Already in the guest's buffers.
+                                len as usize
+                            } else {
+                                let n = data.len().min(len as usize);
+                                p.chain.write_bytes(mem, 0, &data[..n])?;
+                                n
+                            };
                             used += n as u32;
                             stats.reads += 1;
                             stats.read_bytes += n as u64;
@@ -464,6 +518,27 @@ impl<B: BlockBackend> Block<B> {
             None => Ok(()),
         }
     }
+}
+
+/// The pieces of `segs` covering `[skip, skip + len)` of their concatenation.
+fn span(segs: &[Segment], mut skip: u64, len: u64) -> Vec<(GuestAddress, u32)> {
+    let mut out = Vec::new();
+    let mut left = len;
+    for s in segs {
+        if left == 0 {
+            break;
+        }
+        let slen = u64::from(s.len);
+        if skip >= slen {
+            skip -= slen;
+            continue;
+        }
+        let n = (slen - skip).min(left);
+        out.push((GuestAddress(s.addr.0 + skip), n as u32));
+        left -= n;
+        skip = 0;
+    }
+    out
 }
 
 impl<B: BlockBackend> VirtioDevice for Block<B> {

@@ -1,39 +1,55 @@
 //! The guest's disk backend: QEMU's own `virtio-blk-device`, found by
-//! probing the board's virtio-mmio slots and driven from the VMM with the
-//! `virtio-drivers` crate (its split queue and MMIO transport, legacy or
-//! modern). Requests are non-blocking: up to [`SLOTS`] are outstanding,
-//! each with its own DMA buffer, and completions are taken when the real
-//! device interrupts.
+//! probing the board's virtio-mmio slots and driven from the VMM: the
+//! `virtio-drivers` crate's MMIO transport (legacy or modern) for set-up
+//! and this crate's [`DriverQueue`] for requests. Up to [`SLOTS`] requests
+//! are outstanding at once; completions are taken when the device
+//! interrupts.
 //!
-//! DMA rule: the real device only ever sees addresses of buffers this
-//! module allocated with the [`Hal`] (VMM-owned memory). Guest data is
-//! copied in and out by the device model ([`sel4vm_devices::block`]); no
-//! guest address reaches the device.
+//! DMA rule: the real device is only given (a) addresses of VMM-owned DMA
+//! memory (request headers, status bytes, indirect tables, bounce buffers)
+//! and, in zero-copy mode, (b) guest RAM that is mapped 1:1 and that the
+//! device model already validated as guest RAM; each such segment is
+//! checked again here against that range. Without a 1:1 range, guest data
+//! is copied through per-slot bounce buffers.
 //!
-//! `virtio_drivers::device::blk::VirtIOBlk` is not used as a whole: its
-//! flush is blocking and can only run with no other request outstanding,
-//! and it takes indirect descriptors from the heap (not DMA memory). The
-//! requests are built here on the crate's `VirtQueue` instead.
+//! `virtio_drivers::device::blk::VirtIOBlk` and its `VirtQueue` are not
+//! used for requests: the queue takes buffers as slices of VMM memory (no
+//! guest physical addresses, so no zero-copy), the device's flush blocks and
+//! works only with nothing outstanding, and indirect tables come from the
+//! heap, which is not DMA memory.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::ptr::NonNull;
 
 use bitflags::bitflags;
+use sel4vm::GuestAddress;
 use sel4vm_devices::block::{BlockBackend, BlockInfo, BlockOp, Submitted, SECTOR_SIZE};
-use virtio_drivers::queue::VirtQueue;
+use sel4vm_devices::virtio::queue::{Descriptor, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
 use virtio_drivers::transport::{DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
 
-/// Descriptors of the request queue (3 per request, no indirect tables).
-const QUEUE_SIZE: usize = 64;
-/// Requests outstanding at the real device at most (one DMA buffer each).
-pub const SLOTS: usize = 8;
-/// Bytes of one DMA data buffer: the largest request the guest may send.
+use crate::vq::{DmaRegion, DriverQueue};
+
+/// Entries of the request ring (one per request: tables are indirect).
+const QUEUE_SIZE: u16 = 64;
+/// Requests outstanding at the real device at most.
+pub const SLOTS: usize = 16;
+/// 2 MiB frames of DMA memory the disk needs: ring and slot pages, plus
+/// the bounce buffers (two per frame) without zero-copy.
+pub const fn dma_frames(zero_copy: bool) -> usize {
+    if zero_copy {
+        1
+    } else {
+        1 + SLOTS.div_ceil(2)
+    }
+}
+/// Largest data transfer of one request (bounce buffer size; zero-copy
+/// requests are limited by [`MAX_SEGMENTS`] instead).
 pub const MAX_REQUEST: usize = 1 << 20;
-/// Bytes per slot in the shared header page (16-byte header, status byte).
-const META: usize = 32;
-const _: () = assert!(SLOTS * META <= PAGE_SIZE);
+/// Entries of a slot's indirect table: header, data segments, status.
+const TABLE: usize = PAGE_SIZE / 16;
+/// Data segments of one zero-copy request at most.
+pub const MAX_SEGMENTS: usize = TABLE - 2;
 /// Request types.
 const T_IN: u32 = 0;
 const T_OUT: u32 = 1;
@@ -46,6 +62,7 @@ bitflags! {
         const BLK_SIZE = 1 << 6;
         const RO = 1 << 5;
         const FLUSH = 1 << 9;
+        const INDIRECT_DESC = 1 << 28;
         const EVENT_IDX = 1 << 29;
         const VERSION_1 = 1 << 32;
     }
@@ -64,37 +81,46 @@ pub struct DiskStats {
     pub errors: u64,
     /// Interrupts taken from the real device.
     pub interrupts: u64,
-    /// Requests cancelled by a reset (finished on the device, results dropped).
+    /// Requests finished while the device was being quiesced (results dropped).
     pub quiesced: u64,
+    /// Requests whose data went straight between guest RAM and the device.
+    pub zero_copy: u64,
+    /// Requests whose data was copied through a bounce buffer.
+    pub bounced: u64,
 }
 
-/// One DMA buffer set: the request header and status byte, and the data
-/// buffer.
-#[derive(Clone, Copy)]
+/// DMA memory of one request: header (16 bytes) and status byte in the
+/// first page, the indirect table in the second, and, without zero-copy,
+/// a bounce buffer.
 struct Slot {
-    /// `virtio_blk_req` header (16 bytes) at 0, status byte at 16 ([`META`] bytes).
-    meta: NonNull<u8>,
-    data: NonNull<u8>,
+    meta: DmaRegion,
+    bounce: Option<DmaRegion>,
 }
 
-/// The buffers of a request, as given to the queue: header, status, data.
-///
-/// # Safety
-/// The slot must belong to this one request: nothing else may refer to its
-/// memory while the returned slices live.
-unsafe fn buffers<'a>(s: &Slot, op: BlockOp) -> (&'a mut [u8], &'a mut [u8], &'a mut [u8]) {
-    let len = match op {
-        BlockOp::Read { len, .. } | BlockOp::Write { len, .. } => len as usize,
-        BlockOp::Flush => 0,
-    };
-    // SAFETY: `meta` is META bytes and `data` MAX_REQUEST bytes (>= len) of
-    // DMA memory owned by the slot; the three ranges do not overlap.
-    unsafe {
-        (
-            core::slice::from_raw_parts_mut(s.meta.as_ptr(), 16),
-            core::slice::from_raw_parts_mut(s.meta.as_ptr().add(16), 1),
-            core::slice::from_raw_parts_mut(s.data.as_ptr(), len),
-        )
+impl Slot {
+    fn header(&self) -> u64 {
+        self.meta.pa
+    }
+    fn status(&self) -> u64 {
+        self.meta.pa + 16
+    }
+    fn table(&self) -> (usize, u64) {
+        (self.meta.va + PAGE_SIZE, self.meta.pa + PAGE_SIZE as u64)
+    }
+    fn write_header(&self, kind: u32, sector: u64) {
+        let mut h = [0u8; 16];
+        h[0..4].copy_from_slice(&kind.to_le_bytes());
+        h[8..16].copy_from_slice(&sector.to_le_bytes());
+        // SAFETY: the slot's first page is DMA memory owned by this slot,
+        // which belongs to one request at a time; 0xff marks "not done".
+        unsafe {
+            core::ptr::copy_nonoverlapping(h.as_ptr(), self.meta.va as *mut u8, 16);
+            ((self.meta.va + 16) as *mut u8).write_volatile(0xff);
+        }
+    }
+    fn read_status(&self) -> u8 {
+        // SAFETY: as in `write_header`; the device finished with it.
+        unsafe { ((self.meta.va + 16) as *const u8).read_volatile() }
     }
 }
 
@@ -103,17 +129,31 @@ struct Outstanding {
     slot: usize,
     tag: u32,
     op: BlockOp,
+    bounced: bool,
+}
+
+/// Guest RAM the device may reach directly: guest-physical `[gpa, gpa +
+/// len)` is host-physical `[pa, pa + len)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectRam {
+    /// Guest-physical base.
+    pub gpa: u64,
+    /// Bytes.
+    pub len: u64,
+    /// Host-physical base.
+    pub pa: u64,
 }
 
 /// QEMU's `virtio-blk-device` as a [`BlockBackend`].
-pub struct VirtioBlkDisk<H: Hal, T: Transport> {
+pub struct VirtioBlkDisk<T: Transport> {
     transport: T,
-    queue: VirtQueue<H, QUEUE_SIZE>,
+    queue: DriverQueue,
     info: BlockInfo,
     slots: Vec<Slot>,
     free: Vec<usize>,
-    /// By virtqueue token.
+    /// By ring head.
     outstanding: BTreeMap<u16, Outstanding>,
+    direct: Option<DirectRam>,
     stats: DiskStats,
 }
 
@@ -122,7 +162,9 @@ pub struct VirtioBlkDisk<H: Hal, T: Transport> {
 pub enum DiskError {
     /// Not a block device.
     NotBlock(DeviceType),
-    /// The virtio layer refused (queue setup, config space).
+    /// The device lacks a feature this driver needs.
+    Missing(&'static str),
+    /// The virtio layer refused (config space).
     Virtio(virtio_drivers::Error),
 }
 
@@ -130,6 +172,7 @@ impl core::fmt::Display for DiskError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             DiskError::NotBlock(t) => write!(f, "device type {t:?} is not a block device"),
+            DiskError::Missing(what) => write!(f, "the device does not offer {what}"),
             DiskError::Virtio(e) => write!(f, "virtio: {e}"),
         }
     }
@@ -141,19 +184,34 @@ impl From<virtio_drivers::Error> for DiskError {
     }
 }
 
-impl<H: Hal, T: Transport> VirtioBlkDisk<H, T> {
+fn dma<H: Hal>(pages: usize) -> DmaRegion {
+    let (pa, va) = H::dma_alloc(pages, BufferDirection::Both);
+    DmaRegion {
+        va: va.as_ptr() as usize,
+        pa: pa as u64,
+        len: pages * PAGE_SIZE,
+    }
+}
+
+impl<T: Transport> VirtioBlkDisk<T> {
     /// Initialises the device behind `transport` (reset, features, one
-    /// queue) and allocates the DMA buffers.
-    pub fn new(mut transport: T) -> Result<Self, DiskError> {
+    /// queue) with DMA memory from `H`. With `direct`, requests whose data
+    /// lies in that 1:1 guest RAM go to the device without copies;
+    /// otherwise every request is bounced.
+    pub fn new<H: Hal>(mut transport: T, direct: Option<DirectRam>) -> Result<Self, DiskError> {
         if transport.device_type() != DeviceType::Block {
             return Err(DiskError::NotBlock(transport.device_type()));
         }
         let want = Features::BLK_SIZE
             | Features::RO
             | Features::FLUSH
+            | Features::INDIRECT_DESC
             | Features::EVENT_IDX
             | Features::VERSION_1;
         let f = transport.begin_init(want);
+        if !f.contains(Features::INDIRECT_DESC) {
+            return Err(DiskError::Missing("indirect descriptors"));
+        }
         let capacity = transport.read_consistent(|| {
             let lo: u32 = transport.read_config_space(0)?;
             let hi: u32 = transport.read_config_space(4)?;
@@ -164,18 +222,23 @@ impl<H: Hal, T: Transport> VirtioBlkDisk<H, T> {
         } else {
             SECTOR_SIZE as u32
         };
-        let queue = VirtQueue::new(&mut transport, 0, false, f.contains(Features::EVENT_IDX))?;
-        transport.finish_init();
-        // Zeroed, page-aligned, never freed: the disk lives as long as the
-        // VMM. Headers and status bytes of all slots share one page.
-        let (_, metas) = H::dma_alloc(1, BufferDirection::Both);
-        let mut slots = Vec::with_capacity(SLOTS);
-        for i in 0..SLOTS {
-            // SAFETY: SLOTS * META <= one page.
-            let meta = unsafe { metas.add(i * META) };
-            let (_, data) = H::dma_alloc(MAX_REQUEST / PAGE_SIZE, BufferDirection::Both);
-            slots.push(Slot { meta, data });
+        if (transport.max_queue_size(0) as u16) < QUEUE_SIZE || transport.queue_used(0) {
+            return Err(DiskError::Missing("a free request queue of 64 entries"));
         }
+        let ring = dma::<H>(DriverQueue::ring_bytes(QUEUE_SIZE) / PAGE_SIZE);
+        let queue = DriverQueue::new(ring, QUEUE_SIZE, f.contains(Features::EVENT_IDX));
+        let (d, a, u) = queue.areas();
+        transport.queue_set(0, u32::from(QUEUE_SIZE), d as _, a as _, u as _);
+        transport.finish_init();
+        // Small pages first, so the 1 MiB buffers pack the pool's frames.
+        let metas: Vec<DmaRegion> = (0..SLOTS).map(|_| dma::<H>(2)).collect();
+        let slots = metas
+            .into_iter()
+            .map(|meta| Slot {
+                meta,
+                bounce: direct.is_none().then(|| dma::<H>(MAX_REQUEST / PAGE_SIZE)),
+            })
+            .collect();
         let info = BlockInfo {
             capacity,
             blk_size: if blk_size >= 512 && blk_size.is_power_of_two() {
@@ -194,6 +257,7 @@ impl<H: Hal, T: Transport> VirtioBlkDisk<H, T> {
             free: (0..SLOTS).rev().collect(),
             slots,
             outstanding: BTreeMap::new(),
+            direct,
             stats: DiskStats::default(),
         })
     }
@@ -208,25 +272,57 @@ impl<H: Hal, T: Transport> VirtioBlkDisk<H, T> {
         self.outstanding.len()
     }
 
-    /// Takes one used request off the queue; `None` when none is done.
+    /// Fills the slot's indirect table (header, `data`, status) and makes
+    /// the request available.
+    fn start(
+        &mut self,
+        slot: usize,
+        o: Outstanding,
+        kind: u32,
+        sector: u64,
+        data: &[(u64, u32)],
+    ) -> Submitted {
+        let s = &self.slots[slot];
+        s.write_header(kind, sector);
+        let data_flag = if kind == T_IN { VIRTQ_DESC_F_WRITE } else { 0 };
+        let mut descs = Vec::with_capacity(data.len() + 2);
+        descs.push((s.header(), 16, 0));
+        descs.extend(data.iter().map(|&(pa, len)| (pa, len, data_flag)));
+        descs.push((s.status(), 1, VIRTQ_DESC_F_WRITE));
+        let (tva, tpa) = s.table();
+        let n = descs.len();
+        for (i, &(pa, len, flags)) in descs.iter().enumerate() {
+            let next = if i + 1 < n { VIRTQ_DESC_F_NEXT } else { 0 };
+            let d = Descriptor::new(pa, len, flags | next, (i + 1) as u16);
+            // SAFETY: n <= TABLE entries of the slot's table page.
+            unsafe { ((tva + 16 * i) as *mut Descriptor).write_volatile(d) };
+        }
+        let Some(head) = self.queue.push_indirect(tpa, n as u16) else {
+            self.free.push(slot);
+            return Submitted::Busy;
+        };
+        self.outstanding.insert(head, o);
+        if self.queue.should_notify() {
+            self.transport.notify(0);
+        }
+        Submitted::Started
+    }
+
+    /// Takes one finished request off the queue; `None` when none is done.
     fn pop_one(&mut self) -> Option<(Outstanding, bool)> {
-        let token = self.queue.peek_used()?;
-        let Some(o) = self.outstanding.remove(&token) else {
-            // Cannot happen: every token we add is recorded.
-            log::error!("virtio-blk disk: unknown token {token} used by the device");
+        let (head, _) = self.queue.pop_used()?;
+        let Some(o) = self.outstanding.remove(&head) else {
+            log::error!("virtio-blk disk: device returned head {head} with no request");
             return None;
         };
-        // SAFETY: the slot is this request's; the buffers are the ones
-        // passed to `add` for this token.
-        let (hdr, st, data) = unsafe { buffers(&self.slots[o.slot], o.op) };
-        let r = unsafe {
-            match o.op {
-                BlockOp::Read { .. } => self.queue.pop_used(token, &[hdr], &mut [data, st]),
-                BlockOp::Write { .. } => self.queue.pop_used(token, &[hdr, data], &mut [st]),
-                BlockOp::Flush => self.queue.pop_used(token, &[hdr], &mut [st]),
-            }
-        };
-        let ok = r.is_ok() && st[0] == 0;
+        let st = self.slots[o.slot].read_status();
+        let ok = st == 0;
+        if !ok && self.stats.errors < 4 {
+            log::warn!(
+                "virtio-blk disk: {:?} failed on the device (status {st})",
+                o.op
+            );
+        }
         if ok {
             match o.op {
                 BlockOp::Read { .. } => self.stats.reads += 1,
@@ -240,9 +336,21 @@ impl<H: Hal, T: Transport> VirtioBlkDisk<H, T> {
     }
 }
 
-impl<H: Hal, T: Transport> BlockBackend for VirtioBlkDisk<H, T> {
+fn kind_of(op: BlockOp) -> (u32, u64, u32) {
+    match op {
+        BlockOp::Read { sector, len } => (T_IN, sector, len),
+        BlockOp::Write { sector, len } => (T_OUT, sector, len),
+        BlockOp::Flush => (T_FLUSH, 0, 0),
+    }
+}
+
+impl<T: Transport> BlockBackend for VirtioBlkDisk<T> {
     fn info(&self) -> BlockInfo {
         self.info
+    }
+
+    fn direct_ram(&self) -> Option<(GuestAddress, u64)> {
+        self.direct.map(|d| (GuestAddress(d.gpa), d.len))
     }
 
     fn submit(
@@ -251,55 +359,80 @@ impl<H: Hal, T: Transport> BlockBackend for VirtioBlkDisk<H, T> {
         op: BlockOp,
         fill: &mut dyn FnMut(&mut [u8]) -> bool,
     ) -> Submitted {
-        let (kind, sector, len) = match op {
-            BlockOp::Read { sector, len } => (T_IN, sector, len),
-            BlockOp::Write { sector, len } => (T_OUT, sector, len),
-            BlockOp::Flush => (T_FLUSH, 0, 0),
+        let (kind, sector, len) = kind_of(op);
+        let Some(slot) = self.free.pop() else {
+            return Submitted::Busy;
         };
-        if len as usize > MAX_REQUEST {
+        let mut data = Vec::new();
+        if len > 0 {
+            let Some(b) = self.slots[slot].bounce.filter(|b| len as usize <= b.len) else {
+                log::warn!("virtio-blk disk: no bounce buffer for {op:?}");
+                self.free.push(slot);
+                return Submitted::Failed;
+            };
+            if kind == T_OUT {
+                // SAFETY: the bounce buffer belongs to this free slot.
+                let buf = unsafe { core::slice::from_raw_parts_mut(b.va as *mut u8, len as usize) };
+                if !fill(buf) {
+                    self.free.push(slot);
+                    return Submitted::Failed;
+                }
+            }
+            data.push((b.pa, len));
+        }
+        self.stats.bounced += u64::from(len > 0);
+        let o = Outstanding {
+            slot,
+            tag,
+            op,
+            bounced: true,
+        };
+        self.start(slot, o, kind, sector, &data)
+    }
+
+    fn submit_direct(
+        &mut self,
+        tag: u32,
+        op: BlockOp,
+        segments: &[(GuestAddress, u32)],
+    ) -> Submitted {
+        let Some(d) = self.direct else {
+            return Submitted::Failed;
+        };
+        let (kind, sector, _) = kind_of(op);
+        // Translate and merge; anything outside the 1:1 range is refused.
+        let mut data: Vec<(u64, u32)> = Vec::with_capacity(segments.len());
+        for &(GuestAddress(a), len) in segments {
+            let inside = a >= d.gpa
+                && a.checked_add(u64::from(len))
+                    .is_some_and(|end| end <= d.gpa + d.len);
+            if !inside || len == 0 {
+                log::warn!("virtio-blk disk: segment {a:#x}+{len:#x} outside 1:1 RAM");
+                return Submitted::Failed;
+            }
+            let pa = a - d.gpa + d.pa;
+            match data.last_mut() {
+                Some((p, l)) if *p + u64::from(*l) == pa && l.checked_add(len).is_some() => {
+                    *l += len
+                }
+                _ => data.push((pa, len)),
+            }
+        }
+        if data.len() > MAX_SEGMENTS {
+            log::warn!("virtio-blk disk: {} segments", data.len());
             return Submitted::Failed;
         }
         let Some(slot) = self.free.pop() else {
             return Submitted::Busy;
         };
-        let o = Outstanding { slot, tag, op };
-        // SAFETY: the slot was free: nothing else refers to its memory.
-        let (hdr, st, data) = unsafe { buffers(&self.slots[o.slot], o.op) };
-        hdr[0..4].copy_from_slice(&kind.to_le_bytes());
-        hdr[4..8].fill(0);
-        hdr[8..16].copy_from_slice(&sector.to_le_bytes());
-        st[0] = 0xff;
-        if matches!(op, BlockOp::Write { .. }) && !fill(data) {
-            self.free.push(slot);
-            return Submitted::Failed;
-        }
-        // SAFETY: the buffers stay untouched until `pop_one` takes this
-        // token back (the slot is not free meanwhile).
-        let r = unsafe {
-            match op {
-                BlockOp::Read { .. } => self.queue.add(&[hdr], &mut [data, st]),
-                BlockOp::Write { .. } => self.queue.add(&[hdr, data], &mut [st]),
-                BlockOp::Flush => self.queue.add(&[hdr], &mut [st]),
-            }
+        self.stats.zero_copy += 1;
+        let o = Outstanding {
+            slot,
+            tag,
+            op,
+            bounced: false,
         };
-        match r {
-            Ok(token) => {
-                self.outstanding.insert(token, o);
-                if self.queue.should_notify() {
-                    self.transport.notify(0);
-                }
-                Submitted::Started
-            }
-            Err(virtio_drivers::Error::QueueFull) => {
-                self.free.push(slot);
-                Submitted::Busy
-            }
-            Err(e) => {
-                log::warn!("virtio-blk disk: request not queued: {e}");
-                self.free.push(slot);
-                Submitted::Failed
-            }
-        }
+        self.start(slot, o, kind, sector, &data)
     }
 
     fn complete(&mut self, done: &mut dyn FnMut(u32, bool, &[u8])) {
@@ -307,10 +440,12 @@ impl<H: Hal, T: Transport> BlockBackend for VirtioBlkDisk<H, T> {
             self.stats.interrupts += 1;
         }
         while let Some((o, ok)) = self.pop_one() {
-            // SAFETY: the request is finished; its slot is ours until freed below.
-            let (_, _, data) = unsafe { buffers(&self.slots[o.slot], o.op) };
-            let data: &[u8] = match o.op {
-                BlockOp::Read { .. } if ok => data,
+            let data: &[u8] = match (o.op, self.slots[o.slot].bounce) {
+                (BlockOp::Read { len, .. }, Some(b)) if ok && o.bounced => {
+                    // SAFETY: the request is finished; the buffer is the
+                    // slot's until it is freed below.
+                    unsafe { core::slice::from_raw_parts(b.va as *const u8, len as usize) }
+                }
                 _ => &[],
             };
             done(o.tag, ok, data);

@@ -15,6 +15,7 @@ pub mod devicetree;
 pub mod disk;
 mod dtb;
 pub mod realise;
+pub mod vq;
 
 pub use config::{
     ConsoleMode, GicVersion, KernelHeader, Layout, PsciMethod, RamBacking, VmmConfig,

@@ -23,7 +23,7 @@ use sel4vm_devices::virtio::mmio::VirtioMmio;
 use sel4vm_root_task::bootparams::{BootParams, PARAMS_ADDR, PARAMS_MAX};
 use sel4vm_root_task::config::{DeviceKind, KernelHeader, RamBacking, PAGE};
 use sel4vm_root_task::devicetree::device_tree;
-use sel4vm_root_task::disk::{probe, DiskStats, VirtioBlkDisk};
+use sel4vm_root_task::disk::{dma_frames, probe, DirectRam, DiskStats, VirtioBlkDisk};
 use sel4vm_root_task::realise::realise;
 use sel4vm_root_task::{ConsoleMode, GicVersion, VmmConfig};
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
@@ -49,8 +49,6 @@ const VIRTIO_MMIO_BASE: u64 = 0x0a00_0000;
 const VIRTIO_MMIO_SLOTS: usize = 32;
 const VIRTIO_MMIO_STRIDE: usize = 0x200;
 const VIRTIO_MMIO_SPI: u32 = 16;
-/// 2 MiB frames of DMA memory for the disk's buffers (8 x 1 MiB + rings).
-const DMA_FRAMES: usize = 5;
 /// INTID of the EL1 physical timer (PPI 30), the VMM's wake-up timer.
 const PTIMER_INTID: u32 = sel4vm::vtimer::PTIMER_PPI;
 
@@ -137,7 +135,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
     );
 
     // ---- the disk QEMU offers, if any ----
-    let disk = open_disk(&res)?;
+    let disk = open_disk(&res, &cfg)?;
     cfg.disk = disk.is_some();
 
     // ---- the VM ----
@@ -314,16 +312,16 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
 
 fn print_disk_stats(s: DiskStats) {
     println!(
-        "VMM: disk: {} reads, {} writes, {} flushes, {} errors, {} interrupts, {} quiesced",
-        s.reads, s.writes, s.flushes, s.errors, s.interrupts, s.quiesced
+        "VMM: disk: {} reads, {} writes, {} flushes, {} errors, {} interrupts, {} quiesced, {} zero-copy, {} bounced",
+        s.reads, s.writes, s.flushes, s.errors, s.interrupts, s.quiesced, s.zero_copy, s.bounced
     );
 }
 
-type DiskDriver = VirtioBlkDisk<DmaHal, MmioTransport<'static>>;
+type DiskDriver = VirtioBlkDisk<MmioTransport<'static>>;
 
 /// Maps QEMU's virtio-mmio slots, finds a block device and starts a
 /// driver for it (with the DMA pool); `None` when QEMU has no disk.
-fn open_disk(res: &Res) -> Result<Option<(DiskDriver, usize)>, String> {
+fn open_disk(res: &Res, cfg: &VmmConfig) -> Result<Option<(DiskDriver, usize)>, String> {
     let pages = (VIRTIO_MMIO_SLOTS * VIRTIO_MMIO_STRIDE) as u64 / PAGE;
     let mut va = 0;
     for i in 0..pages {
@@ -348,7 +346,14 @@ fn open_disk(res: &Res) -> Result<Option<(DiskDriver, usize)>, String> {
             found.len()
         );
     }
-    crate::dma::init(&mut res.borrow_mut(), DMA_FRAMES)?;
+    // 1:1 guest RAM is reachable by the device at its own address: the
+    // disk moves guest data without copies (docs/devices.md).
+    let direct = (cfg.ram_backing == RamBacking::OneToOne).then_some(DirectRam {
+        gpa: cfg.ram_base,
+        len: cfg.ram_size,
+        pa: cfg.ram_base,
+    });
+    crate::dma::init(&mut res.borrow_mut(), dma_frames(direct.is_some()))?;
     let hdr = va + slot * VIRTIO_MMIO_STRIDE;
     // SAFETY: the slot's 0x200 bytes are mapped for the program's life and
     // only this transport touches them.
@@ -360,13 +365,19 @@ fn open_disk(res: &Res) -> Result<Option<(DiskDriver, usize)>, String> {
     }
     .map_err(|e| format!("virtio-mmio slot {slot}: {e}"))?;
     let version = transport.version();
-    let d = DiskDriver::new(transport).map_err(|e| format!("disk in slot {slot}: {e}"))?;
+    let d = DiskDriver::new::<DmaHal>(transport, direct)
+        .map_err(|e| format!("disk in slot {slot}: {e}"))?;
     let i = d.info();
     println!(
-        "VMM: disk: slot {slot} ({version:?} virtio-mmio), {} MiB{}{}",
+        "VMM: disk: slot {slot} ({version:?} virtio-mmio), {} MiB{}{}, {}",
         i.capacity / 2048,
         if i.read_only { ", read-only" } else { "" },
         if i.flush { ", write cache (flush)" } else { "" },
+        if direct.is_some() {
+            "zero-copy"
+        } else {
+            "bounce buffers"
+        },
     );
     Ok(Some((d, slot)))
 }
@@ -390,6 +401,17 @@ impl BlockBackend for Sel4Disk {
         fill: &mut dyn FnMut(&mut [u8]) -> bool,
     ) -> Submitted {
         self.inner.submit(tag, op, fill)
+    }
+    fn direct_ram(&self) -> Option<(sel4vm::GuestAddress, u64)> {
+        self.inner.direct_ram()
+    }
+    fn submit_direct(
+        &mut self,
+        tag: u32,
+        op: BlockOp,
+        segments: &[(sel4vm::GuestAddress, u32)],
+    ) -> Submitted {
+        self.inner.submit_direct(tag, op, segments)
     }
     fn complete(&mut self, done: &mut dyn FnMut(u32, bool, &[u8])) {
         let before = self.inner.stats().interrupts;
