@@ -58,7 +58,7 @@ pub mod status {
 /// `blk_size` says.
 pub const SECTOR_SIZE: u64 = 512;
 /// `QueueNumMax` of the request queue.
-pub const QUEUE_SIZE: u16 = 256;
+pub const QUEUE_SIZE: u16 = 512;
 /// Bytes of the request header (type, reserved, sector).
 const HEADER_LEN: u64 = 16;
 /// Length of the `GET_ID` string.

@@ -46,8 +46,10 @@ pub const fn dma_frames(zero_copy: bool) -> usize {
 /// Largest data transfer of one request (bounce buffer size; zero-copy
 /// requests are limited by [`MAX_SEGMENTS`] instead).
 pub const MAX_REQUEST: usize = 1 << 20;
+/// Pages of a slot's indirect table.
+const TABLE_PAGES: usize = 2;
 /// Entries of a slot's indirect table: header, data segments, status.
-const TABLE: usize = PAGE_SIZE / 16;
+const TABLE: usize = TABLE_PAGES * PAGE_SIZE / 16;
 /// Data segments of one zero-copy request at most.
 pub const MAX_SEGMENTS: usize = TABLE - 2;
 /// Request types.
@@ -90,8 +92,8 @@ pub struct DiskStats {
 }
 
 /// DMA memory of one request: header (16 bytes) and status byte in the
-/// first page, the indirect table in the second, and, without zero-copy,
-/// a bounce buffer.
+/// first page, the indirect table in the next [`TABLE_PAGES`], and,
+/// without zero-copy, a bounce buffer.
 struct Slot {
     meta: DmaRegion,
     bounce: Option<DmaRegion>,
@@ -231,7 +233,7 @@ impl<T: Transport> VirtioBlkDisk<T> {
         transport.queue_set(0, u32::from(QUEUE_SIZE), d as _, a as _, u as _);
         transport.finish_init();
         // Small pages first, so the 1 MiB buffers pack the pool's frames.
-        let metas: Vec<DmaRegion> = (0..SLOTS).map(|_| dma::<H>(2)).collect();
+        let metas: Vec<DmaRegion> = (0..SLOTS).map(|_| dma::<H>(1 + TABLE_PAGES)).collect();
         let slots = metas
             .into_iter()
             .map(|meta| Slot {
@@ -294,7 +296,7 @@ impl<T: Transport> VirtioBlkDisk<T> {
         for (i, &(pa, len, flags)) in descs.iter().enumerate() {
             let next = if i + 1 < n { VIRTQ_DESC_F_NEXT } else { 0 };
             let d = Descriptor::new(pa, len, flags | next, (i + 1) as u16);
-            // SAFETY: n <= TABLE entries of the slot's table page.
+            // SAFETY: n <= TABLE entries of the slot's table pages.
             unsafe { ((tva + 16 * i) as *mut Descriptor).write_volatile(d) };
         }
         let Some(head) = self.queue.push_indirect(tpa, n as u16) else {

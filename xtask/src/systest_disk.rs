@@ -66,8 +66,20 @@ struct Guest {
 
 impl Guest {
     fn boot(kernel: &KernelInstall, name: &'static str, disk: Disk) -> Result<Guest, String> {
+        Self::boot_with(kernel, name, disk, false)
+    }
+
+    /// With `ram_anywhere`, guest RAM is not 1:1, so the VMM copies disk
+    /// data through its bounce buffers instead of zero-copy.
+    fn boot_with(
+        kernel: &KernelInstall,
+        name: &'static str,
+        disk: Disk,
+        ram_anywhere: bool,
+    ) -> Result<Guest, String> {
         let opts = GuestOpts {
             disk: Some(disk),
+            ram_anywhere,
             stats: std::env::var_os("SEL4VM_DISK_TEST_STATS").is_some(),
             ..GuestOpts::default()
         };
@@ -254,18 +266,25 @@ fn linux_disk(kernel: &KernelInstall) -> Result<(), String> {
 }
 
 /// (b) With `,ro` the guest sees a read-only disk, its writes fail, reads
-/// work, the guest and VMM carry on, and the image is unchanged.
+/// work, the guest and VMM carry on, and the image is unchanged. Run with
+/// guest RAM that is not 1:1, so reads go through the bounce buffers.
 fn linux_disk_ro(kernel: &KernelInstall) -> Result<(), String> {
     let path = image("linux-disk-ro", 8, 0x5a)?;
     let before = md5_hex(&std::fs::read(&path).map_err(|e| e.to_string())?);
-    let mut g = Guest::boot(
+    // Guest RAM not 1:1: this test also covers the bounce-buffer path.
+    let mut g = Guest::boot_with(
         kernel,
         "linux-disk-ro",
         Disk {
             path: path.clone(),
             read_only: true,
         },
+        true,
     )?;
+    let line = g.value_line("VMM: disk: slot");
+    if !line.contains("bounce buffers") {
+        return Err(format!("expected the bounce-buffer path: `{line}`"));
+    }
     let ro = g.query("echo R\"\"O=$(cat /sys/block/vda/ro)", "RO")?;
     if ro != "1" {
         return Err(format!("/sys/block/vda/ro is {ro}, not 1"));
