@@ -247,12 +247,16 @@ impl<B: Backend> Vm<B> {
                 Err(BackendError::NoEvent) => break ExitReason::Idle,
                 Err(e) => break ExitReason::Backend(e),
             };
+            let t0 = self.backend.counter();
             let res = self.dispatch(event);
             let res = res
                 .and_then(|()| self.refresh_wakeup().map_err(|e| err_reason(None, e)))
                 .and_then(|()| self.directed_yield(event.vcpu()));
             let now = self.backend.kernel_calls();
             self.count_event(&event, now.wrapping_sub(calls));
+            if let (Some(a), Some(b)) = (t0, self.backend.counter()) {
+                self.stats.busy_ticks += b.saturating_sub(a);
+            }
             calls = now;
             if let Err(reason) = res {
                 break reason;

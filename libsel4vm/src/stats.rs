@@ -67,6 +67,10 @@ pub struct VmStats {
     pub device_accesses: Vec<u64>,
     /// Memory faults in reservations that are not devices (e.g. the vGIC).
     pub reservation_faults: u64,
+    /// Counter ticks the VMM spent handling events (from an event's arrival
+    /// to the next wait; the kernel's reply and receive are not included).
+    /// 0 when the backend has no counter ([`crate::Backend::counter`]).
+    pub busy_ticks: u64,
 }
 
 impl VmStats {

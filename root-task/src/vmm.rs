@@ -442,10 +442,11 @@ fn print_stats_periodically(vm: &mut Vm<Sel4Backend>) -> Result<(), String> {
         let ms = (at - t0) * 1000 / hz;
         let s = vm.stats();
         println!(
-            "VMM: stats: {ms} ms, {} exits, {} kernel calls, {} wake-ups",
+            "VMM: stats: {ms} ms, {} exits, {} kernel calls, {} wake-ups, {} ms busy",
             s.exits(),
             s.kernel_calls(),
-            s.wakeups
+            s.wakeups,
+            s.busy_ticks * 1000 / hz
         );
     })
     .map_err(|e| format!("periodic statistics: {e}"))
