@@ -168,7 +168,7 @@ pub fn bench_blk(kernel: &KernelInstall, runs: usize) -> Result<()> {
         "bench blk: {runs} runs each, {MIB} MiB, 1 MiB direct I/O, medians (MiB/s):\n\
          | | write | read |\n|---|---|---|\n\
          | direct QEMU virtio-blk-device | {dw:.1} | {dr:.1} |\n\
-         | VMM (virtio-blk model + bounce buffers) | {vw:.1} | {vr:.1} |\n\
+         | VMM (virtio-blk model, VMM-driven QEMU device) | {vw:.1} | {vr:.1} |\n\
          | ratio VMM / direct | {:.2} | {:.2} |",
         vw / dw,
         vr / dr
