@@ -190,7 +190,7 @@ fn dma<H: Hal>(pages: usize) -> DmaRegion {
     let (pa, va) = H::dma_alloc(pages, BufferDirection::Both);
     DmaRegion {
         va: va.as_ptr() as usize,
-        pa: pa as u64,
+        pa,
         len: pages * PAGE_SIZE,
     }
 }

@@ -31,8 +31,11 @@ const FORBIDDEN: &[&str] = &[
     "needs reset",
 ];
 
+/// A disk system test.
+pub type DiskTest = fn(&KernelInstall) -> Result<(), String>;
+
 /// The disk system tests, by name.
-pub const TESTS: &[(&str, fn(&KernelInstall) -> Result<(), String>)] = &[
+pub const TESTS: &[(&str, DiskTest)] = &[
     ("linux-disk", linux_disk),
     ("linux-disk-ro", linux_disk_ro),
     ("linux-disk-reboot", linux_disk_reboot),
