@@ -290,6 +290,8 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
                 }
             }
             ExitReason::SystemOff { .. } => {
+                // Requests still at the real disk finish before the VMM ends.
+                guest.vm_mut().reset_devices();
                 println!("VMM: guest powered off");
                 println!("VMM: exit statistics: {}", guest.vm().stats());
                 if let Some(s) = &disk_stats {
@@ -300,6 +302,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
             other => {
                 // Already logged with vCPU, PC and address; end it cleanly.
                 println!("VMM: error: guest stopped: {other}");
+                guest.vm_mut().reset_devices();
                 match guest.guest_stop(0) {
                     Ok(()) => println!("VMM: guest stopped cleanly"),
                     Err(e) => println!("VMM: error: guest_stop: {e}"),
