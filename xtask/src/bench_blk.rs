@@ -120,6 +120,7 @@ pub fn bench_blk(kernel: &KernelInstall, runs: usize) -> Result<()> {
     let disk = Disk {
         path,
         read_only: false,
+        throttle_bps: None,
     };
     let opts = GuestOpts {
         disk: Some(disk.clone()),

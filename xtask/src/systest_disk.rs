@@ -221,6 +221,7 @@ fn linux_disk(kernel: &KernelInstall) -> Result<(), String> {
     let disk = Disk {
         path: path.clone(),
         read_only: false,
+        throttle_bps: None,
     };
     let mut g = Guest::boot(kernel, "linux-disk", disk.clone())?;
     let sum = g.query(
@@ -281,6 +282,7 @@ fn linux_disk_ro(kernel: &KernelInstall) -> Result<(), String> {
         Disk {
             path: path.clone(),
             read_only: true,
+            throttle_bps: None,
         },
         true,
     )?;
@@ -322,17 +324,21 @@ fn linux_disk_ro(kernel: &KernelInstall) -> Result<(), String> {
     Ok(())
 }
 
-/// (c) `reboot -f` while a large direct write is running: the guest
-/// restarts (the VMM quiesces the disk first), nothing faults, and the
-/// disk works in the second boot.
+/// (c) `reboot -f`, then `sysrq b`, while direct writes run on a throttled
+/// disk: the guest restarts with requests outstanding at the real device
+/// (the VMM quiesces it first: `quiesced` > 0), nothing faults, and the
+/// disk works afterwards.
 fn linux_disk_reboot(kernel: &KernelInstall) -> Result<(), String> {
     let path = image("linux-disk-reboot", 128, 0)?;
+    // Throttled (8 MiB/s: a 1 MiB request stays at QEMU's device ~125 ms),
+    // so a restart finds requests outstanding and the VMM must quiesce.
     let mut g = Guest::boot(
         kernel,
         "linux-disk-reboot",
         Disk {
             path,
             read_only: false,
+            throttle_bps: Some(8 << 20),
         },
     )?;
     // Direct 1 MiB writes without pause: some are always in flight.
@@ -353,7 +359,16 @@ fn linux_disk_reboot(kernel: &KernelInstall) -> Result<(), String> {
         "while :; do dd if=/dev/zero of=/dev/vda bs=1M count=100 oflag=direct 2>/dev/null; done & sleep 2; echo b > /proc/sysrq-trigger",
         "VMM: guest restarting",
     )?;
-    println!("  linux-disk-reboot: sysrq b: {}", after(&mut g)?);
+    let line = after(&mut g)?;
+    println!("  linux-disk-reboot: sysrq b: {line}");
+    let quiesced: u64 = line
+        .split(", ")
+        .find_map(|w| w.strip_suffix(" quiesced"))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no quiesced count in `{line}`"))?;
+    if quiesced == 0 {
+        return Err("no request was outstanding at either restart: quiesce not exercised".into());
+    }
     g.booted()?;
     g.run(
         "dd if=/dev/urandom of=/tmp/s bs=1M count=4 2>/dev/null; echo R\"\"ND",

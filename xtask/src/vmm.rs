@@ -66,6 +66,9 @@ pub struct GuestOpts {
 pub struct Disk {
     pub path: PathBuf,
     pub read_only: bool,
+    /// QEMU I/O throttling (bytes/s, reads and writes together): tests use
+    /// it to keep requests at the real device long enough to catch them.
+    pub throttle_bps: Option<u64>,
 }
 
 /// Size of the scratch disk plain `cargo xtask run` attaches.
@@ -84,6 +87,7 @@ impl Disk {
         Ok(Disk {
             path: path.into(),
             read_only,
+            throttle_bps: None,
         })
     }
 
@@ -129,6 +133,7 @@ impl Disk {
         Ok(Disk {
             path,
             read_only: false,
+            throttle_bps: None,
         })
     }
 
@@ -142,8 +147,11 @@ impl Disk {
             "virtio-mmio.force-legacy=false".into(),
             "-drive".into(),
             format!(
-                "if=none,id=disk0,format=raw,file={file}{}",
-                if self.read_only { ",readonly=on" } else { "" }
+                "if=none,id=disk0,format=raw,file={file}{}{}",
+                if self.read_only { ",readonly=on" } else { "" },
+                self.throttle_bps
+                    .map(|b| format!(",throttling.bps-total={b}"))
+                    .unwrap_or_default()
             ),
             "-device".into(),
             "virtio-blk-device,drive=disk0".into(),
@@ -344,14 +352,16 @@ mod tests {
             Disk::parse("a.img").unwrap(),
             Disk {
                 path: "a.img".into(),
-                read_only: false
+                read_only: false,
+                throttle_bps: None
             }
         );
         assert_eq!(
             Disk::parse("/x/b,c.img,ro").unwrap(),
             Disk {
                 path: "/x/b,c.img".into(),
-                read_only: true
+                read_only: true,
+                throttle_bps: None
             }
         );
         assert!(Disk::parse(",ro").is_err());
