@@ -444,8 +444,16 @@ impl<B: Backend> Vm<B> {
     /// restarted guest may see an interrupt that was in flight.
     pub fn reset_irq_controller(&mut self) -> Result<()> {
         let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
+        // A timer interrupt the old guest never completed leaves the
+        // kernel's virtual timer masked (it waits for the VPPI ack): ack it
+        // now, or the new guest gets no timer interrupts at all.
+        let masked: alloc::vec::Vec<VcpuId> = ctl.vtimer.masked_vcpus().collect();
         ctl.vgic.reset();
         ctl.vtimer.reset();
+        for v in masked {
+            self.backend.ack_vppi(v, crate::vtimer::VTIMER_PPI)?;
+        }
+        let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
         if ctl.layout.is_none() {
             preenable(&mut ctl.vgic)?;
         }

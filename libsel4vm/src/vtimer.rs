@@ -77,6 +77,16 @@ impl VTimer {
         self.awaiting_eoi.iter_mut().for_each(|a| *a = false);
     }
 
+    /// vCPUs whose timer interrupt was delivered and not yet completed: the
+    /// kernel keeps their virtual timer masked until the VMM acks the VPPI.
+    pub fn masked_vcpus(&self) -> impl Iterator<Item = VcpuId> + '_ {
+        self.awaiting_eoi
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| **a)
+            .map(|(i, _)| VcpuId(i as u32))
+    }
+
     /// A VPPI event for `irq` arrived from `vcpu`.
     pub fn vppi_event(&mut self, vcpu: VcpuId, irq: u32) -> VppiAction {
         match self.awaiting_eoi.get_mut(vcpu.0 as usize) {

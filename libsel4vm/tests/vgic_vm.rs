@@ -314,6 +314,42 @@ fn timer_vppi_is_injected_and_acked_after_eoi() {
         .contains(&HostAction::AckVppi { vcpu: V0, irq: 26 }));
 }
 
+#[test]
+fn a_reset_with_a_timer_interrupt_in_flight_unmasks_the_kernel_timer() {
+    // Seen on seL4: a restart while the guest had not completed a timer
+    // interrupt left the kernel's virtual timer masked for the new guest
+    // (no more timer interrupts, WFI returning at once in a loop).
+    let mut vm = vm2(None);
+    vm.backend_mut()
+        .push_event(Event::VppiEvent { vcpu: V0, irq: 27 });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    vm.backend_mut().take_actions();
+    vm.reset_irq_controller().unwrap();
+    let acts = vm.backend_mut().take_actions();
+    assert!(
+        acts.contains(&HostAction::AckVppi { vcpu: V0, irq: 27 }),
+        "{acts:?}"
+    );
+    assert!(!acts
+        .iter()
+        .any(|a| matches!(a, HostAction::AckVppi { vcpu: V1, .. })));
+    // Nothing in flight: a reset acks nothing.
+    vm.reset_irq_controller().unwrap();
+    assert!(!vm
+        .backend_mut()
+        .take_actions()
+        .iter()
+        .any(|a| matches!(a, HostAction::AckVppi { .. })));
+    // The next timer interrupt goes through as usual.
+    vm.backend_mut()
+        .push_event(Event::VppiEvent { vcpu: V0, irq: 27 });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert!(matches!(
+        vm.backend_mut().take_actions()[0],
+        HostAction::Inject { vcpu: V0, .. }
+    ));
+}
+
 const SMC: u32 = (0x17 << 26) | (1 << 25);
 const HVC: u32 = (0x16 << 26) | (1 << 25);
 

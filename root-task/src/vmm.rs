@@ -441,9 +441,15 @@ impl BlockBackend for Sel4Disk {
 fn print_stats_periodically(vm: &mut Vm<Sel4Backend>) -> Result<(), String> {
     let hz = sel4_abi::labels::config::TIMER_FREQUENCY as u64;
     let t0 = sel4vm::Backend::counter(vm.backend_mut()).ok_or("no counter")?;
+    let mut last_exits = 0;
     vm.set_periodic(2 * hz, move |vm, at| {
         let ms = (at - t0) * 1000 / hz;
         let s = vm.stats();
+        // More than 1000 exits/s: say which, to tell a storm from work.
+        if s.exits() - last_exits > 2000 {
+            println!("VMM: stats: breakdown: {s}");
+        }
+        last_exits = s.exits();
         println!(
             "VMM: stats: {ms} ms, {} exits, {} kernel calls, {} wake-ups, {} ms busy",
             s.exits(),
