@@ -578,14 +578,7 @@ impl<B: BlockBackend> VirtioDevice for Block<B> {
         cfg[8..12].copy_from_slice(&SIZE_MAX.to_le_bytes());
         cfg[12..16].copy_from_slice(&self.seg_max().to_le_bytes());
         cfg[20..24].copy_from_slice(&self.info.blk_size.to_le_bytes());
-        for (i, b) in data.iter_mut().enumerate() {
-            *b = usize::try_from(offset)
-                .ok()
-                .and_then(|o| o.checked_add(i))
-                .and_then(|o| cfg.get(o))
-                .copied()
-                .unwrap_or(0);
-        }
+        crate::virtio::read_config_bytes(&cfg, offset, data);
     }
 
     fn queue_notify(

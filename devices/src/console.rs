@@ -249,14 +249,7 @@ impl<B: ConsoleBackend> VirtioDevice for Console<B> {
         // F_MULTIPORT), emerg_wr = 0: all known, so build it here.
         let mut cfg = [0u8; CONFIG_LEN];
         cfg[4..8].copy_from_slice(&1u32.to_le_bytes());
-        for (i, b) in data.iter_mut().enumerate() {
-            *b = usize::try_from(offset)
-                .ok()
-                .and_then(|o| o.checked_add(i))
-                .and_then(|o| cfg.get(o))
-                .copied()
-                .unwrap_or(0);
-        }
+        crate::virtio::read_config_bytes(&cfg, offset, data);
     }
 
     fn queue_notify(

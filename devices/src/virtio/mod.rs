@@ -10,6 +10,19 @@ pub mod queue;
 pub use mmio::{TransportStats, VirtioDevice, VirtioMmio};
 pub use queue::{Chain, Expect, Queue, QueueError, QueueStats, Segment};
 
+/// Serves a configuration-space read from a device's whole configuration
+/// `cfg`: `data.len()` bytes at `offset`, zero past its end.
+pub fn read_config_bytes(cfg: &[u8], offset: u64, data: &mut [u8]) {
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(i))
+            .and_then(|o| cfg.get(o))
+            .copied()
+            .unwrap_or(0);
+    }
+}
+
 /// Device ID of a console (virtio 1.2 §5).
 pub const VIRTIO_ID_CONSOLE: u32 = 3;
 
