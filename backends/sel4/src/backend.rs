@@ -573,6 +573,18 @@ impl Sel4Backend {
     /// the handler cap (acknowledge it with `IRQHandler_Ack`).
     pub fn bind_irq(&mut self, irq_control: CPtr, intid: u32, bit: u64) -> sel4vm::Result<CPtr> {
         let ntfn = self.mint_notification(bit)?;
+        let r = self.bind_irq_to(irq_control, intid, ntfn);
+        if r.is_err() {
+            // Nothing half-made stays behind: the minted badge goes too.
+            let mut res = self.res.borrow_mut();
+            let _ = delete_cap(res.path(ntfn.0));
+            res.free_slot(ntfn.0);
+            self.minted.retain(|&s| s != ntfn.0);
+        }
+        r
+    }
+
+    fn bind_irq_to(&mut self, irq_control: CPtr, intid: u32, ntfn: CPtr) -> sel4vm::Result<CPtr> {
         let mut res = self.res.borrow_mut();
         let slot = res.alloc_slot()?;
         let path = res.path(slot);
@@ -587,9 +599,11 @@ impl Sel4Backend {
             return Err(decode::kernel_error(e).into());
         }
         let handler = sel4_abi::cap::IrqHandler::from_bits(slot);
-        handler
-            .irq_handler_set_notification(Notification::from_bits(ntfn.0))
-            .map_err(decode::kernel_error)?;
+        if let Err(e) = handler.irq_handler_set_notification(Notification::from_bits(ntfn.0)) {
+            let _ = delete_cap(path);
+            res.free_slot(slot);
+            return Err(decode::kernel_error(e).into());
+        }
         Ok(CPtr(slot))
     }
 
