@@ -1,6 +1,6 @@
 //! Device models for sel4vm guests: the virtio-mmio transport and split
 //! virtqueue ([`virtio`]), a virtio console ([`console`]), a virtio block
-//! device ([`block`]) and a
+//! device ([`block`]), a network device ([`net`]) and a
 //! transmit-only PL011 for `earlycon` ([`pl011`]).
 //!
 //! Every model is an [`sel4vm::MmioDevice`]: it sees register accesses and
@@ -19,10 +19,12 @@ pub mod block;
 pub mod console;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod net;
 pub mod pl011;
 pub mod virtio;
 
 pub use block::{Block, BlockBackend, BlockInfo, BlockOp, BlockStats, Submitted};
 pub use console::{Console, ConsoleBackend, ConsoleStats};
+pub use net::{Net, NetBackend, NetInfo, NetStats, TxStatus};
 pub use pl011::Pl011;
 pub use virtio::{VirtioDevice, VirtioMmio};

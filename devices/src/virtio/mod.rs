@@ -8,7 +8,7 @@ pub mod mmio;
 pub mod queue;
 
 pub use mmio::{TransportStats, VirtioDevice, VirtioMmio};
-pub use queue::{Chain, Expect, Queue, QueueError, QueueStats, Segment};
+pub use queue::{Chain, Expect, Popped, Queue, QueueError, QueueStats, Segment};
 
 /// Serves a configuration-space read from a device's whole configuration
 /// `cfg`: `data.len()` bytes at `offset`, zero past its end.

@@ -226,6 +226,20 @@ pub struct Segment {
     pub writable: bool,
 }
 
+/// What [`Queue::pop_lenient`] took from the available ring.
+#[derive(Debug)]
+pub enum Popped {
+    /// A valid chain.
+    Chain(Chain),
+    /// A malformed chain, consumed: `head` is its head index, `error` why.
+    Bad {
+        /// Head descriptor index.
+        head: u16,
+        /// What is wrong with it.
+        error: QueueError,
+    },
+}
+
 /// A validated descriptor chain taken from the available ring; give it
 /// back with [`Queue::add_used`].
 #[derive(Debug)]
@@ -519,13 +533,9 @@ impl Queue {
         Self::write_u16(mem, at(self.used, 4 + 8 * u64::from(self.size))?, idx)
     }
 
-    /// Takes the next chain from the available ring, validated, or `None`
-    /// when the ring is empty (or the queue is not ready).
-    pub fn pop(
-        &mut self,
-        mem: &mut dyn GuestBytes,
-        expect: Expect,
-    ) -> Result<Option<Chain>, QueueError> {
+    /// The head of the next available entry and the available index it
+    /// was read under, or `None` when the ring is empty.
+    fn next_head(&mut self, mem: &mut dyn GuestBytes) -> Result<Option<(u16, u16)>, QueueError> {
         if !self.ready {
             return Ok(None);
         }
@@ -553,12 +563,69 @@ impl Queue {
         fence(Ordering::Acquire);
         let slot = u64::from(self.next_avail % self.size);
         let head = Self::read_u16(mem, at(self.avail, 4 + 2 * slot)?)?;
-        let chain = self.walk(mem, head, expect)?;
+        Ok(Some((head, idx)))
+    }
+
+    /// Moves past the entry [`Queue::next_head`] returned.
+    fn consume(&mut self, mem: &mut dyn GuestBytes, idx: u16) -> Result<(), QueueError> {
         self.next_avail = self.next_avail.wrapping_add(1);
         if self.event_idx {
             self.set_avail_event(mem, idx)?;
         }
+        Ok(())
+    }
+
+    /// Takes the next chain from the available ring, validated, or `None`
+    /// when the ring is empty (or the queue is not ready).
+    pub fn pop(
+        &mut self,
+        mem: &mut dyn GuestBytes,
+        expect: Expect,
+    ) -> Result<Option<Chain>, QueueError> {
+        let Some((head, idx)) = self.next_head(mem)? else {
+            return Ok(None);
+        };
+        let chain = self.walk(mem, head, expect)?;
+        self.consume(mem, idx)?;
         Ok(Some(chain))
+    }
+
+    /// Like [`Queue::pop`], but a malformed chain is not fatal: it is
+    /// consumed and returned as [`Popped::Bad`] (the ring itself must be
+    /// sound; a ring that is not is still an error). Give a bad chain back
+    /// with [`Queue::add_used_bad`] so the driver can reuse its
+    /// descriptors. For devices that drop bad buffers and carry on, as a
+    /// NIC drops a bad frame.
+    pub fn pop_lenient(
+        &mut self,
+        mem: &mut dyn GuestBytes,
+        expect: Expect,
+    ) -> Result<Option<Popped>, QueueError> {
+        let Some((head, idx)) = self.next_head(mem)? else {
+            return Ok(None);
+        };
+        let r = self.walk(mem, head, expect);
+        self.consume(mem, idx)?;
+        Ok(Some(match r {
+            Ok(c) => Popped::Chain(c),
+            Err(error) => Popped::Bad { head, error },
+        }))
+    }
+
+    /// Returns a chain [`Queue::pop_lenient`] found malformed, with nothing
+    /// written; a head outside the table is not returned (no used entry
+    /// could name it).
+    pub fn add_used_bad(&mut self, mem: &mut dyn GuestBytes, head: u16) -> Result<(), QueueError> {
+        if head >= self.size {
+            return Ok(());
+        }
+        let chain = Chain {
+            head,
+            segs: core::mem::take(&mut self.spare),
+            readable: 0,
+            writable_len: 0,
+        };
+        self.add_used(mem, chain, 0)
     }
 
     fn walk(
