@@ -84,6 +84,12 @@ pub trait MmioDevice {
     /// The VM is being reset (`guest_restart`): drop all guest-provided
     /// state, as a hardware reset would. Called before guest RAM is reused.
     fn reset(&mut self) {}
+    /// The device as [`Any`](core::any::Any), so its owner can reach the
+    /// concrete model through [`Vm::with_device`] (e.g. for its counters);
+    /// `None` by default.
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        None
+    }
 }
 
 /// Handle of a registered device.

@@ -55,6 +55,9 @@ pub enum DeviceKind {
     /// virtio-blk over virtio-mmio (`/dev/vda`), backed by the disk the
     /// VMM drives.
     VirtioBlock,
+    /// virtio-net over virtio-mmio (`eth0`), backed by the NIC the VMM
+    /// drives.
+    VirtioNet,
 }
 
 /// One emulated device of the guest.
@@ -205,6 +208,8 @@ pub struct VmmConfig {
     pub initrd_size: u64,
     /// The guest gets a virtio-blk disk (the VMM found a backend for it).
     pub disk: bool,
+    /// The guest gets a virtio-net NIC (the VMM found a backend for it).
+    pub net: bool,
 }
 
 /// Why a configuration cannot be used.
@@ -334,6 +339,7 @@ impl VmmConfig {
             cmdline: String::from(cmdline),
             initrd_size,
             disk: false,
+            net: false,
         }
     }
 
@@ -429,6 +435,9 @@ impl VmmConfig {
         }
         if self.disk {
             add(&mut v, "virtio-blk", DeviceKind::VirtioBlock);
+        }
+        if self.net {
+            add(&mut v, "virtio-net", DeviceKind::VirtioNet);
         }
         v
     }

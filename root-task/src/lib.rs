@@ -14,6 +14,7 @@ pub mod console;
 pub mod devicetree;
 pub mod disk;
 mod dtb;
+pub mod nic;
 pub mod realise;
 pub mod vq;
 

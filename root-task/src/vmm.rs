@@ -18,12 +18,14 @@ use sel4_rt::{println, BootInfo, RootKernel};
 use sel4vm::{DeviceId, ExitReason, FaultResult, Vm, VmConfig, LARGE_PAGE_SIZE};
 use sel4vm_devices::block::{Block, BlockBackend, BlockInfo, BlockOp, Submitted};
 use sel4vm_devices::console::Console;
+use sel4vm_devices::net::{Net, NetBackend, NetInfo, NetStats, TxStatus};
 use sel4vm_devices::pl011::Pl011;
 use sel4vm_devices::virtio::mmio::VirtioMmio;
 use sel4vm_root_task::bootparams::{BootParams, PARAMS_ADDR, PARAMS_MAX};
 use sel4vm_root_task::config::{DeviceKind, KernelHeader, RamBacking, PAGE};
 use sel4vm_root_task::devicetree::device_tree;
 use sel4vm_root_task::disk::{dma_frames, probe, DirectRam, DiskStats, VirtioBlkDisk};
+use sel4vm_root_task::nic::{NicStats, VirtioNetNic, DMA_FRAMES as NIC_DMA_FRAMES};
 use sel4vm_root_task::realise::realise;
 use sel4vm_root_task::{ConsoleMode, GicVersion, VmmConfig};
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
@@ -44,6 +46,8 @@ const UART_BADGE: u64 = 1 << UART_CHANNEL;
 const WAKEUP_BADGE: u64 = 1 << 2;
 /// Notification badge bit of the disk's (QEMU virtio-blk-device) interrupt.
 const DISK_BADGE: u64 = 1 << 3;
+/// Notification badge bit of the NIC's (QEMU virtio-net-device) interrupt.
+const NIC_BADGE: u64 = 1 << 4;
 /// QEMU `virt`: 32 virtio-mmio slots of 0x200 bytes from here, SPI 16 + slot.
 const VIRTIO_MMIO_BASE: u64 = 0x0a00_0000;
 const VIRTIO_MMIO_SLOTS: usize = 32;
@@ -134,9 +138,10 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         cfg.cmdline
     );
 
-    // ---- the disk QEMU offers, if any ----
-    let disk = open_disk(&res, &cfg)?;
+    // ---- the disk and NIC QEMU offers, if any ----
+    let (disk, nic) = open_backends(&res, &cfg)?;
     cfg.disk = disk.is_some();
+    cfg.net = nic.is_some();
 
     // ---- the VM ----
     let window = cfg.ram_size + 4 * LARGE_PAGE_SIZE;
@@ -199,6 +204,23 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         None => None,
     };
     let disk_stats = disk.as_ref().map(|d| d.stats.clone());
+    let mut nic = match nic {
+        Some((n, slot)) => {
+            let intid = 32 + VIRTIO_MMIO_SPI + slot as u32;
+            let h = guest
+                .vm_mut()
+                .backend_mut()
+                .bind_irq(init::IRQ_CONTROL.cptr(), intid, NIC_BADGE)
+                .map_err(|e| format!("NIC IRQ {intid}: {e}"))?;
+            Some(Sel4Nic {
+                inner: n,
+                irq: IrqHandler::from_bits(h.0),
+                stats: Rc::new(core::cell::Cell::new(NicStats::default())),
+            })
+        }
+        None => None,
+    };
+    let nic_stats = nic.as_ref().map(|n| n.stats.clone());
     // RAM, passthrough frames, devices: all from the plan.
     let built = realise(guest.vm_mut(), &cfg, |d| match d.kind {
         DeviceKind::EarlyUart => Box::new(Pl011::new(GuestSide)),
@@ -207,7 +229,29 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
             disk.take().expect("one disk in the plan"),
             "sel4vm-disk",
         ))),
+        DeviceKind::VirtioNet => Box::new(VirtioMmio::new(Net::new(
+            nic.take().expect("one NIC in the plan"),
+        ))),
     })?;
+    let net_id = built.device("virtio-net");
+    if let Some(id) = net_id {
+        guest
+            .vm_mut()
+            .route_notification_to_device(NIC_BADGE, id)
+            .map_err(|e| format!("NIC notification route: {e}"))?;
+    }
+    // The model's counters, read through the VM's device table.
+    let net_stats = move |vm: &mut Vm<Sel4Backend>| -> Option<NetStats> {
+        vm.with_device(net_id?, |d| {
+            let n = d.as_any()?.downcast_ref::<VirtioMmio<Net<Sel4Nic>>>()?;
+            Some(n.device().stats())
+        })?
+    };
+    let print_net = move |vm: &mut Vm<Sel4Backend>| {
+        if let (Some(m), Some(n)) = (net_stats(vm), nic_stats.as_ref()) {
+            print_nic_stats(m, n.get());
+        }
+    };
     if let Some(id) = built.device("virtio-blk") {
         guest
             .vm_mut()
@@ -288,6 +332,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
                 if let Some(s) = &disk_stats {
                     print_disk_stats(s.get());
                 }
+                print_net(guest.vm_mut());
             }
             ExitReason::SystemOff { .. } => {
                 // Requests still at the real disk finish before the VMM ends.
@@ -297,6 +342,7 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
                 if let Some(s) = &disk_stats {
                     print_disk_stats(s.get());
                 }
+                print_net(guest.vm_mut());
                 return Ok(());
             }
             other => {
@@ -321,10 +367,24 @@ fn print_disk_stats(s: DiskStats) {
 }
 
 type DiskDriver = VirtioBlkDisk<MmioTransport<'static>>;
+type NicDriver = VirtioNetNic<MmioTransport<'static>>;
 
-/// Maps QEMU's virtio-mmio slots, finds a block device and starts a
-/// driver for it (with the DMA pool); `None` when QEMU has no disk.
-fn open_disk(res: &Res, cfg: &VmmConfig) -> Result<Option<(DiskDriver, usize)>, String> {
+fn print_nic_stats(m: NetStats, n: NicStats) {
+    println!("VMM: net: {m}");
+    println!(
+        "VMM: net device: {} rx, {} tx, {} interrupts, {} rx errors, {} tx ring full",
+        n.rx_frames, n.tx_frames, n.interrupts, n.rx_errors, n.tx_full
+    );
+}
+
+/// Maps QEMU's virtio-mmio slots, finds a block and a network device and
+/// starts a driver for each (with the DMA pool); `None` for what QEMU
+/// does not offer.
+#[allow(clippy::type_complexity)]
+fn open_backends(
+    res: &Res,
+    cfg: &VmmConfig,
+) -> Result<(Option<(DiskDriver, usize)>, Option<(NicDriver, usize)>), String> {
     let pages = (VIRTIO_MMIO_SLOTS * VIRTIO_MMIO_STRIDE) as u64 / PAGE;
     let mut va = 0;
     for i in 0..pages {
@@ -338,16 +398,24 @@ fn open_disk(res: &Res, cfg: &VmmConfig) -> Result<Option<(DiskDriver, usize)>, 
     // SAFETY: [va, va + 16 KiB) maps the slots' registers uncached; reads
     // of magic, version and device ID have no side effects.
     let read32 = |off: usize| unsafe { ((va + off) as *const u32).read_volatile() };
-    let found = probe(VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_STRIDE, read32, 2);
-    let Some(&slot) = found.first() else {
-        println!("VMM: no virtio-blk device on the board: the guest gets no disk");
-        return Ok(None);
+    let first = |id: u32, what: &str| {
+        let found = probe(VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_STRIDE, read32, id);
+        if found.len() > 1 {
+            println!(
+                "VMM: {} {what}s found; using the one in slot {}",
+                found.len(),
+                found[0]
+            );
+        }
+        found.first().copied()
     };
-    if found.len() > 1 {
-        println!(
-            "VMM: {} disks found; using the one in slot {slot}",
-            found.len()
-        );
+    let disk_slot = first(2, "disk");
+    let nic_slot = first(1, "NIC");
+    if disk_slot.is_none() {
+        println!("VMM: no virtio-blk device on the board: the guest gets no disk");
+    }
+    if nic_slot.is_none() {
+        println!("VMM: no virtio-net device on the board: the guest gets no network");
     }
     // 1:1 guest RAM is reachable by the device at its own address: the
     // disk moves guest data without copies (docs/devices.md).
@@ -356,33 +424,99 @@ fn open_disk(res: &Res, cfg: &VmmConfig) -> Result<Option<(DiskDriver, usize)>, 
         len: cfg.ram_size,
         pa: cfg.ram_base,
     });
-    crate::dma::init(&mut res.borrow_mut(), dma_frames(direct.is_some()))?;
-    let hdr = va + slot * VIRTIO_MMIO_STRIDE;
-    // SAFETY: the slot's 0x200 bytes are mapped for the program's life and
-    // only this transport touches them.
-    let transport = unsafe {
-        MmioTransport::new(
-            core::ptr::NonNull::new(hdr as *mut VirtIOHeader).ok_or("null slot")?,
-            VIRTIO_MMIO_STRIDE,
-        )
+    let frames = disk_slot.map_or(0, |_| dma_frames(direct.is_some()))
+        + nic_slot.map_or(0, |_| NIC_DMA_FRAMES);
+    if frames > 0 {
+        crate::dma::init(&mut res.borrow_mut(), frames)?;
     }
-    .map_err(|e| format!("virtio-mmio slot {slot}: {e}"))?;
-    let version = transport.version();
-    let d = DiskDriver::new::<DmaHal>(transport, direct)
-        .map_err(|e| format!("disk in slot {slot}: {e}"))?;
-    let i = d.info();
-    println!(
-        "VMM: disk: slot {slot} ({version:?} virtio-mmio), {} MiB{}{}, {}",
-        i.capacity / 2048,
-        if i.read_only { ", read-only" } else { "" },
-        if i.flush { ", write cache (flush)" } else { "" },
-        if direct.is_some() {
-            "zero-copy"
-        } else {
-            "bounce buffers"
-        },
-    );
-    Ok(Some((d, slot)))
+    let transport = |slot: usize| {
+        let hdr = va + slot * VIRTIO_MMIO_STRIDE;
+        // SAFETY: the slot's 0x200 bytes are mapped for the program's life
+        // and only this transport touches them.
+        unsafe {
+            MmioTransport::new(
+                core::ptr::NonNull::new(hdr as *mut VirtIOHeader).ok_or("null slot")?,
+                VIRTIO_MMIO_STRIDE,
+            )
+        }
+        .map_err(|e| format!("virtio-mmio slot {slot}: {e}"))
+    };
+    let disk = match disk_slot {
+        Some(slot) => {
+            let t = transport(slot)?;
+            let version = t.version();
+            let d = DiskDriver::new::<DmaHal>(t, direct)
+                .map_err(|e| format!("disk in slot {slot}: {e}"))?;
+            let i = d.info();
+            println!(
+                "VMM: disk: slot {slot} ({version:?} virtio-mmio), {} MiB{}{}, {}",
+                i.capacity / 2048,
+                if i.read_only { ", read-only" } else { "" },
+                if i.flush { ", write cache (flush)" } else { "" },
+                if direct.is_some() {
+                    "zero-copy"
+                } else {
+                    "bounce buffers"
+                },
+            );
+            Some((d, slot))
+        }
+        None => None,
+    };
+    let nic = match nic_slot {
+        Some(slot) => {
+            let t = transport(slot)?;
+            let version = t.version();
+            let n = NicDriver::new::<DmaHal>(t).map_err(|e| format!("NIC in slot {slot}: {e}"))?;
+            let NetInfo { mac: m, link_up } = n.info();
+            println!(
+                "VMM: net: slot {slot} ({version:?} virtio-mmio), MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}",
+                m[0],
+                m[1],
+                m[2],
+                m[3],
+                m[4],
+                m[5],
+                if link_up { "up" } else { "down" }
+            );
+            Some((n, slot))
+        }
+        None => None,
+    };
+    Ok((disk, nic))
+}
+
+/// The NIC driver plus its seL4 interrupt: acknowledged once the device's
+/// own interrupt status was cleared (in `receive`).
+struct Sel4Nic {
+    inner: NicDriver,
+    irq: IrqHandler,
+    stats: Rc<core::cell::Cell<NicStats>>,
+}
+
+impl NetBackend for Sel4Nic {
+    fn info(&self) -> NetInfo {
+        self.inner.info()
+    }
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> bool) -> TxStatus {
+        let r = self.inner.transmit(len, fill);
+        self.stats.set(self.inner.stats());
+        r
+    }
+    fn receive(&mut self, deliver: &mut dyn FnMut(&[u8]) -> bool) {
+        let before = self.inner.stats().interrupts;
+        self.inner.receive(deliver);
+        let s = self.inner.stats();
+        if s.interrupts != before {
+            if let Err(e) = self.irq.irq_handler_ack() {
+                println!("VMM: NIC IRQHandler_Ack: {e}");
+            }
+        }
+        self.stats.set(s);
+    }
+    fn reset(&mut self) -> u64 {
+        self.inner.reset()
+    }
 }
 
 /// The disk driver plus its seL4 interrupt: acknowledged once the device's

@@ -3,9 +3,9 @@
 //! available ring, then the used ring on the next page), so one queue
 //! works on version 1 and version 2 MMIO transports.
 //!
-//! Every request is one ring descriptor pointing at an indirect table the
-//! caller filled, so a request can carry the guest's own segments (up to
-//! the table's size) whatever the ring size. Unlike
+//! A request is one ring descriptor: a single buffer (the NIC's frames),
+//! or an indirect table the caller filled, so a request can carry the
+//! guest's own segments (up to the table's size) whatever the ring size. Unlike
 //! `virtio_drivers::queue::VirtQueue`, buffers are given as physical
 //! addresses: the caller decides what the device may reach (its DMA pool,
 //! or guest RAM it validated), no slice of VMM memory is needed for them.
@@ -40,6 +40,8 @@ pub struct DriverQueue {
     event_idx: bool,
     /// `avail_idx` when the device was last notified (`EVENT_IDX`).
     kicked_at: u16,
+    /// Completions to let pass without an interrupt (`EVENT_IDX`).
+    gap: u16,
 }
 
 impl DriverQueue {
@@ -66,7 +68,15 @@ impl DriverQueue {
             last_used: 0,
             event_idx,
             kicked_at: 0,
+            gap: 0,
         }
+    }
+
+    /// With `EVENT_IDX`, interrupt only every `gap + 1` completions, for
+    /// completions the driver may reap lazily (a NIC's sent frames).
+    pub fn set_interrupt_gap(&mut self, gap: u16) {
+        self.gap = gap;
+        self.interrupt_after(gap);
     }
 
     /// Number of entries.
@@ -94,6 +104,36 @@ impl DriverQueue {
         unsafe { self.ptr::<u16>(off).write_volatile(v) }
     }
 
+    /// Makes one buffer available in a single descriptor: `buffer(head)`
+    /// gives its `(physical address, length, flags)` for the descriptor
+    /// index it will occupy (so a caller can keep one buffer per index), or
+    /// `None` to give up. `None` when the ring is full or given up.
+    pub fn push_with(
+        &mut self,
+        buffer: impl FnOnce(u16) -> Option<(u64, u32, u16)>,
+    ) -> Option<u16> {
+        let head = self.free.pop()?;
+        let Some((pa, len, flags)) = buffer(head) else {
+            self.free.push(head);
+            return None;
+        };
+        let d = Descriptor::new(pa, len, flags, 0);
+        // SAFETY: head < size: inside the descriptor table.
+        unsafe { self.ptr::<Descriptor>(16 * head as usize).write_volatile(d) };
+        self.publish(head);
+        Some(head)
+    }
+
+    /// Puts `head` in the available ring and publishes the new index.
+    fn publish(&mut self, head: u16) {
+        let slot = (self.avail_idx % self.size) as usize;
+        self.write_u16(self.avail + 4 + 2 * slot, head);
+        // The buffer, the descriptor and the ring entry before the index.
+        fence(Ordering::SeqCst);
+        self.avail_idx = self.avail_idx.wrapping_add(1);
+        self.write_u16(self.avail + 2, self.avail_idx);
+    }
+
     /// Makes a request available: one descriptor for the indirect table of
     /// `entries` descriptors at physical `table`. `None` when the ring is full.
     pub fn push_indirect(&mut self, table: u64, entries: u16) -> Option<u16> {
@@ -101,12 +141,7 @@ impl DriverQueue {
         let d = Descriptor::new(table, 16 * u32::from(entries), VIRTQ_DESC_F_INDIRECT, 0);
         // SAFETY: head < size: inside the descriptor table.
         unsafe { self.ptr::<Descriptor>(16 * head as usize).write_volatile(d) };
-        let slot = (self.avail_idx % self.size) as usize;
-        self.write_u16(self.avail + 4 + 2 * slot, head);
-        // The table, the descriptor and the ring entry before the index.
-        fence(Ordering::SeqCst);
-        self.avail_idx = self.avail_idx.wrapping_add(1);
-        self.write_u16(self.avail + 2, self.avail_idx);
+        self.publish(head);
         Some(head)
     }
 
@@ -128,6 +163,16 @@ impl DriverQueue {
 
     /// The next request the device returned: `(head, bytes written)`.
     pub fn pop_used(&mut self) -> Option<(u16, u32)> {
+        let (head, len) = self.pop_used_owned()?;
+        self.free.push(head);
+        Some((head, len))
+    }
+
+    /// As [`DriverQueue::pop_used`], but the caller keeps the descriptor
+    /// `head` (it does not return to the free list): give it back to the
+    /// device with [`DriverQueue::push_owned`]. For buffers that belong to
+    /// one descriptor for good, as a NIC's receive buffers do.
+    pub fn pop_used_owned(&mut self) -> Option<(u16, u32)> {
         let idx = self.read_u16(self.used + 2);
         if idx == self.last_used {
             return None;
@@ -141,20 +186,36 @@ impl DriverQueue {
                 .read_volatile()
         };
         self.last_used = self.last_used.wrapping_add(1);
-        if self.event_idx {
-            // used_event: interrupt on the next completion.
-            let at = self.avail + 4 + 2 * self.size as usize;
-            self.write_u16(at, self.last_used);
-            fence(Ordering::SeqCst);
-        }
+        // used_event: interrupt on the next completion (or after `gap`).
+        self.interrupt_after(self.gap);
         let head = e.id.get() as u16;
         if head >= self.size || self.free.contains(&head) {
             // A device bug; never hand back a descriptor twice.
             log::error!("virtqueue: device returned bad head {head}");
             return None;
         }
-        self.free.push(head);
         Some((head, e.len.get()))
+    }
+
+    /// Makes descriptor `head` (taken with [`DriverQueue::pop_used_owned`])
+    /// available again with one buffer.
+    pub fn push_owned(&mut self, head: u16, pa: u64, len: u32, flags: u16) {
+        debug_assert!(head < self.size && !self.free.contains(&head));
+        let d = Descriptor::new(pa, len, flags, 0);
+        // SAFETY: head < size: inside the descriptor table.
+        unsafe { self.ptr::<Descriptor>(16 * head as usize).write_volatile(d) };
+        self.publish(head);
+    }
+
+    /// With `EVENT_IDX`: ask for an interrupt only once `after` more
+    /// requests than now are returned (0: the next one). Without it, the
+    /// device interrupts on every completion anyway.
+    pub fn interrupt_after(&mut self, after: u16) {
+        if self.event_idx {
+            let at = self.avail + 4 + 2 * self.size as usize;
+            self.write_u16(at, self.last_used.wrapping_add(after));
+            fence(Ordering::SeqCst);
+        }
     }
 
     /// Requests made available and not yet returned.

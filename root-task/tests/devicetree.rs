@@ -446,6 +446,42 @@ fn a_disk_gets_the_next_device_page_and_spi_and_a_dtb_node() {
 }
 
 #[test]
+fn a_nic_follows_the_disk_and_gets_a_dtb_node() {
+    let mut cfg = VmmConfig::qemu_virt(GicVersion::V2, 1, "console=hvc0", INITRD);
+    cfg.disk = true;
+    cfg.net = true;
+    let devs = cfg.devices();
+    let blk = devs
+        .iter()
+        .find(|d| d.kind == DeviceKind::VirtioBlock)
+        .unwrap();
+    let net = devs
+        .iter()
+        .find(|d| d.kind == DeviceKind::VirtioNet)
+        .unwrap();
+    assert_eq!(net.base, blk.base + 0x1000);
+    assert_eq!(net.spi, blk.spi.map(|s| s + 1));
+    // Without a disk the NIC takes the disk's place.
+    cfg.disk = false;
+    let alone = cfg
+        .devices()
+        .into_iter()
+        .find(|d| d.kind == DeviceKind::VirtioNet)
+        .unwrap();
+    assert_eq!((alone.base, alone.spi), (blk.base, blk.spi));
+    cfg.disk = true;
+    let d = device_tree(&cfg, &cfg.layout(&DEBIAN_LIKE).unwrap()).unwrap();
+    let t = fdt::Fdt::new(&d).unwrap();
+    let n = t
+        .find_node(&format!("/virtio_mmio@{:x}", net.base))
+        .unwrap();
+    assert_eq!(
+        cells(n.property("interrupts").unwrap().value),
+        [0, net.spi.unwrap(), 4]
+    );
+}
+
+#[test]
 fn probe_finds_block_devices_in_any_slot() {
     use sel4vm_root_task::disk::probe;
     // 32 slots of 0x200 bytes: magic, version, device ID.

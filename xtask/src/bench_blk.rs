@@ -130,6 +130,7 @@ pub fn bench_blk(kernel: &KernelInstall, runs: usize) -> Result<()> {
     let app = target::build_root_task("vmm")?;
     let image = target::pack_image(kernel, &app, "vmm")?;
     let mut direct = vmm::direct_args(kernel, vmm::CMDLINE_PASSTHROUGH, 1)?;
+    direct.extend(["-global".into(), "virtio-mmio.force-legacy=false".into()]);
     direct.extend(disk.qemu_args());
 
     let (mut vw, mut vr, mut dw, mut dr) = (vec![], vec![], vec![], vec![]);

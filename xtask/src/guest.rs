@@ -22,7 +22,8 @@ pub struct Guest {
 
 /// Version of what [`prepare`] produces, kept in `target/guest/format`: a prepared guest of
 /// another format is rebuilt. 2: virtio modules in the initramfs, `/init` moves to `hvc0`.
-const FORMAT: u32 = 2;
+/// 3: `/init` brings `eth0` up with DHCP.
+const FORMAT: u32 = 3;
 
 /// The drivers the guest loads at boot (Debian builds them as modules), in load order; their
 /// dependencies are added before them.
@@ -55,7 +56,40 @@ if [ -c /dev/hvc0 ]; then
     exec 0<>/dev/hvc0 1>&0 2>&0
 fi
 echo "GUEST-BOOTED: $(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
+ifconfig lo 127.0.0.1 up
+if [ -e /sys/class/net/eth0 ]; then
+    (
+        if udhcpc -i eth0 -s /etc/udhcpc.script -t 5 -T 2 -n -q >/dev/null 2>&1; then
+            echo "GUEST-NET: eth0 $(cat /tmp/eth0.ip)"
+        else
+            echo "GUEST-NET: eth0 DHCP failed"
+        fi
+    ) &
+fi
 exec setsid cttyhack sh
+"#;
+
+/// The `udhcpc` script `/init` uses: configures the interface, default
+/// route and DNS from the lease, and records the address in `/tmp/<if>.ip`.
+const UDHCPC_SCRIPT: &str = r#"#!/bin/busybox sh
+case "$1" in
+deconfig)
+    ifconfig "$interface" 0.0.0.0 up
+    ;;
+bound|renew)
+    ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+    for r in $router; do
+        route add default gw "$r" dev "$interface"
+        break
+    done
+    : > /etc/resolv.conf
+    for d in $dns; do
+        echo "nameserver $d" >> /etc/resolv.conf
+    done
+    echo "$ip" > "/tmp/$interface.ip"
+    ;;
+esac
+exit 0
 "#;
 
 /// The `/init` script loading `modules` in order.
@@ -227,7 +261,7 @@ pub fn initramfs_cpio(busybox: &[u8], modules: &[Module]) -> Vec<u8> {
     let mut w = cpio::Writer::default();
     for d in [
         "bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "root", "lib",
-        MODULE_DIR,
+        "etc", MODULE_DIR,
     ] {
         w.dir(d);
     }
@@ -242,6 +276,7 @@ pub fn initramfs_cpio(busybox: &[u8], modules: &[Module]) -> Vec<u8> {
     }
     w.file(&format!("{MODULE_DIR}/load-order"), 0o644, order.as_bytes());
     w.file("init", 0o755, init_script(modules).as_bytes());
+    w.file("etc/udhcpc.script", 0o755, UDHCPC_SCRIPT.as_bytes());
     w.finish()
 }
 

@@ -1,7 +1,8 @@
 //! Project commands. `cargo xtask <command>`:
 //!
 //! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere] [--console virtio|passthrough]
-//!   [--stats] [--disk FILE[,ro]]`: boot the Linux VMM (or an example) on QEMU.
+//!   [--stats] [--disk FILE[,ro]] [--net user[,hostfwd=...]...|none]`: boot the Linux VMM (or an
+//!   example) on QEMU.
 //! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests;
 //!   `test system [NAME...]`: only the seL4 system tests.
 //! - `bench [all|ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run;
@@ -13,10 +14,12 @@ mod bench_blk;
 mod bench_guest;
 mod deps;
 mod guest;
+mod http;
 mod kernel;
 mod qemu;
 mod systest;
 mod systest_disk;
+mod systest_net;
 mod target;
 mod vmm;
 
@@ -32,6 +35,10 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
                                                          `VMM: stats: <ms> ms, <n> exits` every ~2 s
         [--disk FILE[,ro]]                               the guest's /dev/vda: a raw image (default: a
                                                          64 MiB scratch disk under target/vmm/)
+        [--net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...|none]
+                                                         the guest's eth0 (DHCP: 10.0.2.15) on QEMU user
+                                                         networking, QEMU's option syntax (default: user,
+                                                         hostfwd=tcp:127.0.0.1:10080-:80)
   test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX)
   test  system [NAME...]                                   only the seL4 system tests (named ones, or all)
   bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot, all (default: both;
@@ -86,6 +93,8 @@ struct Opts {
     console: Option<vmm::ConsoleMode>,
     stats: bool,
     disk: Option<vmm::Disk>,
+    /// `--net`: `Some(None)` is `--net none`.
+    net: Option<Option<vmm::Net>>,
     icount: bool,
     positional: Vec<String>,
 }
@@ -118,6 +127,7 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
             "--no-lint" => o.no_lint = true,
             "--stats" => o.stats = true,
             "--disk" => o.disk = Some(vmm::Disk::parse(&value("--disk")?)?),
+            "--net" => o.net = Some(vmm::Net::parse(&value("--net")?)?),
             "--icount" => o.icount = true,
             s if s.starts_with("--") => return Err(format!("unknown option `{s}`\n{USAGE}")),
             s => o.positional.push(s.to_string()),
@@ -149,6 +159,7 @@ fn cmd_run(args: &[String]) -> Result<()> {
                     Some(d) => d,
                     None => vmm::Disk::scratch()?,
                 }),
+                net: o.net.unwrap_or_else(|| Some(vmm::Net::default_user())),
             };
             vmm::run_interactive(&kernel, &opts)
         }
@@ -159,9 +170,10 @@ fn cmd_run(args: &[String]) -> Result<()> {
                 || o.console.is_some()
                 || o.stats
                 || o.disk.is_some()
+                || o.net.is_some()
             {
                 return Err(
-                    "--vcpus, --append, --ram-anywhere, --console, --stats and --disk apply to the Linux VMM only"
+                    "--vcpus, --append, --ram-anywhere, --console, --stats, --disk and --net apply to the Linux VMM only"
                         .into(),
                 );
             }

@@ -475,7 +475,7 @@ fn tail_lines(s: &str, n: usize) -> String {
 /// Runs every system test; returns the number passed and the names failed.
 /// Number of system tests (all need a kernel).
 pub fn count() -> usize {
-    TESTS.len() + crate::systest_disk::TESTS.len()
+    TESTS.len() + crate::systest_disk::TESTS.len() + crate::systest_net::TESTS.len()
 }
 
 pub fn run_all(kernel: &KernelInstall) -> (usize, Vec<String>) {
@@ -501,6 +501,9 @@ pub fn run_matching(kernel: &KernelInstall, names: &[String]) -> (usize, Vec<Str
         report(t.name, run_one(kernel, t));
     }
     for (name, f) in crate::systest_disk::TESTS.iter().filter(|t| wanted(t.0)) {
+        report(name, f(kernel));
+    }
+    for (name, f) in crate::systest_net::TESTS.iter().filter(|t| wanted(t.0)) {
         report(name, f(kernel));
     }
     (passed, failed)

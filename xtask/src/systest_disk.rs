@@ -54,15 +54,16 @@ fn image(name: &str, mib: usize, byte: u8) -> Result<PathBuf, String> {
     Ok(p)
 }
 
-fn md5_hex(data: &[u8]) -> String {
+pub(crate) fn md5_hex(data: &[u8]) -> String {
     Md5::digest(data)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-/// A Linux guest under the VMM with `disk`.
-struct Guest {
+/// A Linux guest under the VMM on a serial session (also used by the
+/// network tests).
+pub(crate) struct Guest {
     s: Option<Session>,
     name: &'static str,
 }
@@ -86,12 +87,23 @@ impl Guest {
             stats: std::env::var_os("SEL4VM_DISK_TEST_STATS").is_some(),
             ..GuestOpts::default()
         };
-        let extra = crate::vmm::qemu_args(&opts)?;
+        Self::boot_opts(kernel, name, &opts, "VMM: disk: slot ")
+    }
+
+    /// Boots the VMM with `opts`, waits for `first` in the VMM's output,
+    /// then for the guest's shell.
+    pub(crate) fn boot_opts(
+        kernel: &KernelInstall,
+        name: &'static str,
+        opts: &GuestOpts,
+        first: &str,
+    ) -> Result<Guest, String> {
+        let extra = crate::vmm::qemu_args(opts)?;
         let app = target::build_root_task("vmm")?;
         let image = target::pack_image(kernel, &app, "vmm")?;
         let s = Session::start_with(kernel, &image, &extra, Duration::from_secs(300))?;
         let mut g = Guest { s: Some(s), name };
-        g.expect("VMM: disk: slot ")?;
+        g.expect(first)?;
         g.booted()?;
         Ok(g)
     }
@@ -99,7 +111,7 @@ impl Guest {
     /// Waits for the guest's shell: `GUEST-BOOTED`, then a typed `echo`
     /// answered (retyped a few times: input typed while busybox starts
     /// its line editor can be lost).
-    fn booted(&mut self) -> Result<(), String> {
+    pub(crate) fn booted(&mut self) -> Result<(), String> {
         self.expect("GUEST-BOOTED: ")?;
         self.expect("cpus=1")?;
         for i in 0..5 {
@@ -116,11 +128,11 @@ impl Guest {
         Err("the guest shell never answered".into())
     }
 
-    fn session(&mut self) -> &mut Session {
+    pub(crate) fn session(&mut self) -> &mut Session {
         self.s.as_mut().expect("live session")
     }
 
-    fn expect(&mut self, marker: &str) -> Result<(), String> {
+    pub(crate) fn expect(&mut self, marker: &str) -> Result<(), String> {
         match self.session().expect(marker, FORBIDDEN) {
             Wait::Found => Ok(()),
             Wait::Forbidden(m) => Err(format!("forbidden marker `{m}`")),
@@ -129,18 +141,18 @@ impl Guest {
         }
     }
 
-    fn send(&mut self, line: &str) -> Result<(), String> {
+    pub(crate) fn send(&mut self, line: &str) -> Result<(), String> {
         self.session().send(&format!("{line}\n"))
     }
 
     /// Types `line` and waits for `marker` in its output.
-    fn run(&mut self, line: &str, marker: &str) -> Result<(), String> {
+    pub(crate) fn run(&mut self, line: &str, marker: &str) -> Result<(), String> {
         self.send(line)?;
         self.expect(marker)
     }
 
     /// The text after the last `marker` up to the end of its line.
-    fn value_after(&self, marker: &str) -> Result<String, String> {
+    pub(crate) fn value_after(&self, marker: &str) -> Result<String, String> {
         let out = &self.s.as_ref().expect("live session").output;
         let at = out
             .rfind(marker)
@@ -155,7 +167,7 @@ impl Guest {
     }
 
     /// The rest of the line of the last `marker`.
-    fn value_line(&self, marker: &str) -> String {
+    pub(crate) fn value_line(&self, marker: &str) -> String {
         let out = &self.s.as_ref().expect("live session").output;
         out.rfind(marker)
             .map(|at| out[at..].lines().next().unwrap_or("").trim().to_string())
@@ -163,7 +175,7 @@ impl Guest {
     }
 
     /// Types a command printing `KEY=value` and returns the value.
-    fn query(&mut self, line: &str, key: &str) -> Result<String, String> {
+    pub(crate) fn query(&mut self, line: &str, key: &str) -> Result<String, String> {
         self.run(line, &format!("{key}="))?;
         // Let the rest of the line arrive.
         self.expect("\n")?;
@@ -171,14 +183,20 @@ impl Guest {
     }
 
     /// Powers the guest off and returns the whole serial log (also saved).
-    fn power_off(mut self) -> Result<String, String> {
+    fn power_off(self) -> Result<String, String> {
+        self.power_off_until("VMM: disk: ")
+    }
+
+    /// Powers the guest off, waits for the line starting with `last` and
+    /// returns the whole serial log (also saved).
+    pub(crate) fn power_off_until(mut self, last: &str) -> Result<String, String> {
         self.run("poweroff -f", "VMM: guest powered off")?;
-        self.expect("VMM: disk: ")?;
+        self.expect(last)?;
         self.expect("\n")?;
         Ok(self.finish())
     }
 
-    fn finish(&mut self) -> String {
+    pub(crate) fn finish(&mut self) -> String {
         let out = self.s.take().map(Session::stop).unwrap_or_default();
         let log = target::target_dir()
             .join("systest")

@@ -59,6 +59,137 @@ pub struct GuestOpts {
     pub stats: bool,
     /// The disk QEMU offers (the VMM drives it and gives the guest `/dev/vda`).
     pub disk: Option<Disk>,
+    /// The NIC QEMU offers (the VMM drives it and gives the guest `eth0`).
+    pub net: Option<Net>,
+}
+
+/// The guest's network: `--net user[,OPTION...]`, QEMU's user-mode
+/// networking (`-netdev user`) with its own option syntax, e.g.
+/// `hostfwd=tcp::8080-:80` (repeatable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Net {
+    /// The options after `user`, as QEMU takes them.
+    pub options: Vec<String>,
+}
+
+/// One `hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFwd {
+    pub udp: bool,
+    pub host_addr: String,
+    pub host_port: u16,
+    pub guest_port: u16,
+}
+
+/// The host port plain `cargo xtask run` forwards to the guest's port 80.
+pub const DEFAULT_HOST_PORT: u16 = 10080;
+
+impl Net {
+    /// Parses `user[,OPTION...]`; `none` gives no network (`None`).
+    pub fn parse(s: &str) -> Result<Option<Net>> {
+        if s == "none" {
+            return Ok(None);
+        }
+        let mut parts = s.split(',');
+        if parts.next() != Some("user") {
+            return Err(format!(
+                "--net {s}: only QEMU user-mode networking is offered (--net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]... or --net none)"
+            ));
+        }
+        let options: Vec<String> = parts.map(str::to_string).collect();
+        if let Some(o) = options.iter().find(|o| o.is_empty() || !o.contains('=')) {
+            return Err(format!("--net {s}: `{o}` is not an OPTION=VALUE"));
+        }
+        let net = Net { options };
+        net.forwards()?;
+        Ok(Some(net))
+    }
+
+    /// The default network: one forwarded port, host 127.0.0.1:10080 to the guest's port 80.
+    pub fn default_user() -> Net {
+        Net {
+            options: vec![format!("hostfwd=tcp:127.0.0.1:{DEFAULT_HOST_PORT}-:80")],
+        }
+    }
+
+    /// User networking forwarding `host_port` on 127.0.0.1 to `guest_port`.
+    pub fn forwarding(host_port: u16, guest_port: u16) -> Net {
+        Net {
+            options: vec![format!("hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}")],
+        }
+    }
+
+    /// The `hostfwd` options, parsed.
+    pub fn forwards(&self) -> Result<Vec<HostFwd>> {
+        let mut v = Vec::new();
+        for o in &self.options {
+            let Some(spec) = o.strip_prefix("hostfwd=") else {
+                continue;
+            };
+            let bad = || {
+                format!("--net: `{o}` is not hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT")
+            };
+            let (proto, rest) = spec.split_once(':').ok_or_else(bad)?;
+            let udp = match proto {
+                "" | "tcp" => false,
+                "udp" => true,
+                _ => return Err(bad()),
+            };
+            let (host, guest) = rest.split_once('-').ok_or_else(bad)?;
+            let (host_addr, host_port) = host.rsplit_once(':').ok_or_else(bad)?;
+            let guest_port = guest.rsplit_once(':').map_or(guest, |g| g.1);
+            let port = |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0);
+            v.push(HostFwd {
+                udp,
+                host_addr: host_addr.to_string(),
+                host_port: port(host_port).ok_or_else(bad)?,
+                guest_port: port(guest_port).ok_or_else(bad)?,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Checks before boot that every forwarded host port is free (QEMU
+    /// would otherwise fail with a less direct message, or not at all).
+    pub fn check(&self) -> Result<()> {
+        for f in self.forwards()? {
+            let addr = if f.host_addr.is_empty() {
+                "0.0.0.0"
+            } else {
+                f.host_addr.as_str()
+            };
+            let at = format!("{addr}:{}", f.host_port);
+            let r = if f.udp {
+                std::net::UdpSocket::bind(&at).map(drop)
+            } else {
+                std::net::TcpListener::bind(&at).map(drop)
+            };
+            r.map_err(|e| {
+                format!(
+                    "--net: host port {} ({}) cannot be forwarded: {e}; pick another with --net user,hostfwd=tcp::PORT-:{}",
+                    f.host_port,
+                    if f.udp { "udp" } else { "tcp" },
+                    f.guest_port
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// QEMU arguments: user networking behind a `virtio-net-device`.
+    pub fn qemu_args(&self) -> Vec<String> {
+        let mut netdev = "user,id=net0".to_string();
+        for o in &self.options {
+            netdev.push(',');
+            netdev.push_str(o);
+        }
+        vec![
+            "-netdev".into(),
+            netdev,
+            "-device".into(),
+            "virtio-net-device,netdev=net0".into(),
+        ]
+    }
 }
 
 /// A disk image for the guest: `--disk FILE[,ro]`.
@@ -143,8 +274,6 @@ impl Disk {
         // QEMU option values escape a comma by doubling it.
         let file = self.path.display().to_string().replace(',', ",,");
         vec![
-            "-global".into(),
-            "virtio-mmio.force-legacy=false".into(),
             "-drive".into(),
             format!(
                 "if=none,id=disk0,format=raw,file={file}{}{}",
@@ -169,6 +298,7 @@ impl GuestOpts {
             console,
             stats: false,
             disk: None,
+            net: None,
         }
     }
 }
@@ -224,9 +354,18 @@ pub fn qemu_args(opts: &GuestOpts) -> Result<Vec<String>> {
         };
         args.extend(loader(&file, p.addr));
     }
+    if opts.disk.is_some() || opts.net.is_some() {
+        // The modern interface for the devices the VMM drives (QEMU 7.2
+        // defaults to legacy).
+        args.extend(["-global".into(), "virtio-mmio.force-legacy=false".into()]);
+    }
     if let Some(d) = &opts.disk {
         d.check()?;
         args.extend(d.qemu_args());
+    }
+    if let Some(n) = &opts.net {
+        n.check()?;
+        args.extend(n.qemu_args());
     }
     Ok(args)
 }
@@ -369,7 +508,6 @@ mod tests {
         assert!(
             args.contains(&"if=none,id=disk0,format=raw,file=/x/b,,c.img,readonly=on".to_string())
         );
-        assert!(args.contains(&"virtio-mmio.force-legacy=false".to_string()));
     }
 
     #[test]

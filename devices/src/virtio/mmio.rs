@@ -540,9 +540,13 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     }
 }
 
-impl<D: VirtioDevice> MmioDevice for VirtioMmio<D> {
+impl<D: VirtioDevice + 'static> MmioDevice for VirtioMmio<D> {
     fn name(&self) -> &str {
         self.dev.name()
+    }
+
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        Some(self)
     }
 
     fn read(&mut self, offset: u64, size: u8, _io: &mut DeviceIo<'_>) -> u64 {

@@ -176,7 +176,7 @@ pub struct Driver<D: VirtioDevice> {
     next_buf: u64,
 }
 
-impl<D: VirtioDevice> Driver<D> {
+impl<D: VirtioDevice + 'static> Driver<D> {
     pub fn new(dev: D) -> Self {
         Self {
             dev: VirtioMmio::new(dev),
