@@ -261,14 +261,11 @@ impl<T: Transport> NetBackend for VirtioNetNic<T> {
         }
         self.reclaim_tx();
         let mut reposted = false;
-        loop {
-            let Some((head, len)) = self.held.take().or_else(|| {
-                let u = self.rx.pop_used_owned();
-                self.stats.rx_frames += u64::from(u.is_some());
-                u
-            }) else {
-                break;
-            };
+        while let Some((head, len)) = self.held.take().or_else(|| {
+            let u = self.rx.pop_used_owned();
+            self.stats.rx_frames += u64::from(u.is_some());
+            u
+        }) {
             let len = len as usize;
             if len < self.hdr || len > BUF {
                 self.stats.rx_errors += 1;
