@@ -7,11 +7,13 @@
 //!   `test system [NAME...]`: only the seL4 system tests.
 //! - `bench [all|ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run;
 //!   `bench guest [RUNS] [--vcpus N] [--icount]`: the Linux guest under the VMM vs directly on QEMU (not in `all`);
-//!   `bench blk [RUNS]`: guest disk throughput under the VMM vs QEMU's own virtio-blk (not in `all`).
+//!   `bench blk [RUNS]`: guest disk throughput under the VMM vs QEMU's own virtio-blk (not in `all`);
+//!   `bench net [RUNS]`: guest network throughput under the VMM vs QEMU's own virtio-net (not in `all`).
 //! - `guest`: prepare the Linux guest (Image + initramfs) from Debian packages.
 
 mod bench_blk;
 mod bench_guest;
+mod bench_net;
 mod deps;
 mod guest;
 mod http;
@@ -50,6 +52,8 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
                                                          slow, so not part of `all`)
   bench blk [RUNS]                                         guest disk throughput (dd 256 MiB, 1 MiB direct I/O)
                                                          under the VMM vs QEMU's own virtio-blk (RUNS >= 5)
+  bench net [RUNS]                                         guest network throughput (64 MiB over HTTP each way)
+                                                         under the VMM vs QEMU's own virtio-net (RUNS >= 5)
   guest                                                    prepare the Linux guest from Debian packages";
 
 fn main() -> ExitCode {
@@ -279,6 +283,7 @@ fn cmd_bench(args: &[String]) -> Result<()> {
             .map_err(|_| format!("bench: `{n}` is not a number of runs"))?,
         None if which == "guest" => bench_guest::MIN_RUNS,
         None if which == "blk" => bench_blk::MIN_RUNS,
+        None if which == "net" => bench_net::MIN_RUNS,
         None => 3,
     };
     let ram_touch = || target::cargo(&["bench", "-p", "sel4vm", "--bench", "ram_touch"]);
@@ -317,8 +322,12 @@ fn cmd_bench(args: &[String]) -> Result<()> {
             deps::ensure_target_tools()?;
             bench_blk::bench_blk(&kernel::require()?, runs)
         }
+        "net" => {
+            deps::ensure_target_tools()?;
+            bench_net::bench_net(&kernel::require()?, runs)
+        }
         other => Err(format!(
-            "unknown benchmark `{other}` (known: all, ram_touch, boot, guest, blk)"
+            "unknown benchmark `{other}` (known: all, ram_touch, boot, guest, blk, net)"
         )),
     }
 }
