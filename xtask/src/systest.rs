@@ -274,6 +274,25 @@ const TESTS: &[SystemTest] = &[
         guest: None,
         allow: &[],
     },
+    // A bare-metal guest posts broken and oversized chains to virtio-net
+    // (a `next` loop, a buffer past the end of RAM, a device-writable
+    // buffer, an oversized frame, a runt): each is dropped and counted, the
+    // device never needs a reset, and a valid frame still comes back over
+    // the root task's loopback link.
+    SystemTest {
+        name: "guest-net",
+        root_task: "guest-net",
+        steps: &[
+            step("Booting all finished, dropped to user space", None),
+            step("guest-net: run returned Stopped", None),
+            step("guest-net: [bad chains] status 0xf ", None),
+            step("guest-net: [valid frame] ", None),
+            step("guest-net: all checks passed", None),
+        ],
+        limit: Duration::from_secs(60),
+        guest: None,
+        allow: &[],
+    },
     // Idle vCPUs (two vCPUs on one core): an SGI wakes a vCPU asleep in WFI
     // with no deadline; a vCPU asleep in WFI on a far deadline leaves the core
     // to a busy one and is woken by the VMM's wake-up timer (EL1 physical

@@ -21,6 +21,7 @@ const TARGET_CRATES: &[&str] = &[
     "guest-smp",
     "guest-escape",
     "guest-virtio",
+    "guest-net",
     "guest-wfx",
     "sel4vm-devices",
     "sel4vm-root-task",
