@@ -426,7 +426,10 @@ impl<B: NetBackend> VirtioDevice for Net<B> {
     ) -> Result<(), QueueError> {
         match index {
             // New receive buffers: frames held back can go now.
-            RX_QUEUE => self.receive(Some(queue), mem),
+            RX_QUEUE => {
+                queue.set_kick_when_empty(true);
+                self.receive(Some(queue), mem)
+            }
             _ => self.transmit(queue, mem),
         }
     }
@@ -439,6 +442,9 @@ impl<B: NetBackend> VirtioDevice for Net<B> {
     ) -> Result<(), QueueError> {
         match queues {
             Some([rx, tx, ..]) => {
+                // Receive buffers matter only once the ring ran dry: no
+                // exit for each refill.
+                rx.set_kick_when_empty(true);
                 self.receive(Some(rx), mem)?;
                 // The backend may have room again for a waiting frame.
                 self.transmit(tx, mem)

@@ -367,3 +367,32 @@ fn reset_drops_held_frames_and_frames_without_a_driver_are_dropped() {
     d.notified();
     assert_eq!(d.take_used(RX_QUEUE).len(), 1);
 }
+
+#[test]
+fn refilling_a_receive_ring_that_is_not_empty_costs_no_notification() {
+    let (mut d, link) = nic();
+    for _ in 0..4 {
+        rx_buf(&mut d, RX_BUF);
+    }
+    d.notify(RX_QUEUE);
+    link.borrow_mut().inbox.extend((0..2).map(|i| frame(64, i)));
+    d.notified();
+    assert_eq!(d.take_used(RX_QUEUE).len(), 2);
+    // Linux refills after each batch: no exit while buffers remain.
+    rx_buf(&mut d, RX_BUF);
+    rx_buf(&mut d, RX_BUF);
+    assert!(
+        !d.kick(RX_QUEUE),
+        "a refill of a non-empty ring needs no kick"
+    );
+    // Five frames for four buffers: the ring runs dry, one frame waits,
+    // and now the device asks to hear about the next buffer.
+    link.borrow_mut().inbox.extend((2..7).map(|i| frame(64, i)));
+    d.notified();
+    assert_eq!(d.take_used(RX_QUEUE).len(), 4);
+    assert_eq!(link.borrow().inbox.len(), 1);
+    rx_buf(&mut d, RX_BUF);
+    assert!(d.kick(RX_QUEUE));
+    assert_eq!(d.take_used(RX_QUEUE).len(), 1);
+    assert!(link.borrow().inbox.is_empty());
+}

@@ -502,6 +502,17 @@ pub trait Backend: 'static {
         1
     }
 
+    /// A VMM pointer to the whole of `frame` that stays valid, without any
+    /// cache maintenance, for as long as the frame is registered and the
+    /// caller holds the backend borrowed: the fast path for small device
+    /// accesses ([`crate::GuestMemory`] keeps a few). `coherent`: the guest
+    /// maps this memory cacheably. `None` (the default): every access goes
+    /// through [`Backend::access_frames`].
+    fn frame_view(&mut self, frame: FrameHandle, coherent: bool) -> Option<core::ptr::NonNull<u8>> {
+        let _ = (frame, coherent);
+        None
+    }
+
     /// Runs `f` with the bytes of `frames` as one slice (its length is the
     /// sum of the frames' sizes); only called with a run accepted by
     /// [`Backend::contiguous_frames`]. The default handles a single frame.

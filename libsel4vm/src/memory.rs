@@ -52,7 +52,23 @@ pub struct GuestMemory<'a, B: Backend> {
     backend: &'a mut B,
     /// The guest accesses this memory cacheably: no cache maintenance.
     coherent: bool,
+    /// Frames recently reached through [`Backend::frame_view`]: a device
+    /// touching its rings and buffers copies straight through these.
+    views: [Option<View>; VIEWS],
+    /// Next slot of `views` to replace.
+    next_view: usize,
 }
+
+/// A frame's guest range and its VMM pointer.
+#[derive(Clone, Copy)]
+struct View {
+    start: u64,
+    len: u64,
+    ptr: core::ptr::NonNull<u8>,
+}
+
+/// Frame views a [`GuestMemory`] keeps (rings, and a few buffers).
+const VIEWS: usize = 4;
 
 impl<'a, B: Backend> GuestMemory<'a, B> {
     pub(crate) fn new(ram: &'a GuestRam, backend: &'a mut B, coherent: bool) -> Self {
@@ -60,7 +76,35 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
             ram,
             backend,
             coherent,
+            views: [None; VIEWS],
+            next_view: 0,
         }
+    }
+
+    /// The VMM address of `[addr, addr + len)` if it lies in one frame the
+    /// backend offers a view of (see [`Backend::frame_view`]).
+    fn view(&mut self, addr: u64, len: u64) -> Option<*mut u8> {
+        let end = addr.checked_add(len)?;
+        let hit = |v: &View| addr >= v.start && end <= v.start + v.len;
+        if let Some(v) = self.views.iter().flatten().find(|v| hit(v)) {
+            // SAFETY: inside the frame (checked above), which stays mapped
+            // while this GuestMemory borrows the backend.
+            return Some(unsafe { v.ptr.as_ptr().add((addr - v.start) as usize) });
+        }
+        let (frame, start, size) = self.ram.backing_at(addr)?;
+        let ptr = self.backend.frame_view(frame, self.coherent)?;
+        let v = View {
+            start,
+            len: size,
+            ptr,
+        };
+        if !hit(&v) {
+            return None;
+        }
+        self.views[self.next_view] = Some(v);
+        self.next_view = (self.next_view + 1) % VIEWS;
+        // SAFETY: as above.
+        Some(unsafe { ptr.as_ptr().add((addr - start) as usize) })
     }
 
     fn touch_of(&self, start: u64, end: u64, write: bool) -> Touch {
@@ -170,10 +214,15 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
         let last = ext.frame_index(((end - 1 - ext.start) >> PAGE_BITS) as usize);
         let mut cur = addr;
         while cur < end {
-            let run = self
-                .backend
-                .contiguous_frames(&ext.frames[fi..=last])
-                .clamp(1, last + 1 - fi);
+            // Within one frame (nearly every device access) there is no
+            // run to ask the backend about.
+            let run = if fi == last {
+                1
+            } else {
+                self.backend
+                    .contiguous_frames(&ext.frames[fi..=last])
+                    .clamp(1, last + 1 - fi)
+            };
             let span_start = ext.frame_addr(fi);
             let span_end = core::cmp::min(
                 ext.start + ((ext.frame_end_page(fi + run - 1) as u64) << PAGE_BITS),
@@ -215,6 +264,12 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
     ///
     /// Corresponds to `vm_ram_touch` with `vm_guest_ram_read_callback`.
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        if let Some(p) = self.view(addr, buf.len() as u64) {
+            // SAFETY: `view` checked the range lies in one mapped frame; the
+            // guest does not run while the VMM is in here (one core).
+            unsafe { core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len()) };
+            return Ok(());
+        }
         self.spans(addr, buf.len() as u64, false, |a| {
             let o = a.offset as usize;
             buf[o..o + a.bytes.len()].copy_from_slice(a.bytes);
@@ -227,6 +282,11 @@ impl<'a, B: Backend> GuestMemory<'a, B> {
     ///
     /// Corresponds to `vm_ram_touch` with `vm_guest_ram_write_callback`.
     pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
+        if let Some(p) = self.view(addr, data.len() as u64) {
+            // SAFETY: as in `read`.
+            unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
+            return Ok(());
+        }
         self.touch_spans(addr, data.len() as u64, |a| {
             let o = a.offset as usize;
             a.bytes.copy_from_slice(&data[o..o + a.bytes.len()]);

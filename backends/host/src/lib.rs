@@ -631,6 +631,15 @@ impl Backend for HostBackend {
         self.run_len(frames).0
     }
 
+    fn frame_view(&mut self, frame: FrameHandle, coherent: bool) -> Option<std::ptr::NonNull<u8>> {
+        // As on seL4: only where no cache maintenance would be logged.
+        if self.cache != CacheMaintenance::None && !coherent {
+            return None;
+        }
+        let slot = self.frame(frame).ok()?.slot;
+        std::ptr::NonNull::new(self.mem.ptr(slot))
+    }
+
     fn access_frames<R>(
         &mut self,
         frames: &[FrameHandle],

@@ -879,12 +879,33 @@ impl Backend for Sel4Backend {
         run
     }
 
+    fn frame_view(&mut self, frame: FrameHandle, coherent: bool) -> Option<core::ptr::NonNull<u8>> {
+        // Mapped at `vmm_va` while registered; a view is only safe when no
+        // cache maintenance would be needed around an access.
+        if self.cache != CacheMaintenance::None && !coherent {
+            return None;
+        }
+        let g = self.frame(frame).ok()?;
+        core::ptr::NonNull::new(g.vmm_va as *mut u8)
+    }
+
     fn access_frames<R>(
         &mut self,
         frames: &[FrameHandle],
         touch: Touch,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, BackendError> {
+        // One frame (nearly every device access): no run to build.
+        if let [h] = frames {
+            let g = self.frame(*h)?;
+            self.maintain(core::slice::from_ref(&g), touch, Phase::Before)?;
+            // SAFETY: as below, for a single frame.
+            let bytes =
+                unsafe { core::slice::from_raw_parts_mut(g.vmm_va as *mut u8, g.size() as usize) };
+            let out = f(bytes);
+            self.maintain(core::slice::from_ref(&g), touch, Phase::After)?;
+            return Ok(out);
+        }
         let mut run: Vec<GuestFrame> = Vec::with_capacity(frames.len());
         for h in frames {
             let g = self.frame(*h)?;

@@ -381,6 +381,9 @@ pub struct Queue {
     signalled_used: u16,
     /// Used entries added since the last interrupt decision.
     added: bool,
+    /// With `EVENT_IDX`, ask the driver for a notification only once the
+    /// ring ran empty, not for every buffer it adds.
+    kick_when_empty: bool,
     /// A recycled segment list, so steady-state chains do not allocate.
     spare: Vec<Segment>,
     stats: QueueStats,
@@ -404,9 +407,18 @@ impl Queue {
             next_used: 0,
             signalled_used: 0,
             added: false,
+            kick_when_empty: false,
             spare: Vec::new(),
             stats: QueueStats::default(),
         }
+    }
+
+    /// With `EVENT_IDX`: when `on`, the driver is asked to notify only
+    /// after the device found the ring empty, not for each buffer it adds
+    /// (for a receive queue the device only needs to hear about buffers
+    /// while it waits for one). Off by default. Kept across resets.
+    pub fn set_kick_when_empty(&mut self, on: bool) {
+        self.kick_when_empty = on;
     }
 
     /// `QueueNumMax`.
@@ -447,9 +459,11 @@ impl Queue {
     /// Back to the state after a device reset (counters kept).
     pub(crate) fn reset(&mut self) {
         let (max, spare, stats) = (self.max_size, core::mem::take(&mut self.spare), self.stats);
+        let kick = self.kick_when_empty;
         *self = Self::new(max);
         self.spare = spare;
         self.stats = stats;
+        self.kick_when_empty = kick;
     }
 
     pub(crate) fn set_size(&mut self, size: u16) {
@@ -569,7 +583,7 @@ impl Queue {
     /// Moves past the entry [`Queue::next_head`] returned.
     fn consume(&mut self, mem: &mut dyn GuestBytes, idx: u16) -> Result<(), QueueError> {
         self.next_avail = self.next_avail.wrapping_add(1);
-        if self.event_idx {
+        if self.event_idx && !self.kick_when_empty {
             self.set_avail_event(mem, idx)?;
         }
         Ok(())
