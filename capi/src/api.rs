@@ -190,10 +190,12 @@ pub unsafe extern "C" fn vm_init(
         max_vcpus: SEL4VM_MAX_VCPUS as u32,
         ..VmConfig::default()
     };
-    let core = match CVm::new(backend, config) {
+    let mut core = match CVm::new(backend, config) {
         Ok(v) => v,
         Err(e) => return bad(F, &alloc::format!("{e:?}"), -1),
     };
+    // libsel4vm ends vm_run on a fault nothing handles; C code expects it.
+    core.set_fault_policy(core_vm::FaultPolicy::StopGuest);
     let endpoint = crate::endpoint_of(&core).unwrap_or(host_endpoint);
     let owned = Box::into_raw(Box::new(core));
     let p = Box::into_raw(Box::new(Priv {

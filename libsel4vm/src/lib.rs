@@ -12,6 +12,7 @@
 extern crate alloc;
 
 // Owned by the `decode` helper; its enum-variant fields carry no docs yet.
+pub mod abort;
 #[allow(missing_docs)]
 pub mod arch;
 pub mod backend;
@@ -33,6 +34,7 @@ pub mod vgic;
 pub mod vm;
 pub mod vtimer;
 
+pub use abort::FaultPolicy;
 pub use backend::{
     badge, Backend, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext, VcpuId,
     VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_BITS, LARGE_PAGE_SIZE, PAGE_BITS, PAGE_SIZE,

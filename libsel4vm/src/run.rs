@@ -2,6 +2,7 @@
 //! that returns an [`Action`], and perform that action in one internal function,
 //! the only place that replies to the kernel.
 
+use crate::abort::{external_abort, FaultPolicy};
 use crate::arch::emulate;
 use crate::arch::insn::{decode_load_store, Addressing, MemKind};
 use crate::arch::syndrome::Syndrome;
@@ -622,10 +623,12 @@ impl<B: Backend> Vm<B> {
             return match res {
                 FaultResult::Handled | FaultResult::Restart => Ok((Action::Resume, None)),
                 FaultResult::Ignore => Ok((Action::Advance, None)),
-                FaultResult::Unhandled => Err(unhandled),
+                FaultResult::Unhandled => self.unclaimed(vcpu, ip, addr, true, false, unhandled),
                 FaultResult::Error => Err(error),
             };
         }
+        // WnR from the syndrome (valid even when ISV is not).
+        let iss_write = fsr & (1 << 6) != 0;
         let iss = match Syndrome::decode(u64::from(fsr)) {
             Syndrome::DataAbort { iss, .. } => iss,
             _ => {
@@ -637,7 +640,7 @@ impl<B: Backend> Vm<B> {
                     addr,
                     fsr
                 );
-                return Err(undecodable);
+                return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
             }
         };
         let access = match iss.mem_access() {
@@ -650,7 +653,7 @@ impl<B: Backend> Vm<B> {
                     ip,
                     addr
                 );
-                return Err(undecodable);
+                return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
             }
             None => {
                 let sctlr = self.backend.read_vcpu_reg(vcpu, VcpuReg::Sctlr)?;
@@ -662,7 +665,7 @@ impl<B: Backend> Vm<B> {
                         ip,
                         addr
                     );
-                    return Err(undecodable);
+                    return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
                 }
                 let word = self.guest_memory().read_u32(ip).map_err(|e| {
                     log::error!(
@@ -673,7 +676,11 @@ impl<B: Backend> Vm<B> {
                         e
                     );
                     undecodable
-                })?;
+                });
+                let word = match word {
+                    Ok(w) => w,
+                    Err(u) => return self.unclaimed(vcpu, ip, addr, false, iss_write, u),
+                };
                 match decode_load_store(word) {
                     Ok(a) => a,
                     Err(e) => {
@@ -685,7 +692,7 @@ impl<B: Backend> Vm<B> {
                             addr,
                             e
                         );
-                        return Err(undecodable);
+                        return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
                     }
                 }
             }
@@ -724,19 +731,107 @@ impl<B: Backend> Vm<B> {
             }
             FaultResult::Ignore => Ok((Action::Advance, Some(ctx))),
             FaultResult::Restart => Ok((Action::Resume, None)),
-            FaultResult::Unhandled => {
-                log::error!(
-                    "{}: unhandled memory fault: {} ip {:#x} addr {:#x} fsr {:#x}",
-                    self.name(),
-                    vcpu,
-                    ip,
-                    addr,
-                    fsr
-                );
-                Err(unhandled)
-            }
+            FaultResult::Unhandled => self.unclaimed(
+                vcpu,
+                ip,
+                addr,
+                false,
+                access.kind == MemKind::Store,
+                unhandled,
+            ),
             FaultResult::Error => Err(error),
         }
+    }
+
+    /// An access nothing claims (or cannot decode): the fault policy for
+    /// `addr` decides between an abort injected into the guest, a stopped
+    /// vCPU, and ending the run with `reason`.
+    fn unclaimed(
+        &mut self,
+        vcpu: VcpuId,
+        ip: u64,
+        addr: u64,
+        fetch: bool,
+        write: bool,
+        reason: ExitReason,
+    ) -> Result<(Action, Option<UserContext>), ExitReason> {
+        match self.fault_policy_at(addr) {
+            FaultPolicy::StopGuest => {
+                log::error!("{}: {reason}", self.name());
+                Err(reason)
+            }
+            FaultPolicy::StopVcpu => {
+                log::error!("{}: {reason}; {vcpu} stopped", self.name());
+                Ok((Action::StopVcpu, None))
+            }
+            FaultPolicy::InjectAbort => {
+                let mut ctx = self.backend.read_context(vcpu)?;
+                let vbar = self.backend.read_vcpu_reg(vcpu, VcpuReg::Vbar)?;
+                let e = match external_abort(ctx.spsr(), ctx.pc(), vbar, fetch, write) {
+                    Ok(e) => e,
+                    Err(why) => {
+                        log::error!("{}: {reason}; no abort injected: {why}", self.name());
+                        return Err(reason);
+                    }
+                };
+                self.backend.write_vcpu_reg(vcpu, VcpuReg::Esr, e.esr)?;
+                self.backend.write_vcpu_reg(vcpu, VcpuReg::ElrEl1, e.elr)?;
+                self.backend
+                    .write_vcpu_reg(vcpu, VcpuReg::SpsrEl1, e.spsr)?;
+                ctx.set_pc(e.pc);
+                ctx.set_spsr(e.pstate);
+                self.stats.injected_aborts += 1;
+                let n = self.stats.injected_aborts;
+                // Rate-limited: the first 16, then every power of two.
+                if n <= 16 || n.is_power_of_two() {
+                    log::warn!(
+                        "{}: {vcpu}: {} abort injected for {} at {addr:#x}, pc {ip:#x} ({n} so far)",
+                        self.name(),
+                        if fetch { "instruction" } else { "data" },
+                        if fetch {
+                            "a fetch"
+                        } else if write {
+                            "a write"
+                        } else {
+                            "a read"
+                        },
+                    );
+                }
+                Ok((Action::Resume, Some(ctx)))
+            }
+        }
+    }
+
+    fn fault_policy_at(&self, addr: u64) -> FaultPolicy {
+        self.mem
+            .region_policies
+            .iter()
+            .rev()
+            .find(|&&(s, e, _)| addr >= s && addr < e)
+            .map_or(self.mem.fault_policy, |&(_, _, p)| p)
+    }
+
+    /// Sets what guest accesses no RAM, device or fault handler claims do,
+    /// and data aborts the VMM cannot decode (the default:
+    /// [`FaultPolicy::InjectAbort`], as hardware would raise a bus error).
+    /// libsel4vm stops the VM on an unhandled fault:
+    /// [`FaultPolicy::StopGuest`] is that behaviour.
+    pub fn set_fault_policy(&mut self, policy: FaultPolicy) {
+        self.mem.fault_policy = policy;
+    }
+
+    /// Sets the fault policy for guest-physical `[base, base + size)`,
+    /// overriding [`Vm::set_fault_policy`] there (the latest setting wins
+    /// where ranges overlap).
+    pub fn set_region_fault_policy(
+        &mut self,
+        base: u64,
+        size: u64,
+        policy: FaultPolicy,
+    ) -> Result<()> {
+        let end = base.checked_add(size).ok_or(Error::Overflow)?;
+        self.mem.region_policies.push((base, end, policy));
+        Ok(())
     }
 
     fn dispatch_mem_fault(&mut self, f: &mut MemFault) -> FaultResult {

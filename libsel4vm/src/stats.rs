@@ -67,6 +67,9 @@ pub struct VmStats {
     pub device_accesses: Vec<u64>,
     /// Memory faults in reservations that are not devices (e.g. the vGIC).
     pub reservation_faults: u64,
+    /// Synchronous external aborts injected into the guest for accesses
+    /// nothing claims ([`crate::FaultPolicy::InjectAbort`]).
+    pub injected_aborts: u64,
     /// Counter ticks the VMM spent handling events (from an event's arrival
     /// to the next wait; the kernel's reply and receive are not included).
     /// 0 when the backend has no counter ([`crate::Backend::counter`]).
@@ -126,6 +129,9 @@ impl fmt::Display for VmStats {
                 write!(f, " #{i} {n}")?;
             }
             write!(f, "; other reservations {}", self.reservation_faults)?;
+        }
+        if self.injected_aborts > 0 {
+            write!(f, "\n  injected aborts: {}", self.injected_aborts)?;
         }
         Ok(())
     }

@@ -207,6 +207,10 @@ pub struct VmMem<B: Backend> {
     pub(crate) reservations: Reservations<B>,
     pub(crate) stage2: Stage2,
     pub(crate) unhandled: Option<crate::reservation::MemFaultHandler<B>>,
+    /// What unclaimed accesses do ([`Vm::set_fault_policy`]).
+    pub(crate) fault_policy: crate::abort::FaultPolicy,
+    /// Per-range overrides `(start, end, policy)` ([`Vm::set_region_fault_policy`]).
+    pub(crate) region_policies: Vec<(u64, u64, crate::abort::FaultPolicy)>,
 }
 
 /// Run-time state.
@@ -267,6 +271,8 @@ impl<B: Backend> Vm<B> {
                 reservations: Reservations::default(),
                 stage2: Stage2::default(),
                 unhandled: None,
+                fault_policy: Default::default(),
+                region_policies: Vec::new(),
             },
             run: VmRun {
                 exit_reason: ExitReason::None,

@@ -15,7 +15,7 @@ use sel4_abi::{init, CapRights};
 use sel4_rt::objects::ObjectAllocator;
 use sel4_rt::vspace::{VSpaceMapper, VM_ATTRS_DEFAULT, VM_ATTRS_DEVICE, VM_ATTRS_EXECUTE_NEVER};
 use sel4_rt::{println, BootInfo, RootKernel};
-use sel4vm::{DeviceId, ExitReason, FaultResult, Vm, VmConfig, LARGE_PAGE_SIZE};
+use sel4vm::{DeviceId, ExitReason, FaultPolicy, Vm, VmConfig, LARGE_PAGE_SIZE};
 use sel4vm_devices::block::{Block, BlockBackend, BlockInfo, BlockOp, Submitted};
 use sel4vm_devices::console::Console;
 use sel4vm_devices::net::{Net, NetBackend, NetInfo, NetStats, TxStatus};
@@ -173,14 +173,10 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         .bind_irq(init::IRQ_CONTROL.cptr(), PTIMER_INTID, WAKEUP_BADGE)
         .map_err(|e| format!("wake-up timer IRQ {PTIMER_INTID}: {e}"))?;
     b.enable_wakeup_timer(handler, WAKEUP_BADGE);
-    vm.register_unhandled_mem_fault_callback(|vm, f| {
-        println!(
-            "VMM: unhandled guest fault: {} at {:#x}, pc {:#x}",
-            f.vcpu, f.addr, f.ip
-        );
-        let _ = vm;
-        FaultResult::Error
-    });
+    // Accesses nothing backs become synchronous external aborts in the
+    // guest (the core's default policy, logged rate-limited): a stray
+    // `devmem` gets SIGBUS, the guest keeps running.
+    vm.set_fault_policy(FaultPolicy::InjectAbort);
 
     let mut guest = Guest::new(vm, Box::new(EmulatedGic(cfg.gic_layout())))
         .map_err(|e| format!("guest: {e}"))?;

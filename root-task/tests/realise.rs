@@ -81,7 +81,12 @@ fn every_planned_region_is_backed_in_the_vm() {
         assert_eq!(vm.gic_layout(), Some(cfg.gic_layout()));
         assert!(done.device("virtio-console").is_some());
         assert!(done.device("earlycon").is_some());
-        // Outside every region: unhandled, as before.
+        // Outside every region: an abort for the guest by default, the
+        // fault itself with the libsel4vm policy.
+        let aborts = vm.stats().injected_aborts;
+        assert_eq!(read_at(&mut vm, 0x0e00_0000), ExitReason::Idle);
+        assert_eq!(vm.stats().injected_aborts, aborts + 1);
+        vm.set_fault_policy(sel4vm::FaultPolicy::StopGuest);
         assert!(matches!(
             read_at(&mut vm, 0x0e00_0000),
             ExitReason::UnhandledMemFault { .. }

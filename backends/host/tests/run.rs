@@ -139,6 +139,8 @@ fn isv0_instruction_is_fetched_decoded_and_written_back() {
 fn isv0_fails_cleanly_when_instruction_cannot_be_used() {
     // Guest MMU on: IP is not an IPA.
     let (mut vm, v, log) = mmio_vm(0);
+    // libsel4vm's behaviour: a fault nothing claims ends the run.
+    vm.set_fault_policy(sel4vm::FaultPolicy::StopGuest);
     vm.set_arm_vcpu_reg(v, VcpuReg::Sctlr, 1).unwrap();
     let fsr = dabt_no_isv(false);
     vm.backend_mut().push_event(vm_fault(v, DEV, fsr));
@@ -191,6 +193,8 @@ fn isv0_fails_cleanly_when_instruction_cannot_be_used() {
 #[test]
 fn fault_bounds_include_access_size() {
     let (mut vm, v, log) = mmio_vm(0);
+    // libsel4vm's behaviour: a fault nothing claims ends the run.
+    vm.set_fault_policy(sel4vm::FaultPolicy::StopGuest);
     let fsr = dabt(2, 0, false, false, false);
     vm.backend_mut()
         .push_event(vm_fault(v, DEV + PAGE - 4, fsr));
@@ -230,6 +234,8 @@ fn fault_bounds_include_access_size() {
 #[test]
 fn unhandled_callback_and_fault_results() {
     let (mut vm, v, _) = mmio_vm(0);
+    // libsel4vm's behaviour: a fault nothing claims ends the run.
+    vm.set_fault_policy(sel4vm::FaultPolicy::StopGuest);
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
     vm.register_unhandled_mem_fault_callback(move |_, f| {
@@ -398,6 +404,8 @@ fn notifications_reach_the_callback_and_never_look_like_vcpus() {
 #[test]
 fn unknown_events_stop_the_vm_with_a_reason() {
     let (mut vm, v, _) = mmio_vm(0);
+    // libsel4vm's behaviour: a fault nothing claims ends the run.
+    vm.set_fault_policy(sel4vm::FaultPolicy::StopGuest);
     vm.backend_mut()
         .push_event(vm_fault(VcpuId(7), DEV, dabt(2, 0, true, false, false)));
     assert_eq!(vm.run(), ExitReason::UnknownVcpu { vcpu: VcpuId(7) });
