@@ -156,8 +156,18 @@ const LINUX_BAD_ACCESS: &[Step] = &[
         None,
     ),
     step("Bus error", Some("echo $((6*7))\n")),
+    // Stress: a thousand more aborts, reads and writes, from user space.
+    step(
+        "42",
+        Some(
+            "i=0; while [ $i -lt 500 ]; do devmem 0x0e000000 2>/dev/null; \
+             devmem 0x0e001000 32 1 2>/dev/null; i=$((i+1)); done; echo STR\"\"ESS-DONE $i\n",
+        ),
+    ),
+    step("STRESS-DONE 500", Some("echo $((6*7))\n")),
     step("42", Some("poweroff -f\n")),
     step("VMM: guest powered off", None),
+    step("injected aborts: ", None),
 ];
 
 /// PSCI SYSTEM_RESET restarts the guest; the second boot powers off.
@@ -414,7 +424,7 @@ const TESTS: &[SystemTest] = &[
         name: "linux-bad-access",
         root_task: "vmm",
         steps: LINUX_BAD_ACCESS,
-        limit: Duration::from_secs(120),
+        limit: Duration::from_secs(300),
         guest: Some(GuestSetup {
             vcpus: 1,
             ram_anywhere: false,
