@@ -10,7 +10,7 @@
 //! host's pace on both sides; 10 ms resolution).
 
 use crate::kernel::KernelInstall;
-use crate::qemu::{Session, Wait};
+use crate::qemu::{Session, GUEST_FAILURES};
 use crate::target;
 use crate::vmm::{self, Disk, GuestOpts};
 use crate::Result;
@@ -20,24 +20,9 @@ use std::time::Duration;
 const MIB: u64 = 256;
 /// Fewest runs of each side.
 pub const MIN_RUNS: usize = 5;
-const FORBIDDEN: &[&str] = &[
-    "Kernel panic",
-    "panicked at",
-    "VMM: error",
-    "VMM: unhandled",
-];
 
 /// (write MiB/s, read MiB/s) of one guest.
 type Rates = (f64, f64);
-
-fn expect(s: &mut Session, marker: &str) -> Result<()> {
-    match s.expect(marker, FORBIDDEN) {
-        Wait::Found => Ok(()),
-        Wait::Forbidden(m) => Err(format!("forbidden marker `{m}`")),
-        Wait::Timeout => Err(format!("timed out waiting for `{marker}`")),
-        Wait::Exited => Err(format!("QEMU exited before `{marker}`")),
-    }
-}
 
 /// Seconds between the two uptimes of the last `KEY=a,b` line.
 fn elapsed(out: &str, key: &str) -> Result<f64> {
@@ -57,36 +42,21 @@ fn elapsed(out: &str, key: &str) -> Result<f64> {
 
 /// Runs the write and read passes in a booted guest.
 fn measure(mut s: Session) -> Result<Rates> {
-    let r = (|| {
-        expect(&mut s, "GUEST-BOOTED")?;
-        expect(&mut s, "cpus=")?;
-        // The shell is up when it answers (input typed too early is retried).
-        let mut up = false;
-        for i in 0..5 {
-            s.set_limit(Duration::from_secs(10));
-            s.send(&format!("echo SH''ELL-{i}\n"))?;
-            if expect(&mut s, &format!("SHELL-{i}")).is_ok() {
-                up = true;
-                break;
-            }
-        }
-        if !up {
-            return Err("the guest shell never answered".to_string());
-        }
-        s.set_limit(Duration::from_secs(300));
+    let r = (|| -> Result<Rates> {
+        s.shell_up(GUEST_FAILURES, Duration::from_secs(300))?;
         let up = "cut -d' ' -f1 /proc/uptime";
         s.send(&format!(
             "a=$({up}); dd if=/dev/zero of=/dev/vda bs=1M count={MIB} oflag=direct 2>/dev/null; \
              b=$({up}); echo W''T=$a,$b\n"
         ))?;
-        expect(&mut s, "WT=")?;
-        expect(&mut s, "\n")?;
+        s.expect_ok("WT=", GUEST_FAILURES)?;
+        s.expect_ok("\n", GUEST_FAILURES)?;
         s.send(&format!(
             "a=$({up}); dd if=/dev/vda of=/dev/null bs=1M count={MIB} iflag=direct 2>/dev/null; \
              b=$({up}); echo R''T=$a,$b\n"
         ))?;
-        expect(&mut s, "RT=")?;
-        expect(&mut s, "\n")?;
+        s.expect_ok("RT=", GUEST_FAILURES)?;
+        s.expect_ok("\n", GUEST_FAILURES)?;
         let w = elapsed(&s.output, "WT")?;
         let r = elapsed(&s.output, "RT")?;
         Ok((MIB as f64 / w, MIB as f64 / r))

@@ -10,7 +10,7 @@
 
 use crate::http;
 use crate::kernel::KernelInstall;
-use crate::qemu::{Session, Wait};
+use crate::qemu::{Session, GUEST_FAILURES};
 use crate::target;
 use crate::vmm::{self, GuestOpts, Net};
 use crate::Result;
@@ -21,24 +21,9 @@ use std::time::{Duration, Instant};
 const MIB: usize = 64;
 /// Fewest runs of each side.
 pub const MIN_RUNS: usize = 5;
-const FORBIDDEN: &[&str] = &[
-    "Kernel panic",
-    "panicked at",
-    "VMM: error",
-    "VMM: unhandled",
-];
 
 /// (host→guest MiB/s, guest→host MiB/s) of one guest.
 type Rates = (f64, f64);
-
-fn expect(s: &mut Session, marker: &str) -> Result<()> {
-    match s.expect(marker, FORBIDDEN) {
-        Wait::Found => Ok(()),
-        Wait::Forbidden(m) => Err(format!("forbidden marker `{m}`")),
-        Wait::Timeout => Err(format!("timed out waiting for `{marker}`")),
-        Wait::Exited => Err(format!("QEMU exited before `{marker}`")),
-    }
-}
 
 /// The text after the last `KEY=` up to the end of its line.
 fn value(out: &str, key: &str) -> Result<String> {
@@ -53,28 +38,14 @@ fn value(out: &str, key: &str) -> Result<String> {
 
 /// Runs both transfers in a booted guest whose port 80 is `port` on the host.
 fn measure(mut s: Session, port: u16, server: &http::Server) -> Result<Rates> {
-    let r = (|| {
-        expect(&mut s, "GUEST-BOOTED")?;
-        expect(&mut s, "cpus=")?;
-        let mut up = false;
-        for i in 0..5 {
-            s.set_limit(Duration::from_secs(10));
-            s.send(&format!("echo SH''ELL-{i}\n"))?;
-            if expect(&mut s, &format!("SHELL-{i}")).is_ok() {
-                up = true;
-                break;
-            }
-        }
-        if !up {
-            return Err("the guest shell never answered".to_string());
-        }
-        s.set_limit(Duration::from_secs(300));
+    let r = (|| -> Result<Rates> {
+        s.shell_up(GUEST_FAILURES, Duration::from_secs(300))?;
         s.send(
             "i=0; while [ ! -s /tmp/eth0.ip ] && [ $i -lt 100 ]; do usleep 200000; i=$((i+1)); done; \
              echo I''P=$(cat /tmp/eth0.ip 2>/dev/null || echo none)\n",
         )?;
-        expect(&mut s, "IP=")?;
-        expect(&mut s, "\n")?;
+        s.expect_ok("IP=", GUEST_FAILURES)?;
+        s.expect_ok("\n", GUEST_FAILURES)?;
         let ip = value(&s.output, "IP")?;
         if ip != "10.0.2.15" {
             return Err(format!("no DHCP lease (eth0 `{ip}`)"));
@@ -85,8 +56,8 @@ fn measure(mut s: Session, port: u16, server: &http::Server) -> Result<Rates> {
             "a=$({up}); wget -q -O /dev/null http://10.0.2.2:{}/blob; b=$({up}); echo D''L=$a,$b\n",
             server.port
         ))?;
-        expect(&mut s, "DL=")?;
-        expect(&mut s, "\n")?;
+        s.expect_ok("DL=", GUEST_FAILURES)?;
+        s.expect_ok("\n", GUEST_FAILURES)?;
         let line = value(&s.output, "DL")?;
         let (a, b) = line
             .split_once(',')
@@ -100,7 +71,7 @@ fn measure(mut s: Session, port: u16, server: &http::Server) -> Result<Rates> {
         s.send(&format!(
             "mkdir -p /www && dd if=/dev/zero of=/www/blob bs=1M count={MIB} 2>/dev/null && httpd -p 80 -h /www && echo HT''TPD-UP\n"
         ))?;
-        expect(&mut s, "HTTPD-UP")?;
+        s.expect_ok("HTTPD-UP", GUEST_FAILURES)?;
         let t = Instant::now();
         let body = http::get(port, "/blob", Duration::from_secs(120))?;
         let ul = t.elapsed().as_secs_f64();

@@ -79,6 +79,14 @@ pub struct Session {
     deadline: Instant,
 }
 
+/// Output that fails a benchmark run of the Linux guest.
+pub const GUEST_FAILURES: &[&str] = &[
+    "Kernel panic",
+    "panicked at",
+    "VMM: error",
+    "VMM: unhandled",
+];
+
 pub enum Wait {
     Found,
     Forbidden(String),
@@ -143,6 +151,33 @@ impl Session {
                 Err(RecvTimeoutError::Disconnected) => return Wait::Exited,
             }
         }
+    }
+
+    /// [`Session::expect`] as a `Result`, with what went wrong in words.
+    pub fn expect_ok(&mut self, marker: &str, forbidden: &[&str]) -> Result<()> {
+        match self.expect(marker, forbidden) {
+            Wait::Found => Ok(()),
+            Wait::Forbidden(m) => Err(format!("forbidden marker `{m}`")),
+            Wait::Timeout => Err(format!("timed out waiting for `{marker}`")),
+            Wait::Exited => Err(format!("QEMU exited before `{marker}`")),
+        }
+    }
+
+    /// Waits for the Linux guest's `GUEST-BOOTED` line, then for its shell
+    /// to answer a typed `echo` (input typed while busybox starts its line
+    /// editor can be lost, so it is retried); leaves a limit of `limit`.
+    pub fn shell_up(&mut self, forbidden: &[&str], limit: Duration) -> Result<()> {
+        self.expect_ok("GUEST-BOOTED", forbidden)?;
+        self.expect_ok("cpus=", forbidden)?;
+        for i in 0..5 {
+            self.set_limit(Duration::from_secs(10));
+            self.send(&format!("echo SH''ELL-{i}\n"))?;
+            if self.expect_ok(&format!("SHELL-{i}"), forbidden).is_ok() {
+                self.set_limit(limit);
+                return Ok(());
+            }
+        }
+        Err("the guest shell never answered".to_string())
     }
 
     /// QEMU's process id (the benchmark reads `/proc/<pid>/stat`).
