@@ -25,15 +25,14 @@ pub const MIN_RUNS: usize = 5;
 /// (host→guest MiB/s, guest→host MiB/s) of one guest.
 type Rates = (f64, f64);
 
-/// The text after the last `KEY=` up to the end of its line.
+/// The number (digits, dots, commas) after the last `KEY=`: a kernel
+/// message can land on the same line right after it.
 fn value(out: &str, key: &str) -> Result<String> {
     let at = out.rfind(&format!("{key}=")).ok_or(format!("no {key}="))?;
     Ok(out[at + key.len() + 1..]
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string())
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ','))
+        .collect())
 }
 
 /// Runs both transfers in a booted guest whose port 80 is `port` on the host.
@@ -149,4 +148,16 @@ pub fn bench_net(kernel: &KernelInstall, runs: usize) -> Result<()> {
         vu / du
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value;
+
+    #[test]
+    fn a_kernel_message_after_a_value_is_not_part_of_it() {
+        let out = "echo I''P=x\nIP=10.0.2.15[   11.69] IPv6: eth0: link becomes ready\n";
+        assert_eq!(value(out, "IP").unwrap(), "10.0.2.15");
+        assert_eq!(value("DL=7.50,12.92\r\n", "DL").unwrap(), "7.50,12.92");
+    }
 }

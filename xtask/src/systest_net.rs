@@ -46,6 +46,11 @@ fn leased(g: &mut Guest) -> Result<(), String> {
          echo I\"\"P=$(cat /tmp/eth0.ip 2>/dev/null || echo none)",
         "IP",
     )?;
+    // A kernel message can land on the same line right after the address.
+    let ip: String = ip
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     if ip != "10.0.2.15" {
         return Err(format!("DHCP gave eth0 `{ip}`, not 10.0.2.15"));
     }
