@@ -302,29 +302,42 @@ impl<B: Backend> Vm<B> {
             *n += 1;
         }
         let offset = fault.addr - region.base.0;
-        let size = fault.size();
-        if !matches!(size, 1 | 2 | 4 | 8) || fault.access.is_none() {
+        let Some(access) = fault.access else {
             log::warn!(
-                "{}: {} access of {size} bytes at {:#x} in a device: ignored",
+                "{}: instruction fetch from a device at {:#x}: ignored",
                 self.name(),
-                fault.kind,
                 fault.addr
             );
-            // What a bus does with an access it cannot encode: loads read zero.
-            fault.set_data(0);
             return FaultResult::Handled;
-        }
-        let size = size as u8;
-        let res = if fault.is_write() {
-            let v = fault.data();
-            self.device_call(id, |d, io| d.write(offset, size, v, io))
-                .map(|()| None)
-        } else {
-            self.device_call(id, |d, io| Some(d.read(offset, size, io)))
         };
+        // A pair is two accesses of one register each, in order, as a
+        // device with register-sized ports sees them.
+        let size = access.size.bytes() as u8;
+        let count = if access.is_pair() { 2 } else { 1 };
+        let write = fault.is_write();
+        let data = fault.data_u128();
+        let mut loaded = 0u128;
+        let mut res = Ok(None);
+        for i in 0..count {
+            let at = offset + u64::from(size) * i;
+            let shift = u32::from(size) * 8 * i as u32;
+            res = if write {
+                let v = (data >> shift) as u64 & access.size.mask();
+                self.device_call(id, |d, io| d.write(at, size, v, io))
+                    .map(|()| None)
+            } else {
+                self.device_call(id, |d, io| Some(d.read(at, size, io)))
+            };
+            match res {
+                Ok(Some(v)) => loaded |= u128::from(v & access.size.mask()) << shift,
+                Ok(None) => {}
+                Err(_) => break,
+            }
+        }
+        let res = res.map(|r| r.map(|_| loaded));
         match res {
             Ok(Some(v)) => {
-                fault.set_data(v);
+                fault.set_data_u128(v);
                 FaultResult::Handled
             }
             Ok(None) => FaultResult::Handled,

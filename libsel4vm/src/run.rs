@@ -5,6 +5,7 @@
 use crate::abort::{external_abort, FaultPolicy};
 use crate::arch::emulate;
 use crate::arch::insn::{decode_load_store, Addressing, MemKind};
+use crate::arch::stage1::{self, Stage1Regs, WalkError};
 use crate::arch::syndrome::Syndrome;
 use crate::backend::{Backend, Event, UserContext, VcpuId, VcpuReg};
 use crate::error::{BackendError, Error, Result};
@@ -584,11 +585,12 @@ impl<B: Backend> Vm<B> {
     /// Stage-2 fault: decode the access once, run the reservation or
     /// unhandled callback, then complete the access in the registers.
     ///
-    /// For `ISV == 0` aborts the instruction is read from guest memory at the
-    /// faulting PC, which is a guest *virtual* address: this only works while
-    /// the guest's stage-1 MMU is off (VA == IPA). With the MMU on, simple
-    /// loads/stores carry a valid syndrome; the rest stop the VM with
-    /// [`ExitReason::UndecodableAbort`].
+    /// For `ISV == 0` aborts the instruction is fetched from guest memory at
+    /// the faulting PC, a guest *virtual* address, translated through the
+    /// guest's own page tables when its MMU is on. A PC that does not
+    /// translate, and an access that cannot be emulated (FP/SIMD, exclusive,
+    /// atomic), is an unclaimed access: the fault policy decides, and by
+    /// default the guest gets an external abort.
     fn handle_vm_fault(
         &mut self,
         vcpu: VcpuId,
@@ -656,23 +658,13 @@ impl<B: Backend> Vm<B> {
                 return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
             }
             None => {
-                let sctlr = self.backend.read_vcpu_reg(vcpu, VcpuReg::Sctlr)?;
-                if sctlr & 1 != 0 {
+                let word = self.fetch_insn(vcpu, ip)?.map_err(|e| {
                     log::error!(
-                        "{}: {} ip {:#x} addr {:#x}: ISV=0 with guest MMU on",
+                        "{}: {} ip {:#x} addr {:#x}: cannot fetch the instruction: {}",
                         self.name(),
                         vcpu,
                         ip,
-                        addr
-                    );
-                    return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
-                }
-                let word = self.guest_memory().read_u32(ip).map_err(|e| {
-                    log::error!(
-                        "{}: {} ip {:#x}: cannot fetch instruction: {}",
-                        self.name(),
-                        vcpu,
-                        ip,
+                        addr,
                         e
                     );
                     undecodable
@@ -741,6 +733,37 @@ impl<B: Backend> Vm<B> {
             ),
             FaultResult::Error => Err(error),
         }
+    }
+
+    /// Reads the A64 instruction at guest virtual address `pc`, walking the
+    /// guest's stage-1 tables if its MMU is on.
+    /// The outer error is the kernel's; the inner one is the guest's.
+    fn fetch_insn(
+        &mut self,
+        vcpu: VcpuId,
+        pc: u64,
+    ) -> core::result::Result<core::result::Result<u32, FetchError>, BackendError> {
+        let sctlr = self.backend.read_vcpu_reg(vcpu, VcpuReg::Sctlr)?;
+        let ipa = if sctlr & stage1::SCTLR_M == 0 {
+            pc
+        } else {
+            let regs = Stage1Regs {
+                sctlr,
+                tcr: self.backend.read_vcpu_reg(vcpu, VcpuReg::Tcr)?,
+                ttbr0: self.backend.read_vcpu_reg(vcpu, VcpuReg::Ttbr0)?,
+                ttbr1: self.backend.read_vcpu_reg(vcpu, VcpuReg::Ttbr1)?,
+            };
+            let mut mem = self.guest_memory();
+            match stage1::translate(&regs, pc, |a| mem.read_u64(a).ok()) {
+                Ok(ipa) => ipa,
+                Err(e) => return Ok(Err(FetchError::Walk(e))),
+            }
+        };
+        // Instruction fetches are little-endian whatever SCTLR_EL1.EE says.
+        Ok(self
+            .guest_memory()
+            .read_u32(ipa)
+            .map_err(|e| FetchError::Memory(ipa, e)))
     }
 
     /// An access nothing claims (or cannot decode): the fault policy for
@@ -838,6 +861,23 @@ impl<B: Backend> Vm<B> {
         match self.reservation_fault(f) {
             FaultResult::Unhandled => self.unhandled_mem_fault(f),
             r => r,
+        }
+    }
+}
+
+/// Why the instruction of an `ISV == 0` abort could not be fetched.
+enum FetchError {
+    /// The PC does not translate through the guest's page tables.
+    Walk(WalkError),
+    /// The PC translates to this IPA, which is not guest RAM.
+    Memory(u64, Error),
+}
+
+impl core::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FetchError::Walk(e) => write!(f, "stage-1 walk: {e}"),
+            FetchError::Memory(ipa, e) => write!(f, "at ipa {ipa:#x}: {e}"),
         }
     }
 }

@@ -28,6 +28,7 @@
 
 pub mod emulate;
 pub mod insn;
+pub mod stage1;
 pub mod syndrome;
 
 /// Size of one register's worth of a memory access.
