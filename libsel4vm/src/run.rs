@@ -634,13 +634,11 @@ impl<B: Backend> Vm<B> {
         let iss = match Syndrome::decode(u64::from(fsr)) {
             Syndrome::DataAbort { iss, .. } => iss,
             _ => {
-                log::error!(
-                    "{}: {} ip {:#x} addr {:#x}: syndrome {:#x} is not a data abort",
-                    self.name(),
+                self.note_undecodable(
                     vcpu,
                     ip,
                     addr,
-                    fsr
+                    &format_args!("syndrome {fsr:#x} is not a data abort"),
                 );
                 return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
             }
@@ -648,42 +646,26 @@ impl<B: Backend> Vm<B> {
         let access = match iss.mem_access() {
             Some(a) => a,
             None if iss.cache_maintenance || iss.s1ptw => {
-                log::error!(
-                    "{}: {} ip {:#x} addr {:#x}: not a register access",
-                    self.name(),
-                    vcpu,
-                    ip,
-                    addr
-                );
+                self.note_undecodable(vcpu, ip, addr, &"not a register access");
                 return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
             }
             None => {
-                let word = self.fetch_insn(vcpu, ip)?.map_err(|e| {
-                    log::error!(
-                        "{}: {} ip {:#x} addr {:#x}: cannot fetch the instruction: {}",
-                        self.name(),
-                        vcpu,
-                        ip,
-                        addr,
-                        e
-                    );
-                    undecodable
-                });
-                let word = match word {
+                let word = match self.fetch_insn(vcpu, ip)? {
                     Ok(w) => w,
-                    Err(u) => return self.unclaimed(vcpu, ip, addr, false, iss_write, u),
+                    Err(e) => {
+                        self.note_undecodable(
+                            vcpu,
+                            ip,
+                            addr,
+                            &format_args!("cannot fetch the instruction: {e}"),
+                        );
+                        return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
+                    }
                 };
                 match decode_load_store(word) {
                     Ok(a) => a,
                     Err(e) => {
-                        log::error!(
-                            "{}: {} ip {:#x} addr {:#x}: {}",
-                            self.name(),
-                            vcpu,
-                            ip,
-                            addr,
-                            e
-                        );
+                        self.note_undecodable(vcpu, ip, addr, &e);
                         return self.unclaimed(vcpu, ip, addr, false, iss_write, undecodable);
                     }
                 }
@@ -732,6 +714,19 @@ impl<B: Backend> Vm<B> {
                 unhandled,
             ),
             FaultResult::Error => Err(error),
+        }
+    }
+
+    /// Counts a data abort the VMM cannot fetch or emulate, and says why
+    /// (rate-limited like injected aborts: a guest can repeat it at will).
+    fn note_undecodable(&mut self, vcpu: VcpuId, ip: u64, addr: u64, why: &dyn core::fmt::Display) {
+        self.stats.undecodable_aborts += 1;
+        let n = self.stats.undecodable_aborts;
+        if n <= 16 || n.is_power_of_two() {
+            log::warn!(
+                "{}: {vcpu} ip {ip:#x} addr {addr:#x}: {why} ({n} so far)",
+                self.name()
+            );
         }
     }
 

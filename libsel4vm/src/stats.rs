@@ -70,6 +70,10 @@ pub struct VmStats {
     /// Synchronous external aborts injected into the guest for accesses
     /// nothing claims ([`crate::FaultPolicy::InjectAbort`]).
     pub injected_aborts: u64,
+    /// Data aborts whose instruction could not be fetched (its PC does not
+    /// translate) or emulated (FP/SIMD, exclusive, atomic, ...); each also
+    /// goes through the fault policy.
+    pub undecodable_aborts: u64,
     /// Counter ticks the VMM spent handling events (from an event's arrival
     /// to the next wait; the kernel's reply and receive are not included).
     /// 0 when the backend has no counter ([`crate::Backend::counter`]).
@@ -131,7 +135,11 @@ impl fmt::Display for VmStats {
             write!(f, "; other reservations {}", self.reservation_faults)?;
         }
         if self.injected_aborts > 0 {
-            write!(f, "\n  injected aborts: {}", self.injected_aborts)?;
+            write!(
+                f,
+                "\n  injected aborts: {} ({} undecodable)",
+                self.injected_aborts, self.undecodable_aborts
+            )?;
         }
         Ok(())
     }

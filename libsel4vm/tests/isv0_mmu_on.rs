@@ -152,6 +152,7 @@ fn pairs_at_a_ttbr1_pc_are_fetched_through_the_guest_tables() {
     assert_eq!((c.x(5), c.x(6)), (Some(0x1010), Some(0x1018)));
     assert_eq!(c.x(0), Some(DEV + 16), "pre-index writeback");
     assert_eq!(vm.stats().injected_aborts, 0);
+    assert_eq!(vm.stats().undecodable_aborts, 0);
 }
 
 fn aborted_at_vector(vm: &mut Vm<HostBackend>, pc: u64) {
@@ -169,6 +170,7 @@ fn instructions_that_cannot_be_emulated_abort_in_the_guest() {
     aborted_at_vector(&mut vm, CODE_VA + 0x44);
     assert!(log.borrow().is_empty(), "the device saw nothing");
     assert_eq!(vm.stats().injected_aborts, 2);
+    assert_eq!(vm.stats().undecodable_aborts, 2);
 }
 
 #[test]
@@ -198,6 +200,7 @@ fn a_pc_that_does_not_translate_aborts_in_the_guest() {
     aborted_at_vector(&mut vm, CODE_VA + 0x10);
     assert!(log.borrow().is_empty());
     assert_eq!(vm.stats().injected_aborts, 2);
+    assert_eq!(vm.stats().undecodable_aborts, 2);
 }
 
 #[test]

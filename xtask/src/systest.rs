@@ -220,6 +220,7 @@ const TESTS: &[SystemTest] = &[
             step("Booting all finished, dropped to user space", None),
             step("guest-mmio: [1:1] run returned Stopped", None),
             step("guest-mmio: [ram] run returned Stopped", None),
+            step("guest-mmio: [mmu] run returned Stopped", None),
             step("guest-mmio: all checks passed", None),
         ],
         limit: Duration::from_secs(60),

@@ -125,9 +125,14 @@ fn main(bi: &'static BootInfo) {
         start.ram_free >> 10,
         start.free_slots
     );
-    for (name, one_to_one) in [("1:1", true), ("ram", false)] {
+    for (name, one_to_one) in [("1:1", true), ("ram", false), ("mmu", false)] {
         let before = res.borrow().objects.stats();
-        if let Err(e) = run_vm(&res, name, one_to_one, &mut c) {
+        let run = if name == "mmu" {
+            run_mmu_vm(&res, &mut c)
+        } else {
+            run_vm(&res, name, one_to_one, &mut c)
+        };
+        if let Err(e) = run {
             c.check(false, || format!("{name}: {e:?}"));
         }
         let after = res.borrow().objects.stats();
@@ -148,12 +153,13 @@ fn main(bi: &'static BootInfo) {
     c.finish();
 }
 
-fn run_vm(
+/// A VM with guest RAM (checked) and the emulated device registered.
+fn new_vm(
     res: &Rc<RefCell<Resources>>,
     name: &str,
     one_to_one: bool,
     c: &mut Checks,
-) -> Result<(), sel4vm::Error> {
+) -> Result<(Vm<Sel4Backend>, Rc<RefCell<Device>>), sel4vm::Error> {
     let backend = Sel4Backend::new(res.clone(), Sel4Config::default())?;
     let (wbase, wsize) = backend.vmm_window();
     println!("guest-mmio: [{name}] VMM window {wbase:#x}+{wsize:#x}");
@@ -215,13 +221,60 @@ fn run_vm(
         Box::new(Model(dev.clone())),
     )?;
 
-    let code: Vec<u8> = PROGRAM.iter().flat_map(|w| w.to_le_bytes()).collect();
-    vm.ram_write(PROG_IPA, &code)?;
-    let mut back = [0u8; PROGRAM.len() * 4];
-    vm.ram_read(PROG_IPA, &mut back)?;
-    c.check(back[..] == code[..], || {
-        format!("{name}: program read back differs")
+    Ok((vm, dev))
+}
+
+/// Writes `words` to guest RAM at `ipa` and checks they read back.
+fn load(vm: &mut Vm<Sel4Backend>, ipa: u64, words: &[u32], what: &str, c: &mut Checks) -> Result<(), sel4vm::Error> {
+    let code: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    vm.ram_write(ipa, &code)?;
+    let mut back = alloc::vec![0u8; code.len()];
+    vm.ram_read(ipa, &mut back)?;
+    c.check(back == code, || format!("{what}: read back differs"));
+    Ok(())
+}
+
+/// Checks the device saw exactly `want`, in order.
+fn check_log(d: &Device, name: &str, want: &[Access], c: &mut Checks) {
+    c.check(d.done, || format!("{name}: guest never wrote DONE"));
+    c.check(d.log.len() == want.len(), || {
+        format!("{name}: {} accesses, expected {}", d.log.len(), want.len())
     });
+    for (i, (got, want)) in d.log.iter().zip(want.iter()).enumerate() {
+        c.check(got == want, || {
+            format!("{name}: access {i}: got {got:x?}, want {want:x?}")
+        });
+    }
+    println!("guest-mmio: [{name}] {} MMIO accesses emulated", d.log.len());
+}
+
+/// Checks the guest's PC and `(n, xN)` registers.
+fn check_regs(
+    vm: &mut Vm<Sel4Backend>,
+    vcpu: sel4vm::VcpuId,
+    name: &str,
+    pc: u64,
+    want: &[(usize, u64)],
+    c: &mut Checks,
+) -> Result<(), sel4vm::Error> {
+    let regs = vm.get_thread_context(vcpu)?;
+    c.check(regs.pc() == pc, || format!("{name}: guest pc {:#x}", regs.pc()));
+    for &(n, want) in want {
+        let got = regs.x(n).unwrap_or(0);
+        c.check(got == want, || format!("{name}: x{n} = {got:#x}, want {want:#x}"));
+    }
+    Ok(())
+}
+
+/// The MMU-off program, with every load/store width.
+fn run_vm(
+    res: &Rc<RefCell<Resources>>,
+    name: &str,
+    one_to_one: bool,
+    c: &mut Checks,
+) -> Result<(), sel4vm::Error> {
+    let (mut vm, dev) = new_vm(res, name, one_to_one, c)?;
+    load(&mut vm, PROG_IPA, &PROGRAM, name, c)?;
 
     let vcpu = vm.create_vcpu(VCPU_PRIORITY)?;
     start_el1(&mut vm, vcpu, PROG_IPA, 0)?;
@@ -251,36 +304,8 @@ fn run_vm(
         )
     });
 
-    let d = dev.borrow();
-    c.check(d.done, || format!("{name}: guest never wrote DONE"));
-    c.check(d.log.len() == EXPECTED.len(), || {
-        format!(
-            "{name}: {} accesses, expected {}",
-            d.log.len(),
-            EXPECTED.len()
-        )
-    });
-    for (i, (got, want)) in d.log.iter().zip(EXPECTED.iter()).enumerate() {
-        c.check(got == want, || {
-            format!("{name}: access {i}: got {got:x?}, want {want:x?}")
-        });
-    }
-    println!(
-        "guest-mmio: [{name}] {} MMIO accesses emulated",
-        d.log.len()
-    );
-    drop(d);
-
-    let regs = vm.get_thread_context(vcpu)?;
-    c.check(regs.pc() == FINAL_PC, || {
-        format!("{name}: guest pc {:#x}", regs.pc())
-    });
-    for (n, want) in EXPECTED_REGS {
-        let got = regs.x(n).unwrap_or(0);
-        c.check(got == want, || {
-            format!("{name}: x{n} = {got:#x}, want {want:#x}")
-        });
-    }
+    check_log(&dev.borrow(), name, &EXPECTED, c);
+    check_regs(&mut vm, vcpu, name, FINAL_PC, &EXPECTED_REGS, c)?;
     let mut scratch = [0u8; 16];
     vm.ram_read(SCRATCH_IPA, &mut scratch)?;
     let got = [
@@ -292,5 +317,31 @@ fn run_vm(
     });
     vm.vcpu_stop(vcpu)?;
     println!("guest-mmio: [{name}] guest registers and RAM checked");
+    Ok(())
+}
+
+/// The MMU-on program: its PC is a TTBR1 address and its device accesses
+/// have no syndrome, so each is found through its own page tables.
+fn run_mmu_vm(res: &Rc<RefCell<Resources>>, c: &mut Checks) -> Result<(), sel4vm::Error> {
+    let name = "mmu";
+    let (mut vm, dev) = new_vm(res, name, false, c)?;
+    load(&mut vm, PROG_IPA, &MMU_PROGRAM, name, c)?;
+    load(&mut vm, PROG_IPA + MMU_VECTOR_OFFSET as u64, &MMU_VECTOR, name, c)?;
+    for (ipa, desc) in MMU_TABLES {
+        vm.ram_write(ipa, &desc.to_le_bytes())?;
+    }
+    let vcpu = vm.create_vcpu(VCPU_PRIORITY)?;
+    start_el1(&mut vm, vcpu, PROG_IPA, 0)?;
+    let reason = vm.run();
+    println!("guest-mmio: [{name}] run returned {reason:?}");
+    c.check(reason == ExitReason::Stopped, || format!("{name}: exit {reason:?}"));
+    check_log(&dev.borrow(), name, &EXPECTED_MMU, c);
+    check_regs(&mut vm, vcpu, name, MMU_FINAL_PC, &EXPECTED_MMU_REGS, c)?;
+    let (aborts, undecodable) = (vm.stats().injected_aborts, vm.stats().undecodable_aborts);
+    c.check(aborts == 1 && undecodable == 1, || {
+        format!("{name}: {aborts} aborts injected, {undecodable} undecodable; want 1 and 1")
+    });
+    vm.vcpu_stop(vcpu)?;
+    println!("guest-mmio: [{name}] MMU on: pairs through the guest's tables, FP load aborted in the guest");
     Ok(())
 }
