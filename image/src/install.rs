@@ -46,6 +46,8 @@ pub enum ConfigError {
         found: String,
         /// The value sel4vm-rs needs.
         supported: String,
+        /// The CMake flag(s) that fix it.
+        fix: String,
     },
     /// `kernel.dtb` is unusable.
     Dtb(DtbError),
@@ -72,9 +74,11 @@ impl fmt::Display for ConfigError {
                 option,
                 found,
                 supported,
+                fix,
             } => write!(
                 f,
-                "kernel option {option} is {found}, but sel4vm-rs supports only {supported}"
+                "kernel option {option} is {found}, but sel4vm-rs supports only {supported}; \
+                 reconfigure the kernel with {fix} (docs/kernel.md lists every option)"
             ),
             ConfigError::Dtb(e) => write!(f, "kernel.dtb: {e}"),
             ConfigError::UnsupportedMemory(why) => write!(f, "kernel.dtb memory: {why}"),
@@ -141,6 +145,7 @@ fn get_bool(
             option,
             found: other.to_string(),
             supported: "a boolean".into(),
+            fix: format!("-D{option}=ON or OFF"),
         }),
     }
 }
@@ -164,6 +169,7 @@ impl KernelConfig {
             option: "KernelMaxNumNodes",
             found: nodes_str.clone(),
             supported: "1".into(),
+            fix: "-DKernelMaxNumNodes=1".into(),
         })?;
         const CPUS: [(&str, &str); 6] = [
             ("ARM_CORTEX_A35", "cortex-a35"),
@@ -181,6 +187,7 @@ impl KernelConfig {
                 option: "KernelArmCPU",
                 found: "none of the 64-bit Cortex-A CPUs".into(),
                 supported: "a Cortex-A CPU QEMU can emulate (cortex-a57)".into(),
+                fix: "-DARM_CPU=cortex-a57".into(),
             })?;
         let pa_bits = if map.get("ARM_PA_SIZE_BITS_40") == Some(&Value::Bool(true)) {
             PhysAddrBits::Bits40
@@ -214,6 +221,7 @@ impl KernelConfig {
                 option: m.cmake,
                 found: m.found,
                 supported: m.supported,
+                fix: m.fix,
             }),
         }
     }

@@ -756,8 +756,10 @@ fn install_rejects_each_unsupported_option() {
                 option: o,
                 found: f,
                 supported: s,
+                fix,
             } => {
                 assert_eq!((*o, f.as_str(), s.as_str()), (option, found, supported));
+                assert_eq!(*fix, format!("-D{option}={supported}"));
             }
             other => panic!("{key}: unexpected {other:?}"),
         }
@@ -767,6 +769,28 @@ fn install_rejects_each_unsupported_option() {
             "{text}"
         );
     }
+}
+
+/// `-DKernelDebugBuild=ON` without `-DKernelVerificationBuild=OFF` installs a
+/// verification build with debug and printing silently off; the error names
+/// the cause and its fix, not the option the user already passed.
+#[test]
+fn a_verification_build_is_named_as_the_cause_with_its_fix() {
+    let tmp = TempDir::new("verification");
+    let mut config = supported_config();
+    config["VERIFICATION_BUILD"] = true.into();
+    config["DEBUG_BUILD"] = false.into();
+    config["PRINTING"] = false.into();
+    write_install(&tmp.0, &config);
+    let e = KernelInstall::open(&tmp.0).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "kernel option KernelVerificationBuild is ON, but sel4vm-rs supports only OFF; \
+             reconfigure the kernel with -DKernelVerificationBuild=OFF (KernelVerificationBuild=ON, \
+             the kernel's default, turns KernelDebugBuild and KernelPrinting OFF"
+        ),
+        "{e}"
+    );
 }
 
 #[test]

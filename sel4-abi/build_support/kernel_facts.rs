@@ -102,8 +102,9 @@ impl Config {
             .iter()
             .map(|m| {
                 format!(
-                    "unsupported seL4 configuration: {} (CONFIG_{}) is {}, sel4-abi supports only {}",
-                    m.cmake, m.key, m.found, m.supported
+                    "unsupported seL4 configuration: {} (CONFIG_{}) is {}, sel4-abi supports only {}; \
+                     reconfigure the kernel with {}",
+                    m.cmake, m.key, m.found, m.supported, m.fix
                 )
             })
             .collect();

@@ -66,6 +66,14 @@ pub const REQUIREMENTS: &[Requirement] = &[
         key: "MAX_NUM_NODES",
         expected: Expected::Str("1"),
     },
+    // ON (the kernel's default) forces KernelDebugBuild and KernelPrinting
+    // OFF whatever the user passed; listed before them so that a check
+    // reporting only the first mismatch names the real cause.
+    Requirement {
+        cmake: "KernelVerificationBuild",
+        key: "VERIFICATION_BUILD",
+        expected: Expected::Bool(false),
+    },
     Requirement {
         cmake: "KernelDebugBuild",
         key: "DEBUG_BUILD",
@@ -107,6 +115,20 @@ pub struct Mismatch {
     pub found: String,
     /// The supported value.
     pub supported: String,
+    /// What to pass to the kernel's CMake configuration to fix it.
+    pub fix: String,
+}
+
+/// Options that `KernelVerificationBuild=ON` turns off behind the user's back.
+const FORCED_OFF_BY_VERIFICATION: &[&str] = &["VERIFICATION_BUILD", "DEBUG_BUILD", "PRINTING"];
+
+/// The CMake flags of the whole supported configuration (`-DOption=value ...`).
+pub fn cmake_flags() -> String {
+    REQUIREMENTS
+        .iter()
+        .map(|r| format!("-D{}={}", r.cmake, r.expected.render()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn render_found(v: Option<&Value>) -> String {
@@ -138,15 +160,24 @@ fn meets(expected: &Expected, found: Option<&Value>) -> bool {
 
 /// Every requirement `lookup` (a `gen_config.json` key → value) does not meet.
 pub fn mismatches<'a>(lookup: impl Fn(&str) -> Option<&'a Value>) -> Vec<Mismatch> {
+    let verification = !meets(&Expected::Bool(false), lookup("VERIFICATION_BUILD"));
     REQUIREMENTS
         .iter()
         .filter_map(|r| {
             let found = lookup(r.key);
+            let fix = if verification && FORCED_OFF_BY_VERIFICATION.contains(&r.key) {
+                "-DKernelVerificationBuild=OFF (KernelVerificationBuild=ON, the kernel's \
+                 default, turns KernelDebugBuild and KernelPrinting OFF whatever is passed)"
+                    .to_string()
+            } else {
+                format!("-D{}={}", r.cmake, r.expected.render())
+            };
             (!meets(&r.expected, found)).then(|| Mismatch {
                 cmake: r.cmake,
                 key: r.key,
                 found: render_found(found),
                 supported: r.expected.render(),
+                fix,
             })
         })
         .collect()

@@ -233,6 +233,39 @@ fn fault_tag_enum_is_parsed() {
     assert!(kernel_facts::fault_labels("enum other {};").is_err());
 }
 
+/// `-DKernelDebugBuild=ON` without `-DKernelVerificationBuild=OFF` installs
+/// a verification build with debug and printing off: every line names the
+/// real fix, not the option the user already passed.
+#[test]
+fn a_verification_build_names_kernel_verification_build_off() {
+    let cfg = Config::from_pairs(&[
+        ("PLAT", json!("qemu-arm-virt")),
+        ("SEL4_ARCH", json!("aarch64")),
+        ("ARM_HYPERVISOR_SUPPORT", json!(true)),
+        ("KERNEL_MCS", json!(false)),
+        ("MAX_NUM_NODES", json!("1")),
+        ("VERIFICATION_BUILD", json!(true)),
+        ("DEBUG_BUILD", json!(false)),
+        ("PRINTING", json!(false)),
+        ("EXPORT_PTMR_USER", json!(true)),
+        ("VTIMER_UPDATE_VOFFSET", json!(false)),
+        ("TIME_SLICE", json!("1")),
+    ]);
+    let e = cfg.validate().unwrap_err();
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 3, "{e}");
+    assert!(lines[0].starts_with(
+        "unsupported seL4 configuration: KernelVerificationBuild (CONFIG_VERIFICATION_BUILD) is ON"
+    ));
+    for l in &lines {
+        assert!(
+            l.contains("reconfigure the kernel with -DKernelVerificationBuild=OFF"),
+            "{l}"
+        );
+    }
+    assert!(lines[1].contains("KernelDebugBuild (CONFIG_DEBUG_BUILD) is OFF"));
+}
+
 #[test]
 fn validation_names_option_found_and_supported_value() {
     let good = Config::from_pairs(&[
