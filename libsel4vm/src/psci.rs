@@ -123,6 +123,20 @@ pub fn vcpu_from_mpidr(mpidr: u64, num_vcpus: u32) -> Option<VcpuId> {
     (id < num_vcpus).then_some(VcpuId(id))
 }
 
+/// The vCPU a PSCI `target_cpu` / `target_affinity` argument names.
+///
+/// Bits 63:40 must be zero (PSCI 1.1, 5.1.4; they are RES0 in `MPIDR_EL1`
+/// too): a call with any of them set names no CPU, rather than the one its
+/// affinity bits alone would. Bits 31:24, also must-be-zero there, are
+/// ignored as [`vcpu_from_mpidr`] does, so a raw `MPIDR_EL1` (bit 31 RES1)
+/// still names its CPU.
+pub fn psci_target(target: u64, num_vcpus: u32) -> Option<VcpuId> {
+    if target >> 40 != 0 {
+        return None;
+    }
+    vcpu_from_mpidr(target, num_vcpus)
+}
+
 /// Which instruction made the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conduit {
@@ -265,6 +279,9 @@ pub fn code(c: i32) -> u64 {
 #[derive(Clone, Debug)]
 pub struct Psci {
     states: Vec<PowerState>,
+    /// Calls with a non-zero immediate so far (their warning is rate-limited:
+    /// a guest can make them at will).
+    bad_imm: u64,
 }
 
 impl Psci {
@@ -274,7 +291,7 @@ impl Psci {
         if let Some(s) = states.first_mut() {
             *s = PowerState::On;
         }
-        Self { states }
+        Self { states, bad_imm: 0 }
     }
 
     /// Back to the power-on state (boot vCPU on, others off), e.g. for a reset.
@@ -336,7 +353,13 @@ impl Psci {
         use PsciOutcome::Return;
         let not_supported = Return(code(ret::NOT_SUPPORTED));
         if imm != 0 {
-            log::warn!("{caller}: {conduit} #{imm:#x} is not an SMCCC call; NOT_SUPPORTED");
+            self.bad_imm += 1;
+            let n = self.bad_imm;
+            if n <= 16 || n.is_power_of_two() {
+                log::warn!(
+                    "{caller}: {conduit} #{imm:#x} is not an SMCCC call; NOT_SUPPORTED ({n} so far)"
+                );
+            }
             return not_supported;
         }
         // A running caller is on, whatever the table said (e.g. the VMM started it directly).
@@ -371,7 +394,7 @@ impl Psci {
                     // Only affinity level 0 (single vCPUs) is described.
                     return Return(code(ret::INVALID_PARAMETERS));
                 }
-                match vcpu_from_mpidr(arg(1), self.num_vcpus()) {
+                match psci_target(arg(1), self.num_vcpus()) {
                     Some(t) => Return(self.states[t.0 as usize].affinity_info()),
                     None => Return(code(ret::INVALID_PARAMETERS)),
                 }
@@ -393,7 +416,7 @@ impl Psci {
         valid_entry: impl Fn(u64) -> bool,
     ) -> PsciOutcome {
         use PsciOutcome::Return;
-        let Some(t) = vcpu_from_mpidr(target, self.num_vcpus()) else {
+        let Some(t) = psci_target(target, self.num_vcpus()) else {
             return Return(code(ret::INVALID_PARAMETERS));
         };
         match self.states[t.0 as usize] {

@@ -159,6 +159,19 @@ fn cpu_on_state_machine() {
         on(&mut p, 1 << 8, 0x4008_0000),
         ret_code(ret::INVALID_PARAMETERS)
     );
+    // Must-be-zero bits 63:40 set: no CPU, not vCPU 1 by its Aff0 alone
+    // (found by the guest-smp stress, which started vCPU 1 this way).
+    for junk in [1u64 << 40, 0x100_0000_0001, 0xffff_ff00_0000_0001] {
+        assert_eq!(
+            on(&mut p, junk, 0x4008_0000),
+            ret_code(ret::INVALID_PARAMETERS),
+            "{junk:#x}"
+        );
+        assert_eq!(
+            call(&mut p, V0, [fid::AFFINITY_INFO64.into(), junk, 0, 0]),
+            ret_code(ret::INVALID_PARAMETERS)
+        );
+    }
     // Bad entry points: outside RAM or misaligned.
     assert_eq!(on(&mut p, 1, 0x1000), ret_code(ret::INVALID_ADDRESS));
     assert_eq!(on(&mut p, 1, 0x4008_0002), ret_code(ret::INVALID_ADDRESS));

@@ -12,8 +12,9 @@
 // function id, over SMC and HVC, turns vCPU 1 on (and tries again, and
 // tries a CPU that does not exist), waits for vCPU 1's flag in shared RAM,
 // sends it SGI 2 (GICD_SGIR or ICC_SGI1R_EL1), waits in WFI for SGI 1 back,
-// waits until AFFINITY_INFO says vCPU 1 is off, writes DONE_MAGIC to the
-// test device.
+// waits until AFFINITY_INFO says vCPU 1 is off, makes STRESS_ROUNDS rounds
+// of PSCI calls with invalid arguments (psci_stress), writes DONE_MAGIC to
+// the test device.
 // vCPU 1: sets up its CPU interface, records MPIDR/x0/SCTLR, sets the flag,
 // waits in WFI for SGI 2, answers with SGI 1, calls CPU_OFF.
 //
@@ -39,6 +40,11 @@
         .equ UNKNOWN_SMC,   0xc2001234      // SiP service range: nothing there
         .equ UNKNOWN_HVC,   0x86000055      // standard hypervisor range: nothing there
         .equ UNKNOWN_FEAT,  0x840000ff
+        .equ STRESS_ROUNDS, 1000
+        .equ STRESS_CALLS,  7               // calls per round
+        .equ NOT_SUPPORTED, -1
+        .equ INVALID_PARAMETERS, -2
+        .equ INVALID_ADDRESS, -9
 
         // 32-bit constant into a register.
         .macro  li32 reg, value
@@ -162,6 +168,7 @@ entry0:
         cmp     x0, #1
         b.ne    7b
         str     x0, [x20, #0x68]
+        bl      psci_stress
 
         movz    x1, #(DEV >> 16), lsl #16
         mov     w3, #DONE_MAGIC
@@ -270,3 +277,63 @@ fail:
         orr     x10, x10, x9, lsl #32
         str     x10, [x12, #0x8]
         b       .
+
+// STRESS_ROUNDS rounds of PSCI calls with invalid arguments, vCPU 1 off.
+// Each answer is compared with what PSCI requires; results: calls made at
+// 0xa8, wrong answers at 0xb0, AFFINITY_INFO(vCPU 1) afterwards at 0xb8
+// (OFF: no bad CPU_ON started it). x22 round, x23 wrong, x24 calls.
+        .macro  expect value
+        add     x24, x24, #1
+        cmn     x0, #-(\value)
+        cinc    x23, x23, ne
+        .endm
+psci_stress:
+        mov     x22, #0
+        mov     x23, #0
+        mov     x24, #0
+1:      li32    x0, CPU_ON64                // entry point outside guest RAM
+        mov     x1, #1
+        movz    x2, #0x1, lsl #32
+        mov     x3, #0
+        smc     #0
+        expect  INVALID_ADDRESS
+        li32    x0, CPU_ON64                // misaligned entry point, over HVC
+        mov     x1, #1
+        adr     x2, entry1
+        add     x2, x2, #2
+        hvc     #0
+        expect  INVALID_ADDRESS
+        li32    x0, CPU_ON64                // no such MPIDR (Aff3 set)
+        movz    x1, #0x100, lsl #32
+        orr     x1, x1, x22                 // and a changing Aff0
+        adr     x2, entry1
+        smc     #0
+        expect  INVALID_PARAMETERS
+        li32    x0, AFF_INFO64              // affinity level 3: not described
+        mov     x1, #1
+        mov     x2, #3
+        smc     #0
+        expect  INVALID_PARAMETERS
+        li32    x0, PSCI_FEATURES           // a changing unknown function
+        li32    x1, 0xc4ff0000
+        orr     x1, x1, x22
+        smc     #0
+        expect  NOT_SUPPORTED
+        li32    x0, 0x84000100              // unallocated PSCI function ids
+        orr     x0, x0, x22
+        hvc     #0
+        expect  NOT_SUPPORTED
+        li32    x0, PSCI_VERSION            // not SMCCC: immediate != 0 (over SMC:
+        smc     #1                          // seL4 does not report an HVC's)
+        expect  NOT_SUPPORTED
+        add     x22, x22, #1
+        cmp     x22, #STRESS_ROUNDS
+        b.lo    1b
+        str     x24, [x20, #0xa8]
+        str     x23, [x20, #0xb0]
+        li32    x0, AFF_INFO64
+        mov     x1, #1
+        mov     x2, #0
+        smc     #0
+        str     x0, [x20, #0xb8]
+        ret

@@ -96,10 +96,24 @@ pub mod res {
     pub const IAR1: usize = 0x98;
     /// vCPU 1: what `CPU_OFF` returned (it must not return).
     pub const CPU_OFF_RET: usize = 0xa0;
+    /// vCPU 0: PSCI calls with invalid arguments made by `psci_stress`.
+    pub const STRESS_CALLS: usize = 0xa8;
+    /// vCPU 0: how many of those got another answer than PSCI requires.
+    pub const STRESS_WRONG: usize = 0xb0;
+    /// vCPU 0: `AFFINITY_INFO(vCPU 1)` after the stress (no bad `CPU_ON`
+    /// may have started it).
+    pub const AFF_AFTER_STRESS: usize = 0xb8;
 }
 
+/// Rounds of `psci_stress` (`STRESS_ROUNDS` in `guest.S`).
+pub const STRESS_ROUNDS: u64 = 1000;
+/// Invalid calls per round (`STRESS_CALLS`): `CPU_ON` outside RAM,
+/// misaligned and of a missing MPIDR; `AFFINITY_INFO` at level 3;
+/// `PSCI_FEATURES` and calls of unallocated ids; SMC with a non-zero immediate.
+pub const STRESS_CALLS: u64 = 7;
+
 // The results area holds every slot, and the flag lies after it in RAM.
-const _: () = assert!(res::CPU_OFF_RET + 8 <= RESULTS_SIZE);
+const _: () = assert!(res::AFF_AFTER_STRESS + 8 <= RESULTS_SIZE);
 const _: () = assert!(FLAG >= RESULTS + RESULTS_SIZE as u64 && FLAG - RAM_BASE + 8 <= RAM_SIZE);
 
 /// The guest program (`guest.S`): the vector table's used slots and the code.
@@ -329,10 +343,11 @@ pub const SEGMENTS: &[Segment] = &[
             0xf100041f, // 9b0: cmp x0, #0x1
             0x54ffff41, // 9b4: b.ne 99c <entry0+0x19c>
             0xf9003680, // 9b8: str x0, [x20, #104]
-            0xd2a40001, // 9bc: mov x1, #0x20000000
-            0x528c01a3, // 9c0: mov w3, #0x600d
-            0xb9000023, // 9c4: str w3, [x1]
-            0x14000000, // 9c8: b 9c8 <entry0+0x1c8>
+            0x940000ee, // 9bc: bl d74 <psci_stress>
+            0xd2a40001, // 9c0: mov x1, #0x20000000
+            0x528c01a3, // 9c4: mov w3, #0x600d
+            0xb9000023, // 9c8: str w3, [x1]
+            0x14000000, // 9cc: b 9cc <entry0+0x1cc>
         ],
     },
     Segment {
@@ -431,6 +446,78 @@ pub const SEGMENTS: &[Segment] = &[
             0xaa09814a, // d68: orr x10, x10, x9, lsl #32
             0xf900058a, // d6c: str x10, [x12, #8]
             0x14000000, // d70: b d70 <fail+0x18>
+            0xd2800016, // d74: psci_stress: mov x22, #0x0
+            0xd2800017, // d78: mov x23, #0x0
+            0xd2800018, // d7c: mov x24, #0x0
+            0xd2b88000, // d80: mov x0, #0xc4000000
+            0xf2800060, // d84: movk x0, #0x3
+            0xd2800021, // d88: mov x1, #0x1
+            0xd2c00022, // d8c: mov x2, #0x100000000
+            0xd2800003, // d90: mov x3, #0x0
+            0xd4000003, // d94: smc #0x0
+            0x91000718, // d98: add x24, x24, #0x1
+            0xb100241f, // d9c: cmn x0, #0x9
+            0x9a9706f7, // da0: cinc x23, x23, ne
+            0xd2b88000, // da4: mov x0, #0xc4000000
+            0xf2800060, // da8: movk x0, #0x3
+            0xd2800021, // dac: mov x1, #0x1
+            0x10fff282, // db0: adr x2, c00 <entry1>
+            0x91000842, // db4: add x2, x2, #0x2
+            0xd4000002, // db8: hvc #0x0
+            0x91000718, // dbc: add x24, x24, #0x1
+            0xb100241f, // dc0: cmn x0, #0x9
+            0x9a9706f7, // dc4: cinc x23, x23, ne
+            0xd2b88000, // dc8: mov x0, #0xc4000000
+            0xf2800060, // dcc: movk x0, #0x3
+            0xd2c02001, // dd0: mov x1, #0x10000000000
+            0xaa160021, // dd4: orr x1, x1, x22
+            0x10fff142, // dd8: adr x2, c00 <entry1>
+            0xd4000003, // ddc: smc #0x0
+            0x91000718, // de0: add x24, x24, #0x1
+            0xb100081f, // de4: cmn x0, #0x2
+            0x9a9706f7, // de8: cinc x23, x23, ne
+            0xd2b88000, // dec: mov x0, #0xc4000000
+            0xf2800080, // df0: movk x0, #0x4
+            0xd2800021, // df4: mov x1, #0x1
+            0xd2800062, // df8: mov x2, #0x3
+            0xd4000003, // dfc: smc #0x0
+            0x91000718, // e00: add x24, x24, #0x1
+            0xb100081f, // e04: cmn x0, #0x2
+            0x9a9706f7, // e08: cinc x23, x23, ne
+            0xd2b08000, // e0c: mov x0, #0x84000000
+            0xf2800140, // e10: movk x0, #0xa
+            0xd2b89fe1, // e14: mov x1, #0xc4ff0000
+            0xf2800001, // e18: movk x1, #0x0
+            0xaa160021, // e1c: orr x1, x1, x22
+            0xd4000003, // e20: smc #0x0
+            0x91000718, // e24: add x24, x24, #0x1
+            0xb100041f, // e28: cmn x0, #0x1
+            0x9a9706f7, // e2c: cinc x23, x23, ne
+            0xd2b08000, // e30: mov x0, #0x84000000
+            0xf2802000, // e34: movk x0, #0x100
+            0xaa160000, // e38: orr x0, x0, x22
+            0xd4000002, // e3c: hvc #0x0
+            0x91000718, // e40: add x24, x24, #0x1
+            0xb100041f, // e44: cmn x0, #0x1
+            0x9a9706f7, // e48: cinc x23, x23, ne
+            0xd2b08000, // e4c: mov x0, #0x84000000
+            0xf2800000, // e50: movk x0, #0x0
+            0xd4000023, // e54: smc #0x1
+            0x91000718, // e58: add x24, x24, #0x1
+            0xb100041f, // e5c: cmn x0, #0x1
+            0x9a9706f7, // e60: cinc x23, x23, ne
+            0x910006d6, // e64: add x22, x22, #0x1
+            0xf10fa2df, // e68: cmp x22, #0x3e8
+            0x54fff8a3, // e6c: b.cc d80 <psci_stress+0xc>
+            0xf9005698, // e70: str x24, [x20, #168]
+            0xf9005a97, // e74: str x23, [x20, #176]
+            0xd2b88000, // e78: mov x0, #0xc4000000
+            0xf2800080, // e7c: movk x0, #0x4
+            0xd2800021, // e80: mov x1, #0x1
+            0xd2800002, // e84: mov x2, #0x0
+            0xd4000003, // e88: smc #0x0
+            0xf9005e80, // e8c: str x0, [x20, #184]
+            0xd65f03c0, // e90: ret
         ],
     },
 ];
@@ -474,6 +561,20 @@ mod tests {
         assert_eq!(equ("CPU_ON64"), u64::from(fid::CPU_ON64));
         assert_eq!(equ("AFF_INFO64"), u64::from(fid::AFFINITY_INFO64));
         assert_eq!(equ("SMCCC_VERSION"), u64::from(fid::SMCCC_VERSION));
+        assert_eq!(equ("STRESS_ROUNDS"), STRESS_ROUNDS);
+        assert_eq!(equ("STRESS_CALLS"), STRESS_CALLS);
+        assert_eq!(
+            host::equ(SOURCE, "NOT_SUPPORTED"),
+            i64::from(sel4vm::psci::ret::NOT_SUPPORTED)
+        );
+        assert_eq!(
+            host::equ(SOURCE, "INVALID_PARAMETERS"),
+            i64::from(sel4vm::psci::ret::INVALID_PARAMETERS)
+        );
+        assert_eq!(
+            host::equ(SOURCE, "INVALID_ADDRESS"),
+            i64::from(sel4vm::psci::ret::INVALID_ADDRESS)
+        );
     }
 
     /// The unknown ids really are unknown to the VMM's PSCI/SMCCC decoder.
@@ -502,17 +603,20 @@ mod tests {
                 (i as u64 * 4).wrapping_add(imm as u64)
             })
             .collect();
-        assert_eq!(adrs, [ENTRY1 - RAM_BASE; 3]);
+        // Three in entry0, two in psci_stress (one made misaligned after).
+        assert_eq!(adrs, [ENTRY1 - RAM_BASE; 5]);
     }
 
-    /// Every `hvc`/`smc` has immediate 0 and follows no write of x7 other
-    /// than `mov x7, #0` (seL4 reads x7 of an HVC as a syscall number).
+    /// Every `hvc`/`smc` has immediate 0 but psci_stress's one `smc #1`,
+    /// and follows no write of x7 other than `mov x7, #0` (seL4 reads x7 of
+    /// an HVC as a syscall number).
     #[test]
     fn calls_use_imm0_and_x7_stays_zero() {
         let img = flat_image(SEGMENTS);
-        let (mut hvc, mut smc) = (0, 0);
+        let (mut hvc, mut smc, mut smc1) = (0, 0, 0);
         for w in &img {
             match *w & 0xffe0_001f {
+                0xd400_0003 if *w == 0xd400_0023 => smc1 += 1,
                 0xd400_0002 => {
                     assert_eq!(*w, 0xd400_0002, "hvc #0");
                     hvc += 1;
@@ -528,7 +632,7 @@ mod tests {
                 assert_eq!(*w, 0xd280_0007, "x7 written by {w:#x}");
             }
         }
-        assert_eq!((hvc, smc), (4, 10));
+        assert_eq!((hvc, smc, smc1), (6, 15, 1));
     }
 
     #[test]

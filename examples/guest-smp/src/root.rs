@@ -90,7 +90,7 @@ fn run_vm(
         get(res::IAR0),
         get(res::IAR1),
     );
-    let want: [(&str, usize, u64); 16] = [
+    let want: [(&str, usize, u64); 19] = [
         (
             "PSCI_VERSION (HVC)",
             res::VERSION_HVC,
@@ -131,6 +131,13 @@ fn run_vm(
         ("vCPU 1 x0 (context id)", res::X0_1, CONTEXT_TAG | v),
         ("flag", res::FLAG_SEEN, CONTEXT_TAG | v),
         ("CPU_OFF return (none)", res::CPU_OFF_RET, 0),
+        (
+            "invalid PSCI calls made",
+            res::STRESS_CALLS,
+            STRESS_ROUNDS * STRESS_CALLS,
+        ),
+        ("invalid PSCI calls answered wrongly", res::STRESS_WRONG, 0),
+        ("AFFINITY_INFO after the stress", res::AFF_AFTER_STRESS, 1),
     ];
     for (what, off, val) in want {
         let got = get(off);
@@ -170,6 +177,17 @@ fn run_vm(
             format!("{vc}: list registers still hold {lrs:?}")
         });
     }
+    let st = vm.stats();
+    let v0 = &st.vcpus[0];
+    // seL4 delivers a guest HVC as an unknown system call.
+    println!(
+        "guest-smp: psci stress: {} invalid calls, {} wrong answers; vCPU 0: {} exits, {} HVC, {} SMC",
+        get(res::STRESS_CALLS),
+        get(res::STRESS_WRONG),
+        v0.exits,
+        v0.unknown_syscalls + v0.vcpu_faults[0x16],
+        v0.vcpu_faults[0x17]
+    );
     vm.vcpu_stop(V0)?;
     Ok(())
 }
