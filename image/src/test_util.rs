@@ -296,16 +296,16 @@ pub fn virt_dtb() -> Vec<u8> {
     build_dtb(&root, &[])
 }
 
-/// Runs `qemu-system-aarch64 ... dumpdtb=` and returns the DTB, or `None`
-/// (with a note) when QEMU is not installed.
-pub fn qemu_dtb(extra_machine: &str, mem: &str) -> Option<Vec<u8>> {
+/// Runs `qemu-system-aarch64 ... dumpdtb=` and returns the DTB; panics if
+/// QEMU cannot (tests that call it are ignored without `cfg(has_qemu_aarch64)`).
+pub fn qemu_dtb(extra_machine: &str, mem: &str) -> Vec<u8> {
     let dir = std::env::temp_dir().join(format!(
         "sel4vm-image-dtb-{}-{extra_machine}-{mem}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("virt.dtb");
-    let status = std::process::Command::new("qemu-system-aarch64")
+    let out = std::process::Command::new("qemu-system-aarch64")
         .arg("-machine")
         .arg(format!(
             "virt,virtualization=on{extra_machine},dumpdtb={}",
@@ -313,13 +313,13 @@ pub fn qemu_dtb(extra_machine: &str, mem: &str) -> Option<Vec<u8>> {
         ))
         .args(["-cpu", "cortex-a57", "-m", mem, "-display", "none"])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    match status {
-        Ok(s) if s.success() => Some(std::fs::read(&path).unwrap()),
-        _ => {
-            eprintln!("note: qemu-system-aarch64 not available; skipping QEMU-DTB check");
-            None
-        }
-    }
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("run qemu-system-aarch64 (apt install qemu-system-arm): {e}"));
+    assert!(
+        out.status.success(),
+        "qemu-system-aarch64 could not dump its DTB: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(&path).unwrap()
 }

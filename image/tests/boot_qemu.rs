@@ -1,7 +1,7 @@
 //! End-to-end: build the loader, assemble a tiny root task, pack them with
 //! the installed kernel and boot QEMU. Needs SEL4_PREFIX, qemu-system-aarch64
-//! and aarch64-linux-gnu-{as,ld}; otherwise each test prints SKIPPED and
-//! passes.
+//! and aarch64-linux-gnu-{as,ld}; without them (at build time) each test is
+//! ignored, and run with `--ignored` it fails.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,35 +13,18 @@ use sel4vm_image::KernelInstall;
 
 const MARKER: &str = "ROOT-TASK-MARKER: hello from the root task";
 
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn work_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("boot-qemu");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// The kernel install, or a SKIPPED note.
-fn install() -> Option<KernelInstall> {
-    let Some(prefix) = std::env::var_os("SEL4_PREFIX") else {
-        println!("SKIPPED: QEMU boot test (SEL4_PREFIX not set)");
-        return None;
-    };
-    if !have("qemu-system-aarch64") {
-        println!("SKIPPED: QEMU boot test (qemu-system-aarch64 not installed)");
-        return None;
-    }
-    Some(
-        KernelInstall::open(Path::new(&prefix))
-            .expect("SEL4_PREFIX is not a usable kernel install"),
-    )
+/// The kernel install `SEL4_PREFIX` names.
+fn install() -> KernelInstall {
+    let prefix = std::env::var_os("SEL4_PREFIX")
+        .filter(|p| !p.is_empty())
+        .expect("SEL4_PREFIX is not set: this test needs an installed seL4 kernel");
+    KernelInstall::open(Path::new(&prefix)).expect("SEL4_PREFIX is not a usable kernel install")
 }
 
 /// Builds sel4vm-loader once per test run, in its own target dir.
@@ -72,11 +55,7 @@ fn loader_elf() -> Vec<u8> {
 
 /// Assembles a root task that prints MARKER with seL4_DebugPutChar
 /// (syscall -9 in x7, character in x0, `svc #0`) and spins.
-fn root_task_elf() -> Option<Vec<u8>> {
-    if !have("aarch64-linux-gnu-as") || !have("aarch64-linux-gnu-ld") {
-        println!("SKIPPED: QEMU boot test (aarch64-linux-gnu-as/ld not installed)");
-        return None;
-    }
+fn root_task_elf() -> Vec<u8> {
     let dir = work_dir();
     let src = format!(
         "    .text\n    .global _start\n_start:\n    adr x19, msg\n1:  ldrb w0, [x19], #1\n    cbz w0, 2f\n    \
@@ -96,7 +75,7 @@ fn root_task_elf() -> Option<Vec<u8>> {
         .arg("-o")
         .arg(&o)
         .status()
-        .unwrap()
+        .expect("run aarch64-linux-gnu-as")
         .success()
         && Command::new("aarch64-linux-gnu-ld")
             .args([
@@ -110,10 +89,10 @@ fn root_task_elf() -> Option<Vec<u8>> {
             .arg(&e)
             .arg(&o)
             .status()
-            .unwrap()
+            .expect("run aarch64-linux-gnu-ld")
             .success();
     assert!(ok, "assembling the root task failed");
-    Some(std::fs::read(e).unwrap())
+    std::fs::read(e).unwrap()
 }
 
 /// Boots `image` and returns the console output once every string in
@@ -142,7 +121,7 @@ fn boot(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start qemu");
+        .expect("start qemu-system-aarch64");
     let out = Arc::new(Mutex::new(String::new()));
     let mut stdout = child.stdout.take().unwrap();
     let sink = Arc::clone(&out);
@@ -184,9 +163,13 @@ fn assert_all(text: &str, expect: &[&str]) {
 
 #[test]
 #[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
+#[cfg_attr(
+    all(sel4_prefix, not(all(has_qemu_aarch64, has_aarch64_binutils))),
+    ignore = "qemu-system-aarch64 or aarch64-linux-gnu-as/ld not found on PATH (apt install qemu-system-arm binutils-aarch64-linux-gnu)"
+)]
 fn packed_image_boots_sel4_and_root_task() {
-    let Some(install) = install() else { return };
-    let Some(root) = root_task_elf() else { return };
+    let install = install();
+    let root = root_task_elf();
     let image = install.pack(&loader_elf(), &root).unwrap();
     let expect = [
         "sel4vm-loader: started at EL2",
@@ -208,8 +191,12 @@ fn packed_image_boots_sel4_and_root_task() {
 
 #[test]
 #[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
+#[cfg_attr(
+    all(sel4_prefix, not(all(has_qemu_aarch64, has_aarch64_binutils))),
+    ignore = "qemu-system-aarch64 or aarch64-linux-gnu-as/ld not found on PATH (apt install qemu-system-arm binutils-aarch64-linux-gnu)"
+)]
 fn unpacked_loader_refuses_to_boot() {
-    let Some(install) = install() else { return };
+    let install = install();
     let expect = [
         "loader: ERROR: this loader was not packed",
         "loader: halted",
@@ -227,9 +214,13 @@ fn unpacked_loader_refuses_to_boot() {
 
 #[test]
 #[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
+#[cfg_attr(
+    all(sel4_prefix, not(all(has_qemu_aarch64, has_aarch64_binutils))),
+    ignore = "qemu-system-aarch64 or aarch64-linux-gnu-as/ld not found on PATH (apt install qemu-system-arm binutils-aarch64-linux-gnu)"
+)]
 fn corrupted_payload_is_detected() {
-    let Some(install) = install() else { return };
-    let Some(root) = root_task_elf() else { return };
+    let install = install();
+    let root = root_task_elf();
     let loader = loader_elf();
     let layout = sel4vm_image::plan(&install.pack_input(&loader, &root)).unwrap();
     let mut image = install.pack(&loader, &root).unwrap();
@@ -259,9 +250,13 @@ fn corrupted_payload_is_detected() {
 
 #[test]
 #[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
+#[cfg_attr(
+    all(sel4_prefix, not(all(has_qemu_aarch64, has_aarch64_binutils))),
+    ignore = "qemu-system-aarch64 or aarch64-linux-gnu-as/ld not found on PATH (apt install qemu-system-arm binutils-aarch64-linux-gnu)"
+)]
 fn el1_entry_is_rejected() {
-    let Some(install) = install() else { return };
-    let Some(root) = root_task_elf() else { return };
+    let install = install();
+    let root = root_task_elf();
     let image = install.pack(&loader_elf(), &root).unwrap();
     // Same machine without virtualization=on: QEMU starts us at EL1.
     let mut args = install.qemu_args();

@@ -11,9 +11,7 @@
 
 extern crate alloc;
 
-// Owned by the `decode` helper; its enum-variant fields carry no docs yet.
 pub mod abort;
-#[allow(missing_docs)]
 pub mod arch;
 pub mod backend;
 pub mod cache;

@@ -4,48 +4,26 @@
 //! * `table_decodes_as_expected` checks every row's decode against the
 //!   expectation column (no external tools needed).
 //! * `table_matches_assembler` re-assembles the assembly column and checks
-//!   the stored encodings, so the table cannot drift; it is skipped when
-//!   `aarch64-linux-gnu-as` is missing unless `SEL4VM_REQUIRE_AS=1`.
-//!   `SEL4VM_REGEN_LDST=1` rewrites the encoding column instead.
+//!   the stored encodings, so the table cannot drift; it is ignored when
+//!   aarch64 binutils were not on PATH at build time (`cfg(has_aarch64_binutils)`).
+//!   It never rewrites the table: after editing the assembly column,
+//!   `cargo xtask regen ldst-table` rewrites the encoding column.
 
+#[path = "support/ldst_table.rs"]
+mod ldst_table;
+
+use ldst_table::Row;
 use sel4vm::arch::insn::{
     decode_load_store, Addressing, DecodeError, Extend, MemAccess, MemKind, Ordering, Unsupported,
 };
 use sel4vm::arch::AccessSize;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::Command;
-
-fn table_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ldst_encodings.txt")
-}
-
-#[derive(Debug)]
-struct Row {
-    line: usize,
-    encoding: Option<u32>,
-    asm: String,
-    expect: String,
-}
 
 fn rows() -> Vec<Row> {
-    let text = std::fs::read_to_string(table_path()).expect("read encoding table");
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        assert_eq!(cols.len(), 3, "line {}: expected 3 columns", i + 1);
-        out.push(Row {
-            line: i + 1,
-            encoding: u32::from_str_radix(cols[0], 16).ok(),
-            asm: cols[1].to_string(),
-            expect: cols[2].to_string(),
-        });
-    }
-    out
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(ldst_table::TABLE);
+    let text = std::fs::read_to_string(path).expect("read encoding table");
+    ldst_table::rows(&text).unwrap()
 }
 
 #[derive(Debug, PartialEq)]
@@ -322,81 +300,15 @@ fn table_covers_all_forms() {
     assert!(missing.is_empty(), "table lacks: {missing:#?}");
 }
 
-fn tool(env: &str, default: &str) -> Option<String> {
-    let name = std::env::var(env).unwrap_or_else(|_| default.to_string());
-    Command::new(&name)
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|_| name)
-}
-
-/// Assembles the assembly column with GNU as; one word per row.
-fn assemble(rows: &[Row]) -> Option<Vec<u32>> {
-    let (Some(as_), Some(objcopy)) = (
-        tool("SEL4VM_AARCH64_AS", "aarch64-linux-gnu-as"),
-        tool("SEL4VM_AARCH64_OBJCOPY", "aarch64-linux-gnu-objcopy"),
-    ) else {
-        assert!(
-            std::env::var("SEL4VM_REQUIRE_AS").is_err(),
-            "SEL4VM_REQUIRE_AS is set but aarch64-linux-gnu-as/objcopy are missing"
-        );
-        eprintln!("skipping: aarch64-linux-gnu-as/objcopy not found");
-        return None;
-    };
-    let dir = std::env::temp_dir().join(format!("sel4vm-ldst-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src: String = rows.iter().map(|r| format!("{}\n", r.asm)).collect();
-    std::fs::write(dir.join("t.s"), src).unwrap();
-    let st = Command::new(&as_)
-        .args(["-march=armv8.8-a+memtag+ls64", "-o"])
-        .arg(dir.join("t.o"))
-        .arg(dir.join("t.s"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "assembler failed");
-    let st = Command::new(&objcopy)
-        .args(["-O", "binary", "-j", ".text"])
-        .arg(dir.join("t.o"))
-        .arg(dir.join("t.bin"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "objcopy failed");
-    let bin = std::fs::read(dir.join("t.bin")).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(bin.len(), rows.len() * 4, "one instruction per row");
-    Some(
-        bin.chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    )
-}
-
 #[test]
+#[cfg_attr(
+    not(has_aarch64_binutils),
+    ignore = "aarch64-linux-gnu-as/objcopy not found on PATH (apt install binutils-aarch64-linux-gnu)"
+)]
 fn table_matches_assembler() {
     let rows = rows();
-    let Some(words) = assemble(&rows) else {
-        return;
-    };
-    if std::env::var("SEL4VM_REGEN_LDST").is_ok() {
-        let text = std::fs::read_to_string(table_path()).unwrap();
-        let mut it = words.iter();
-        let out: String = text
-            .lines()
-            .map(|l| {
-                let t = l.trim();
-                if t.is_empty() || t.starts_with('#') {
-                    format!("{l}\n")
-                } else {
-                    let (_, rest) = t.split_once('|').unwrap();
-                    format!("{:08x} |{}\n", it.next().unwrap(), rest)
-                }
-            })
-            .collect();
-        std::fs::write(table_path(), out).unwrap();
-        return;
-    }
+    let work = std::env::temp_dir().join(format!("sel4vm-ldst-{}", std::process::id()));
+    let words = ldst_table::assemble(&rows, &work).unwrap();
     let mut bad = Vec::new();
     for (r, w) in rows.iter().zip(&words) {
         if r.encoding != Some(*w) {
@@ -409,5 +321,9 @@ fn table_matches_assembler() {
             ));
         }
     }
-    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{}\n(after editing the assembly column: cargo xtask regen ldst-table)",
+        bad.join("\n")
+    );
 }

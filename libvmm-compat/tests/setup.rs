@@ -70,19 +70,30 @@ fn no_initrd_is_allowed() {
     assert_eq!(p.initrd, None);
 }
 
+/// The guest kernel `cargo xtask guest` prepares: `<target dir>/guest/Image`,
+/// the target dir being the one this test binary was built in
+/// (`<target dir>[/<triple>]/<profile>/deps/<test>`).
+fn guest_image() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let mut dirs = exe.ancestors().skip(3).take(2);
+    let target = dirs.next().unwrap();
+    std::iter::once(target)
+        .chain(dirs)
+        .map(|d| d.join("guest/Image"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no guest kernel at {}: run `cargo xtask guest` (`cargo xtask test` does)",
+                target.join("guest/Image").display()
+            )
+        })
+}
+
+/// Debian's arm64 kernel, as `cargo xtask guest` prepares it (the other
+/// tests use synthetic headers).
 #[test]
 fn the_real_debian_kernel_validates() {
-    // Present once `cargo xtask guest` has run; the header test is synthetic otherwise.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let Some(path) = ["target/guest/Image", "target/lead/guest/Image"]
-        .iter()
-        .map(|p| root.join(p))
-        .find(|p| p.exists())
-    else {
-        eprintln!("skipped: no guest Image (run `cargo xtask guest`)");
-        return;
-    };
-    let k = std::fs::read(path).unwrap();
+    let k = std::fs::read(guest_image()).unwrap();
     let info = KernelInfo::parse(&k[..4096], k.len() as u64).unwrap();
     assert_eq!(info.format, KernelFormat::Image);
     assert!(info.place_anywhere);

@@ -96,9 +96,15 @@ impl<E: core::fmt::Debug> MainResult for Result<(), E> {
 ///   root thread is suspended when `main` returns.
 /// * `declare_main!(main -> !)` for a `main` that never returns.
 ///
-/// ```ignore
-/// sel4_rt::declare_main!(main);
-/// fn main(bi: &'static sel4_rt::BootInfo) -> Result<(), MyError> { ... }
+/// ```no_run
+/// # #[derive(Debug)]
+/// # struct MyError;
+/// sel4_rt::declare_main!(root_main);
+/// fn root_main(bi: &'static sel4_rt::BootInfo) -> Result<(), MyError> {
+///     # let _ = bi;
+///     Ok(())
+/// }
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! declare_main {

@@ -3,6 +3,9 @@
 use crate::Result;
 use std::process::Command;
 
+#[path = "../../sel4-abi/build_support/host_tools_cfg.rs"]
+mod host_tools_cfg;
+
 fn have(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd} >/dev/null 2>&1")])
@@ -13,11 +16,13 @@ fn have(cmd: &str) -> bool {
 
 /// Installs Debian packages whose command is missing, or names them in the error.
 fn ensure_debs(wanted: &[(&str, &str)]) -> Result<()> {
-    let missing: Vec<&str> = wanted
+    let mut missing: Vec<&str> = wanted
         .iter()
         .filter(|(cmd, _)| !have(cmd))
         .map(|(_, pkg)| *pkg)
         .collect();
+    missing.sort();
+    missing.dedup();
     if missing.is_empty() {
         return Ok(());
     }
@@ -54,22 +59,20 @@ fn ensure_debs(wanted: &[(&str, &str)]) -> Result<()> {
     }
 }
 
-/// Tools the host tests shell out to: the aarch64 assembler/objdump (instruction-encoding
-/// checks), QEMU (DTB dumps), cpio (initramfs), dtc (guest DTB), cmake (the CMake package).
-/// With a kernel, also the aarch64 C compiler (the C VMM example on seL4).
+/// The tools the host tests shell out to: every program of the shared tool table
+/// (`sel4-abi/build_support/host_tools_cfg.rs`, whose build-time probe marks a test ignored
+/// when its tool is missing), so that no host test is ignored for a missing tool.
 pub fn ensure_host_test_tools() -> Result<()> {
-    ensure_debs(&[
-        ("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu"),
-        ("qemu-system-aarch64", "qemu-system-arm"),
-        ("cpio", "cpio"),
-        ("dtc", "device-tree-compiler"),
-        ("cmake", "cmake"),
-        ("cc", "gcc"),
-    ])?;
-    if crate::kernel::prefix().is_some() {
-        ensure_debs(&[("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")])?;
-    }
-    Ok(())
+    let wanted: Vec<(String, &str)> = host_tools_cfg::TOOLS
+        .iter()
+        .flat_map(|t| {
+            t.programs
+                .iter()
+                .map(|(var, default)| (host_tools_cfg::command(*var, default), t.debian))
+        })
+        .collect();
+    let wanted: Vec<(&str, &str)> = wanted.iter().map(|(c, p)| (c.as_str(), *p)).collect();
+    ensure_debs(&wanted)
 }
 
 /// Tools for building and booting target code: the Rust target and QEMU.

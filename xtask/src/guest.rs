@@ -576,8 +576,10 @@ mod tests {
     use super::*;
     use std::process::Stdio;
 
-    /// Unpacks the archive with the system's `cpio` (if present) and checks what comes out.
+    /// Unpacks the archive with the system's `cpio` and checks what comes out (the framing is
+    /// checked by hand in the tests below).
     #[test]
+    #[cfg_attr(not(has_cpio), ignore = "cpio not found on PATH (apt install cpio)")]
     fn initramfs_unpacks_with_gnu_cpio() {
         let fake_busybox = b"\x7fELF not really busybox".repeat(3);
         let modules = vec![
@@ -593,13 +595,6 @@ mod tests {
             },
         ];
         let archive = initramfs_cpio(&fake_busybox, &modules);
-        if Command::new("cpio").arg("--version").output().is_err() {
-            // Fall back to checking the newc framing by hand.
-            assert!(archive.starts_with(b"070701"));
-            assert!(archive.windows(10).any(|w| w == b"TRAILER!!!"));
-            eprintln!("note: cpio not installed; checked the framing only");
-            return;
-        }
         let tmp = std::env::temp_dir().join(format!("xtask-cpio-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).unwrap();
         let mut child = Command::new("cpio")
@@ -608,7 +603,7 @@ mod tests {
             .stdin(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap();
+            .expect("run cpio");
         use std::io::Write;
         child.stdin.take().unwrap().write_all(&archive).unwrap();
         let out = child.wait_with_output().unwrap();

@@ -55,16 +55,37 @@ pub fn cargo(args: &[&str]) -> Result<()> {
 }
 
 /// Totals of the `test result:` lines of a `cargo test` run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TestCounts {
     pub passed: usize,
     pub failed: usize,
     pub ignored: usize,
+    /// `name: reason` of each test ignored for another reason than a missing SEL4_PREFIX
+    /// (`test NAME ... ignored, REASON`).
+    pub ignored_not_sel4: Vec<String>,
 }
 
 impl TestCounts {
     /// Adds one libtest summary line (`test result: ok. 3 passed; 0 failed; 1 ignored; ...`).
     fn add_line(&mut self, line: &str) {
+        if let Some((name, verdict)) = line
+            .trim()
+            .strip_prefix("test ")
+            .and_then(|t| t.rsplit_once(" ... "))
+        {
+            if let Some(reason) = verdict.strip_prefix("ignored") {
+                let reason = reason.trim_start_matches(", ");
+                if !reason.contains("SEL4_PREFIX") {
+                    let reason = if reason.is_empty() {
+                        "no reason"
+                    } else {
+                        reason
+                    };
+                    self.ignored_not_sel4.push(format!("{name}: {reason}"));
+                }
+            }
+            return;
+        }
         let Some(rest) = line.trim().strip_prefix("test result: ") else {
             return;
         };
@@ -183,12 +204,20 @@ mod tests {
         c.add_line(
             "test result: FAILED. 6 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
         );
+        c.add_line("test boots ... ignored, needs SEL4_PREFIX");
+        c.add_line("test dtc_decompiles_it ... ignored, dtc not found on PATH");
+        c.add_line("test src/lib.rs - m (line 9) ... ignored");
+        c.add_line("test fine ... ok");
         assert_eq!(
             c,
             TestCounts {
                 passed: 40,
                 failed: 1,
-                ignored: 2
+                ignored: 2,
+                ignored_not_sel4: vec![
+                    "dtc_decompiles_it: dtc not found on PATH".into(),
+                    "src/lib.rs - m (line 9): no reason".into(),
+                ],
             }
         );
     }

@@ -321,6 +321,10 @@ mod tests {
     const GUEST_S: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/guest.S");
 
     #[test]
+    #[cfg_attr(
+        not(has_aarch64_binutils),
+        ignore = "aarch64-linux-gnu-as not found on PATH (apt install binutils-aarch64-linux-gnu)"
+    )]
     fn segments_match_source() {
         host::assert_matches_source(GUEST_S.as_ref(), SEGMENTS);
     }

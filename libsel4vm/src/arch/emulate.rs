@@ -80,7 +80,10 @@ impl GuestRegs for RegisterFile {
 pub enum EmulateError {
     /// A load helper was given a store or vice versa; `expected` is the kind
     /// the helper handles.
-    KindMismatch { expected: MemKind },
+    KindMismatch {
+        /// The access kind the helper handles.
+        expected: MemKind,
+    },
 }
 
 impl fmt::Display for EmulateError {

@@ -60,20 +60,42 @@ pub enum Addressing {
     /// `[Xn|SP, #offset]`, no writeback: scaled unsigned immediate, unscaled
     /// (LDUR/STUR/LDTR*/LDAPUR*), pair signed offset (LDP/STP/LDNP/STNP) and
     /// the base-only forms (LDAR/STLR/LDAPR, `offset == 0`).
-    Offset { base: u8, offset: i64 },
+    Offset {
+        /// Base register Xn; 31 is SP.
+        base: u8,
+        /// Signed byte offset (already scaled).
+        offset: i64,
+    },
     /// `[Xn|SP, #offset]!`: address is `base + offset`, base updated.
-    PreIndex { base: u8, offset: i64 },
+    PreIndex {
+        /// Base register Xn; 31 is SP.
+        base: u8,
+        /// Signed byte offset, added to the base before the access.
+        offset: i64,
+    },
     /// `[Xn|SP], #offset`: address is `base`, then base += offset.
-    PostIndex { base: u8, offset: i64 },
+    PostIndex {
+        /// Base register Xn; 31 is SP.
+        base: u8,
+        /// Signed byte offset, added to the base after the access.
+        offset: i64,
+    },
     /// `[Xn|SP, Rm{, extend #shift}]`; `index == 31` is XZR. No writeback.
     Register {
+        /// Base register Xn; 31 is SP.
         base: u8,
+        /// Index register Rm; 31 is XZR.
         index: u8,
+        /// How Rm is extended.
         extend: Extend,
+        /// Left shift applied to the extended index (0 or log2 of the size).
         shift: u8,
     },
     /// PC-relative literal load: address is `pc + offset`.
-    Literal { offset: i64 },
+    Literal {
+        /// Signed byte offset from the instruction's address.
+        offset: i64,
+    },
     /// Not known: the access was built from a data-abort syndrome, which
     /// does not report the base register (it is only valid for accesses
     /// without writeback).
@@ -216,7 +238,12 @@ pub enum DecodeError {
     /// extension this decoder does not know.
     Unallocated(u32),
     /// A known load/store that is deliberately not emulated.
-    Unsupported { word: u32, what: Unsupported },
+    Unsupported {
+        /// The instruction word.
+        word: u32,
+        /// Which kind of load/store it is.
+        what: Unsupported,
+    },
 }
 
 impl fmt::Display for DecodeError {

@@ -409,23 +409,41 @@ pub const fn sysreg_id(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> u16 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FaultStatus {
     /// Address size fault.
-    AddressSize { level: i8 },
+    AddressSize {
+        /// Translation table level.
+        level: i8,
+    },
     /// Translation fault (nothing mapped): the usual MMIO case.
-    Translation { level: i8 },
+    Translation {
+        /// Translation table level.
+        level: i8,
+    },
     /// Access flag fault.
-    AccessFlag { level: i8 },
+    AccessFlag {
+        /// Translation table level.
+        level: i8,
+    },
     /// Permission fault (e.g. write to a read-only stage-2 mapping).
-    Permission { level: i8 },
+    Permission {
+        /// Translation table level.
+        level: i8,
+    },
     /// Synchronous external abort, not on a table walk.
     SyncExternal,
     /// Synchronous tag check fault (FEAT_MTE2).
     SyncTagCheck,
     /// Synchronous external abort on a table walk.
-    SyncExternalOnWalk { level: i8 },
+    SyncExternalOnWalk {
+        /// Translation table level of the walk.
+        level: i8,
+    },
     /// Synchronous parity/ECC error, not on a table walk.
     SyncParity,
     /// Synchronous parity/ECC error on a table walk.
-    SyncParityOnWalk { level: i8 },
+    SyncParityOnWalk {
+        /// Translation table level of the walk.
+        level: i8,
+    },
     /// Alignment fault.
     Alignment,
     /// TLB conflict abort.
@@ -606,11 +624,20 @@ pub enum Syndrome {
     /// Trapped WFI/WFE.
     Wfx(WfxIss),
     /// HVC from AArch64 with its 16-bit immediate.
-    Hvc64 { imm16: u16 },
+    Hvc64 {
+        /// The `HVC #imm16` immediate.
+        imm16: u16,
+    },
     /// SMC from AArch64 with its 16-bit immediate (PSCI uses `#0`).
-    Smc64 { imm16: u16 },
+    Smc64 {
+        /// The `SMC #imm16` immediate.
+        imm16: u16,
+    },
     /// HVC from AArch32 with its 16-bit immediate.
-    Hvc32 { imm16: u16 },
+    Hvc32 {
+        /// The `HVC #imm16` immediate.
+        imm16: u16,
+    },
     /// SMC from AArch32 (no immediate in the syndrome).
     Smc32,
     /// Trapped MSR/MRS/system instruction.
@@ -618,14 +645,26 @@ pub enum Syndrome {
     /// Instruction abort; `lower_el` is `true` for `EC == 0x20` (from the
     /// guest), `false` for `0x21`.
     InstructionAbort {
+        /// Taken from a lower EL (the guest).
         lower_el: bool,
+        /// The decoded ISS.
         iss: InstructionAbortIss,
     },
     /// Data abort; `lower_el` is `true` for `EC == 0x24` (from the guest),
     /// `false` for `0x25`.
-    DataAbort { lower_el: bool, iss: DataAbortIss },
+    DataAbort {
+        /// Taken from a lower EL (the guest).
+        lower_el: bool,
+        /// The decoded ISS.
+        iss: DataAbortIss,
+    },
     /// Any other class, undecoded.
-    Other { class: ExceptionClass, iss: u32 },
+    Other {
+        /// The exception class (`EC`).
+        class: ExceptionClass,
+        /// The raw `ISS` bits\[24:0\].
+        iss: u32,
+    },
 }
 
 impl Syndrome {
