@@ -213,10 +213,6 @@ fn cmd_test(args: &[String]) -> Result<()> {
     }
     deps::ensure_host_test_tools()?;
     let mut failed = Vec::new();
-    // libvmm-compat's setup test validates the real guest kernel (`<target>/guest/Image`).
-    step(&mut failed, "guest (Linux Image + initramfs)", || {
-        guest::prepare().map(|_| ())
-    });
     if !o.no_lint {
         step(&mut failed, "cargo fmt --check", || {
             target::cargo(&["fmt", "--all", "--", "--check"])
@@ -225,6 +221,10 @@ fn cmd_test(args: &[String]) -> Result<()> {
             target::cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])
         });
     }
+    // libvmm-compat's setup test validates the real guest kernel (`<target>/guest/Image`).
+    step(&mut failed, "guest (Linux Image + initramfs)", || {
+        guest::prepare().map(|_| ())
+    });
     let mut counts = target::TestCounts::default();
     step(&mut failed, "host tests", || {
         counts = target::cargo_test(&[])?;
