@@ -90,6 +90,19 @@ pub trait MmioDevice {
     fn as_any(&self) -> Option<&dyn core::any::Any> {
         None
     }
+    /// For a one-page device whose every read returns a fixed value and has
+    /// no side effect: fill `page` with what each read returns and say
+    /// `true`. The VM then maps that page read-only at the device, so that
+    /// guest reads cost no exit and only writes reach [`MmioDevice::write`]
+    /// (e.g. a transmit-only UART: its flag register is polled around every
+    /// character). `false` by default: every access traps.
+    ///
+    /// No libsel4vm counterpart (a reservation there is either mapped or
+    /// trapping); libvmm's virtio-mmio and UART emulation trap everything.
+    fn constant_reads(&self, page: &mut [u8]) -> bool {
+        let _ = page;
+        false
+    }
 }
 
 /// Handle of a registered device.
@@ -156,7 +169,18 @@ impl<B: Backend> Vm<B> {
         dev: Box<dyn MmioDevice>,
     ) -> Result<DeviceId> {
         let id = DeviceId(self.devices.slots.len());
-        self.reserve_device(region.base.0, region.size, id)?;
+        let r = self.reserve_device(region.base.0, region.size, id)?;
+        let mut page = alloc::vec![0u8; crate::backend::PAGE_SIZE as usize];
+        if region.size == crate::backend::PAGE_SIZE && dev.constant_reads(&mut page) {
+            // Best effort: if the page cannot be made, every access traps.
+            if let Err(e) = self.map_constant_page(r, &page) {
+                log::warn!(
+                    "{}: device {} reads will trap: {e}",
+                    self.name(),
+                    dev.name()
+                );
+            }
+        }
         self.stats.device_accesses.push(0);
         self.devices.slots.push(DeviceSlot {
             region,

@@ -11,6 +11,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::backend::{Backend, FrameHandle, Rights, LARGE_PAGE_SIZE, PAGE_SIZE};
+use crate::cache::Touch;
 use crate::error::{BackendError, Error, Result};
 use crate::fault::MemFault;
 use crate::interval::IntervalSet;
@@ -449,6 +450,30 @@ impl<B: Backend> Vm<B> {
                 .ok_or(Error::BadFrame(ipa))
         });
         self.map_now(reservation, &mut it)
+    }
+
+    /// Maps a new frame holding `page` read-only (and not executable) over
+    /// the one-page device reservation `r`: reads are served by the frame,
+    /// writes still fault to the device. The VM frees it with `r`.
+    pub(crate) fn map_constant_page(&mut self, r: Reservation, page: &[u8]) -> Result<()> {
+        self.map_with(r, &mut |b, _, _| {
+            let frame = b.alloc_frame(None)?;
+            // Written through the VMM's view; the backend cleans it for a
+            // guest that reads it as Device memory.
+            let filled = b.access_frame(frame, Touch::whole(PAGE_SIZE), |s| {
+                s[..page.len()].copy_from_slice(page)
+            });
+            if let Err(e) = filled {
+                b.free_frame(frame);
+                return Err(e.into());
+            }
+            let mf = MapFrame {
+                frame,
+                rights: Rights::READ_ONLY,
+                owned: true,
+            };
+            Ok((mf, PAGE_SIZE))
+        })
     }
 
     /// Maps every page of `r` now with 4 KiB frames from `it`; on failure

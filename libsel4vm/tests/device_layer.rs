@@ -318,3 +318,79 @@ fn device_memory_views_agree_with_the_frame_path() {
     .unwrap();
     assert_eq!(all, expect);
 }
+
+/// A one-register device whose reads are constant: the VM maps its page
+/// read-only, so reads never exit, while writes still reach the model.
+struct Constant(Rc<RefCell<Log>>);
+
+impl MmioDevice for Constant {
+    fn name(&self) -> &str {
+        "constant"
+    }
+    fn read(&mut self, offset: u64, size: u8, _io: &mut DeviceIo<'_>) -> u64 {
+        self.0.borrow_mut().accesses.push((false, offset, size, 0));
+        if offset == 0x18 {
+            0x90
+        } else {
+            0
+        }
+    }
+    fn write(&mut self, offset: u64, size: u8, value: u64, _io: &mut DeviceIo<'_>) {
+        self.0
+            .borrow_mut()
+            .accesses
+            .push((true, offset, size, value));
+    }
+    fn constant_reads(&self, page: &mut [u8]) -> bool {
+        page[0x18] = 0x90;
+        true
+    }
+}
+
+#[test]
+fn constant_reads_are_a_read_only_page_and_writes_still_trap() {
+    let (mut vm, _) = vm();
+    let log = Rc::new(RefCell::new(Log::default()));
+    let base = 0x0900_0000;
+    let before = vm.backend().live_frames();
+    vm.register_mmio_device(
+        MmioRegion {
+            base: GuestAddress(base),
+            size: 0x1000,
+            irq: None,
+        },
+        Box::new(Constant(log.clone())),
+    )
+    .unwrap();
+    assert_eq!(vm.backend().live_frames(), before + 1, "one frame made");
+    let (frame, rights) = *vm.backend().stage2().get(&base).expect("page mapped");
+    assert_eq!(rights, sel4vm::Rights::READ_ONLY);
+    let page = vm.backend().frame_bytes(frame).unwrap();
+    assert_eq!((page[0x18], page[0x19], page[0]), (0x90, 0, 0));
+    // A write faults (a permission fault on the mapped page) to the model.
+    assert_eq!(
+        access(&mut vm, base, 0, Some(u64::from(b'A'))),
+        ExitReason::Idle
+    );
+    assert_eq!(log.borrow().accesses, [(true, 0, 1, u64::from(b'A'))]);
+    // A device without constant reads maps nothing.
+    assert!(!vm.backend().stage2().contains_key(&DEV));
+}
+
+#[test]
+fn a_device_spanning_pages_keeps_trapping_reads() {
+    let (mut vm, _) = vm();
+    let log = Rc::new(RefCell::new(Log::default()));
+    vm.register_mmio_device(
+        MmioRegion {
+            base: GuestAddress(0x0900_0000),
+            size: 0x2000,
+            irq: None,
+        },
+        Box::new(Constant(log.clone())),
+    )
+    .unwrap();
+    assert!(!vm.backend().stage2().contains_key(&0x0900_0000));
+    assert_eq!(access(&mut vm, 0x0900_0018, 2, None), ExitReason::Idle);
+    assert_eq!(x1(&mut vm), 0x90);
+}
