@@ -134,7 +134,7 @@ fn bad_input_returns_error_values() {
 fn declared_functions() -> Vec<String> {
     let mut names = Vec::new();
     let mut files = Vec::new();
-    for sub in ["", "arch"] {
+    for sub in ["", "arch", "sel4_arch"] {
         for e in std::fs::read_dir(include_dir().join("sel4vm").join(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "h") {

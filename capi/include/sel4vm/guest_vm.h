@@ -37,8 +37,25 @@
 extern "C" {
 #endif
 
-/* Size of vm_t.vcpus (libsel4vm uses CONFIG_MAX_NUM_NODES). */
+/* Size of vm_t.vcpus. libsel4vm sizes the array with the kernel's
+ * CONFIG_MAX_NUM_NODES; the Rust side has a fixed layout, so it is a constant
+ * that must be at least CONFIG_MAX_NUM_NODES (checked below; the supported
+ * seL4 configurations have 1 node, the host backend runs up to 8 vCPUs). */
 #define SEL4VM_MAX_VCPUS 8
+
+#ifndef SEL4VM_HAVE_LIBSEL4
+/* No kernel configuration without libsel4 (host builds): the host backend
+ * runs up to SEL4VM_MAX_VCPUS vCPUs, one per emulated node. Code that
+ * bounds its vCPU count by CONFIG_MAX_NUM_NODES (as camkes-vm does) then
+ * works unchanged. */
+#ifndef CONFIG_MAX_NUM_NODES
+#define CONFIG_MAX_NUM_NODES SEL4VM_MAX_VCPUS
+#endif
+#endif
+
+#if defined(CONFIG_MAX_NUM_NODES) && CONFIG_MAX_NUM_NODES > SEL4VM_MAX_VCPUS
+#error "vm_t.vcpus has SEL4VM_MAX_VCPUS entries, fewer than the kernel's CONFIG_MAX_NUM_NODES"
+#endif
 
 typedef struct vm_mem vm_mem_t;
 typedef struct vm_ram_region vm_ram_region_t;

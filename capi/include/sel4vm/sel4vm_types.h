@@ -89,6 +89,25 @@ typedef enum {
     seL4_VCPUReg_CNTKCTL_EL1,
     seL4_VCPUReg_Num
 } seL4_VCPUReg;
+
+/* Message registers of an UnknownSyscall fault (aarch64 order); libsel4vm's
+ * <sel4vm/sel4_arch/processor.h> names the first one seL4_UnknownSyscall_ARG0. */
+typedef enum {
+    seL4_UnknownSyscall_X0 = 0,
+    seL4_UnknownSyscall_X1,
+    seL4_UnknownSyscall_X2,
+    seL4_UnknownSyscall_X3,
+    seL4_UnknownSyscall_X4,
+    seL4_UnknownSyscall_X5,
+    seL4_UnknownSyscall_X6,
+    seL4_UnknownSyscall_X7,
+    seL4_UnknownSyscall_FaultIP,
+    seL4_UnknownSyscall_SP,
+    seL4_UnknownSyscall_LR,
+    seL4_UnknownSyscall_SPSR,
+    seL4_UnknownSyscall_Syscall,
+    seL4_UnknownSyscall_Length
+} seL4_UnknownSyscall_Msg;
 #endif /* SEL4VM_HAVE_LIBSEL4 */
 
 #ifdef SEL4VM_HAVE_SEL4_UTIL_LIBS

@@ -23,6 +23,9 @@
 #include <sel4vm/arch/guest_arm_context.h>
 #include <sel4vm/arch/guest_vm_arch.h>
 #include <sel4vm/arch/guest_memory_arch.h>
+#include <sel4vm/arch/processor.h>
+#include <sel4vm/sel4_arch/processor.h>
+#include <sel4vm/gen_config.h>
 #include <sel4vm/sel4vm_ext.h>
 #include <sel4vm/host_test.h>
 
