@@ -240,15 +240,18 @@ impl Disk {
             .read(true)
             .write(!self.read_only)
             .open(&self.path)
-            .map_err(|e| {
-                let how = if self.read_only {
-                    "reading"
-                } else {
-                    "writing (add ,ro for a read-only disk)"
-                };
-                format!("--disk {p}: cannot open for {how}: {e}")
-            })?;
+            .map_err(|e| self.open_failure(&e))?;
         Ok(())
+    }
+
+    /// What `check` says when the image cannot be opened as asked.
+    fn open_failure(&self, e: &std::io::Error) -> String {
+        let how = if self.read_only {
+            "reading"
+        } else {
+            "writing (add ,ro for a read-only disk)"
+        };
+        format!("--disk {}: cannot open for {how}: {e}", self.path.display())
     }
 
     /// The scratch disk under `target/` (made, sparse, if missing).
@@ -538,8 +541,15 @@ mod tests {
             .unwrap()
             .check()
             .unwrap();
-        // Read-only on the host: refused read-write, taken with ,ro (root
-        // may write anyway, so only checked when the open really fails).
+        // The message for an image the host will not let us write, whoever
+        // runs the test (root may write a read-only file anyway).
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let e = Disk::parse(good.to_str().unwrap())
+            .unwrap()
+            .open_failure(&denied);
+        assert!(e.contains("good.img") && e.contains("add ,ro"), "{e}");
+        // Read-only on the host: refused read-write where the open really
+        // fails (not as root), taken with ,ro.
         let mut perm = std::fs::metadata(&good).unwrap().permissions();
         perm.set_readonly(true);
         std::fs::set_permissions(&good, perm).unwrap();
