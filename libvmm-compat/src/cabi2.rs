@@ -208,11 +208,11 @@ pub extern "C" fn guest_restart(guest_ram_vaddr: usize, guest_ram_size: usize) -
         if g.ram_views().is_empty() {
             return Err(GuestError::NoGuestRam);
         }
-        let gpa = g
-            .vmm_to_gpa(guest_ram_vaddr, guest_ram_size as u64)
-            .ok_or(GuestError::BadRamRegion(
+        let gpa = g.vmm_to_gpa(guest_ram_vaddr, guest_ram_size as u64).ok_or(
+            GuestError::BadRamRegion(
                 "guest_ram_vaddr range is not inside a recorded region's mapping",
-            ))?;
+            ),
+        )?;
         g.restart(GUEST_BOOT_VCPU_ID, gpa, guest_ram_size as u64)
     });
     report("guest_restart", r).is_some()

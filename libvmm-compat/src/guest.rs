@@ -224,11 +224,23 @@ impl<B: Backend> Guest<B> {
         {
             return Err(GuestError::BadRamRegion("overlaps a recorded region"));
         }
-        if self.vm.guest_memory().check_range(r.gpa_start, r.size).is_err() {
+        if self
+            .vm
+            .guest_memory()
+            .check_range(r.gpa_start, r.size)
+            .is_err()
+        {
             return Err(GuestError::BadRamRegion("not inside the VM's guest RAM"));
         }
-        if !crate::setup::is_vmm_view_of(&mut self.vm, r.gpa_start, r.size, r.vmm_vaddr as *const u8) {
-            return Err(GuestError::BadRamRegion("vmm_vaddr is not the VMM's mapping of it"));
+        if !crate::setup::is_vmm_view_of(
+            &mut self.vm,
+            r.gpa_start,
+            r.size,
+            r.vmm_vaddr as *const u8,
+        ) {
+            return Err(GuestError::BadRamRegion(
+                "vmm_vaddr is not the VMM's mapping of it",
+            ));
         }
         Ok(())
     }
