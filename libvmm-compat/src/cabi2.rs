@@ -459,7 +459,7 @@ pub extern "C" fn fault_get_data_mask(addr: u64, fsr: u64) -> u64 {
     if w < 0 {
         return 0;
     }
-    if w < 8 && addr % w as u64 != 0 {
+    if w < 8 && !addr.is_multiple_of(w as u64) {
         log::error!("fault_get_data_mask: {w}-byte access at {addr:#x} is misaligned");
         return 0;
     }
