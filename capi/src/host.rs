@@ -252,3 +252,123 @@ pub unsafe extern "C" fn sel4vm_host_alloc_frame(vm: *mut vm_t, frame: *mut seL4
         None => -1,
     }
 }
+
+// ---- libvmm C API host tests ------------------------------------------------
+//
+// The libvmm functions (both the 0.1.0 and the 0.2.0 set) act on the default
+// guest the Rust VMM installs. On the host these `libvmm_host_*` functions
+// let a C test install one and play the guest (see
+// `capi/tests/c/libvmm/host.h`).
+
+type LibvmmGuest = libvmm_compat::Guest<HostBackend>;
+
+fn with_libvmm_guest<R>(f: impl FnOnce(&mut LibvmmGuest) -> R) -> Option<R> {
+    libvmm_compat::cabi::with_default(|g| {
+        g.as_any_mut()
+            .downcast_mut::<LibvmmGuest>()
+            .map(f)
+            .ok_or(libvmm_compat::GuestError::NoDefaultGuest)
+    })
+    .ok()
+}
+
+/// Installs a libvmm default guest: a host VM with `num_vcpus` vCPUs and
+/// RAM `[ram_gpa, +ram_size)`, core vGIC only. `*ram_vmm` (if not NULL)
+/// gets the VMM address of the RAM, which is one contiguous mapping.
+/// 0, or -1 with the reason logged.
+///
+/// # Safety
+/// `ram_vmm` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn libvmm_host_create_guest(
+    num_vcpus: c_uint,
+    ram_gpa: u64,
+    ram_size: u64,
+    ram_vmm: *mut *mut core::ffi::c_void,
+) -> c_int {
+    init_logging();
+    let r = (|| -> Result<(), String> {
+        let cfg = core_vm::VmConfig {
+            max_vcpus: num_vcpus,
+            ..Default::default()
+        };
+        let mut vm = core_vm::Vm::new(HostBackend::new(), cfg).map_err(|e| e.to_string())?;
+        for _ in 0..num_vcpus {
+            vm.create_vcpu(100).map_err(|e| e.to_string())?;
+        }
+        vm.ram_register_at(ram_gpa, ram_size, false)
+            .map_err(|e| e.to_string())?;
+        let mut base = 0usize;
+        vm.guest_memory()
+            .touch_spans(ram_gpa, 1, |a| {
+                base = a.bytes.as_ptr() as usize;
+                Ok::<(), ()>(())
+            })
+            .map_err(|_| "RAM not mapped".to_string())?;
+        if !libvmm_compat::is_vmm_view_of(&mut vm, ram_gpa, ram_size, base as *const u8) {
+            return Err("host RAM is not one contiguous mapping".into());
+        }
+        let g = libvmm_compat::Guest::new(vm, Box::new(libvmm_compat::CoreIrqOnly))
+            .map_err(|e| e.to_string())?;
+        libvmm_compat::cabi::set_default_guest(Some(Box::new(g))).map_err(|e| e.to_string())?;
+        if !ram_vmm.is_null() {
+            // SAFETY: caller guarantees it is writable.
+            unsafe { *ram_vmm = base as *mut core::ffi::c_void };
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            cerr!("libvmm_host_create_guest: {e}");
+            -1
+        }
+    }
+}
+
+/// Removes the libvmm default guest (0; -1 if called from inside a libvmm call).
+#[no_mangle]
+pub extern "C" fn libvmm_host_destroy_guest() -> c_int {
+    libvmm_compat::cabi::set_default_guest(None).map_or(-1, |_| 0)
+}
+
+/// The guest completes the IRQ in list register `lr` of `vcpu` (a vGIC
+/// maintenance event, then the VM runs until idle). 0, or -1.
+#[no_mangle]
+pub extern "C" fn libvmm_host_guest_eoi(vcpu: c_uint, lr: c_uint) -> c_int {
+    with_libvmm_guest(|g| {
+        g.vm_mut().backend_mut().push_event(Event::VgicMaintenance {
+            vcpu: VcpuId(vcpu),
+            lr: Some(lr),
+        });
+        g.vm_mut().run();
+    })
+    .map_or(-1, |_| 0)
+}
+
+/// The IRQ in list register `lr` of `vcpu`, or -1 (empty, no such LR, no guest).
+#[no_mangle]
+pub extern "C" fn libvmm_host_list_register(vcpu: c_uint, lr: c_uint) -> c_int {
+    with_libvmm_guest(|g| {
+        g.vm()
+            .list_registers(VcpuId(vcpu))
+            .get(lr as usize)
+            .copied()
+    })
+    .flatten()
+    .flatten()
+    .map_or(-1, |i| i as c_int)
+}
+
+/// The PC of `vcpu`, or `u64::MAX`.
+#[no_mangle]
+pub extern "C" fn libvmm_host_vcpu_pc(vcpu: c_uint) -> u64 {
+    with_libvmm_guest(|g| {
+        g.vm_mut()
+            .get_thread_context(VcpuId(vcpu))
+            .ok()
+            .map(|c| c.pc())
+    })
+    .flatten()
+    .unwrap_or(u64::MAX)
+}

@@ -106,6 +106,17 @@ impl<B: Backend> AckTable<B> {
         Some(&mut self.0[i].1)
     }
 
+    /// Removes the entry for `k`; whether there was one.
+    fn remove(&mut self, k: &(u32, u32)) -> bool {
+        match self.find(k) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Adds or replaces the entry for `k`.
     fn insert(&mut self, k: (u32, u32), v: Option<IrqAckHandler<B>>) {
         match self.find(&k) {
@@ -408,6 +419,30 @@ impl<B: Backend> Vm<B> {
                 ctl.vgic.set_spi_target(irq, vcpu, &mut out)?;
             }
             ctl.vgic.set_level(vcpu, irq, level, &mut out)?;
+        }
+        self.apply_irq_effects(out)
+    }
+
+    /// Undoes [`Vm::register_irq`]: lowers the IRQ's line (withdrawing it if
+    /// it has not reached a list register) and drops its ack callback, so a
+    /// later inject fails with [`Error::IrqNotRegistered`] and the IRQ can
+    /// be registered again. An instance already in a list register still
+    /// completes, without a callback.
+    ///
+    /// Corresponds to libvmm 0.2.0's `virq_deregister` (no libsel4vm equivalent).
+    pub fn unregister_irq(&mut self, vcpu: VcpuId, irq: u32) -> Result<()> {
+        self.check_vcpu(vcpu)?;
+        let mut out = Vec::new();
+        {
+            let ctl = self.irq.as_mut().ok_or(Error::NoIrqController)?;
+            let k = ctl.key(vcpu, irq);
+            if !ctl.acks.contains_key(&k) {
+                return Err(Error::IrqNotRegistered(irq));
+            }
+            if irq >= crate::vgic::NUM_SGIS {
+                ctl.vgic.set_level(vcpu, irq, false, &mut out)?;
+            }
+            ctl.acks.remove(&k);
         }
         self.apply_irq_effects(out)
     }

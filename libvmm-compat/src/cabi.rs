@@ -24,7 +24,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use sel4vm::{Backend, VcpuId, Vm};
 
 use crate::error::{GuestError, SetupError};
-use crate::guest::{Channel, Guest, RestartImages};
+use crate::guest::{Channel, Guest, RamView, RestartImages};
 use crate::image::ARM64_HEADER_SIZE;
 use crate::setup::{is_vmm_view_of, ImageSrc, LinuxImages};
 
@@ -83,6 +83,31 @@ pub trait DefaultGuest {
     /// The concrete guest (a [`Guest`]), for the Rust side of the VMM (to
     /// run its event loop, for instance).
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any;
+    /// 0.2.0 `virq_register`: `ack(vcpu, irq)` runs when the guest completes it.
+    fn register_boxed(
+        &mut self,
+        vcpu: u32,
+        irq: u32,
+        ack: Box<dyn FnMut(u32, u32)>,
+    ) -> Result<(), GuestError>;
+    /// 0.2.0 `virq_set_level` ([`Guest::virq_set_level`]).
+    fn set_level(&mut self, vcpu: u32, irq: u32, level: bool) -> Result<(), GuestError>;
+    /// 0.2.0 `virq_deregister` ([`Guest::virq_deregister`]).
+    fn deregister(&mut self, vcpu: u32, irq: u32) -> Result<(), GuestError>;
+    /// [`Guest::check_ram_view`].
+    fn check_ram_view(&mut self, r: &RamView, recorded: &[RamView]) -> Result<(), GuestError>;
+    /// 0.2.0 `guest_ram_add_region` ([`Guest::add_ram_view`]).
+    fn add_ram_view(&mut self, r: RamView) -> Result<(), GuestError>;
+    /// 0.2.0 `guest_ram_get_regions` ([`Guest::ram_views`]).
+    fn ram_views(&self) -> &[RamView];
+    /// 0.2.0 `gpa_to_hva` ([`Guest::gpa_to_vmm`]).
+    fn gpa_to_vmm(&self, gpa: u64, size: u64) -> Option<usize>;
+    /// [`Guest::vmm_to_gpa`].
+    fn vmm_to_gpa(&self, vaddr: usize, size: u64) -> Option<u64>;
+    /// How many vCPUs the VM has.
+    fn vcpu_count(&self) -> u32;
+    /// `vcpu_is_on` ([`Guest::vcpu_is_on`]).
+    fn vcpu_is_on(&self, id: u32) -> bool;
 }
 
 /// A source pointer as an [`ImageSrc`]: in place if it is the VMM's view
@@ -221,6 +246,41 @@ impl<B: Backend> DefaultGuest for Guest<B> {
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
     }
+    fn register_boxed(
+        &mut self,
+        vcpu: u32,
+        irq: u32,
+        mut ack: Box<dyn FnMut(u32, u32)>,
+    ) -> Result<(), GuestError> {
+        self.virq_register(vcpu, irq, move |_, v: VcpuId, irq| ack(v.0, irq))
+    }
+    fn set_level(&mut self, vcpu: u32, irq: u32, level: bool) -> Result<(), GuestError> {
+        self.virq_set_level(vcpu, irq, level)
+    }
+    fn deregister(&mut self, vcpu: u32, irq: u32) -> Result<(), GuestError> {
+        self.virq_deregister(vcpu, irq)
+    }
+    fn check_ram_view(&mut self, r: &RamView, recorded: &[RamView]) -> Result<(), GuestError> {
+        Guest::check_ram_view(self, r, recorded)
+    }
+    fn add_ram_view(&mut self, r: RamView) -> Result<(), GuestError> {
+        Guest::add_ram_view(self, r)
+    }
+    fn ram_views(&self) -> &[RamView] {
+        Guest::ram_views(self)
+    }
+    fn gpa_to_vmm(&self, gpa: u64, size: u64) -> Option<usize> {
+        Guest::gpa_to_vmm(self, gpa, size)
+    }
+    fn vmm_to_gpa(&self, vaddr: usize, size: u64) -> Option<u64> {
+        Guest::vmm_to_gpa(self, vaddr, size)
+    }
+    fn vcpu_count(&self) -> u32 {
+        self.vm().vcpus().len() as u32
+    }
+    fn vcpu_is_on(&self, id: u32) -> bool {
+        Guest::vcpu_is_on(self, id)
+    }
 }
 
 /// The default guest. Single-threaded by contract (see the module docs);
@@ -232,7 +292,7 @@ unsafe impl Sync for Slot {}
 
 static DEFAULT: Slot = Slot(UnsafeCell::new(None));
 static BUSY: AtomicBool = AtomicBool::new(false);
-static PASSTHROUGH_ACK: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static PASSTHROUGH_ACK: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the guest the C functions act on, returning the previous one.
 pub fn set_default_guest(
@@ -264,7 +324,7 @@ pub fn with_default<R>(
     r
 }
 
-fn report<R>(name: &str, r: Result<R, GuestError>) -> Option<R> {
+pub(crate) fn report<R>(name: &str, r: Result<R, GuestError>) -> Option<R> {
     match r {
         Ok(v) => Some(v),
         Err(e) => {
@@ -274,7 +334,7 @@ fn report<R>(name: &str, r: Result<R, GuestError>) -> Option<R> {
     }
 }
 
-fn u32_arg(v: usize) -> Result<u32, GuestError> {
+pub(crate) fn u32_arg(v: usize) -> Result<u32, GuestError> {
     u32::try_from(v).map_err(|_| GuestError::BadArgument)
 }
 

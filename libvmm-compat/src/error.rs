@@ -189,6 +189,14 @@ pub enum GuestError {
     Reentrant,
     /// C ABI: a null pointer or a negative IRQ number.
     BadArgument,
+    /// libvmm 0.2.0 C ABI: a guest RAM region was refused (the reason).
+    BadRamRegion(&'static str),
+    /// libvmm 0.2.0 C ABI: `guest_init` has not recorded any guest RAM.
+    NoGuestRam,
+    /// libvmm 0.2.0 C ABI: an `irq_routing_info_t` that is not an ARM GIC route.
+    NotArmGicRoute(u32),
+    /// A libvmm feature this layer does not offer (named).
+    Unsupported(&'static str),
     /// Reloading the images failed.
     Setup(SetupError),
     /// The VM core failed.
@@ -230,6 +238,10 @@ impl fmt::Display for GuestError {
             GuestError::NoDefaultGuest => ("no default guest", None),
             GuestError::Reentrant => ("reentrant call", None),
             GuestError::BadArgument => ("bad argument", None),
+            GuestError::BadRamRegion(why) => return write!(f, "guest RAM region: {why}"),
+            GuestError::NoGuestRam => ("guest_init has not recorded guest RAM", None),
+            GuestError::NotArmGicRoute(t) => ("IRQ route is not IRQ_TYPE_ARM_GIC, type", Some(t)),
+            GuestError::Unsupported(what) => return write!(f, "not supported: {what}"),
             GuestError::Setup(e) => return write!(f, "images: {e}"),
             GuestError::Vm(e) => return write!(f, "VM: {e}"),
         };

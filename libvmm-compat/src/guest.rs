@@ -110,6 +110,24 @@ pub struct Guest<B: Backend> {
     vcpu_reset: Vec<[u64; VcpuReg::COUNT as usize]>,
     restart: Option<RestartImages>,
     last: Option<Placement>,
+    ram_views: Vec<RamView>,
+}
+
+/// Most guest RAM regions [`Guest::add_ram_view`] records (libvmm 0.2.0's
+/// `GUEST_MAX_RAM_REGIONS`).
+pub const MAX_RAM_VIEWS: usize = 3;
+
+/// A guest RAM region and the VMM's mapping of it, laid out like libvmm
+/// 0.2.0's `struct guest_ram_region` (`vmm_vaddr` is a pointer in C).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RamView {
+    /// Guest-physical start.
+    pub gpa_start: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Where the VMM sees `gpa_start`.
+    pub vmm_vaddr: usize,
 }
 
 impl<B: Backend> Guest<B> {
@@ -135,6 +153,7 @@ impl<B: Backend> Guest<B> {
             vcpu_reset,
             restart: None,
             last: None,
+            ram_views: Vec::new(),
         })
     }
 
@@ -167,6 +186,95 @@ impl<B: Backend> Guest<B> {
     /// Sets the images `guest_restart` reloads (kept outside guest RAM).
     pub fn set_restart_images(&mut self, images: RestartImages) {
         self.restart = Some(images);
+    }
+
+    /// Records a guest RAM region and the VMM's mapping of it, after checking
+    /// it: non-empty, `vmm_vaddr` non-null, inside the VM's guest RAM,
+    /// `vmm_vaddr` really is the VMM's view of it, no overlap with a
+    /// recorded region, at most [`MAX_RAM_VIEWS`].
+    ///
+    /// Corresponds to libvmm 0.2.0's `guest_ram_add_region`.
+    pub fn add_ram_view(&mut self, r: RamView) -> Result<(), GuestError> {
+        let recorded = core::mem::take(&mut self.ram_views);
+        let ok = self.check_ram_view(&r, &recorded);
+        self.ram_views = recorded;
+        ok?;
+        self.ram_views.push(r);
+        Ok(())
+    }
+
+    /// Checks `r` as [`Guest::add_ram_view`] would with `recorded` already there.
+    pub fn check_ram_view(&mut self, r: &RamView, recorded: &[RamView]) -> Result<(), GuestError> {
+        if recorded.len() >= MAX_RAM_VIEWS {
+            return Err(GuestError::BadRamRegion("too many regions (at most 3)"));
+        }
+        if r.size == 0 {
+            return Err(GuestError::BadRamRegion("size is 0"));
+        }
+        if r.vmm_vaddr == 0 {
+            return Err(GuestError::BadRamRegion("vmm_vaddr is NULL"));
+        }
+        let end = r
+            .gpa_start
+            .checked_add(r.size)
+            .ok_or(GuestError::BadRamRegion("gpa_start + size overflows"))?;
+        if recorded
+            .iter()
+            .any(|o| r.gpa_start < o.gpa_start + o.size && o.gpa_start < end)
+        {
+            return Err(GuestError::BadRamRegion("overlaps a recorded region"));
+        }
+        if self
+            .vm
+            .guest_memory()
+            .check_range(r.gpa_start, r.size)
+            .is_err()
+        {
+            return Err(GuestError::BadRamRegion("not inside the VM's guest RAM"));
+        }
+        if !crate::setup::is_vmm_view_of(
+            &mut self.vm,
+            r.gpa_start,
+            r.size,
+            r.vmm_vaddr as *const u8,
+        ) {
+            return Err(GuestError::BadRamRegion(
+                "vmm_vaddr is not the VMM's mapping of it",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The regions recorded by [`Guest::add_ram_view`].
+    pub fn ram_views(&self) -> &[RamView] {
+        &self.ram_views
+    }
+
+    /// Where the VMM sees `[gpa, gpa + size)`, if one recorded region holds
+    /// all of it.
+    ///
+    /// Corresponds to libvmm 0.2.0's `gpa_to_hva`.
+    pub fn gpa_to_vmm(&self, gpa: u64, size: u64) -> Option<usize> {
+        self.ram_views.iter().find_map(|r| {
+            let off = gpa.checked_sub(r.gpa_start)?;
+            (off < r.size && size <= r.size - off).then(|| r.vmm_vaddr + off as usize)
+        })
+    }
+
+    /// The guest-physical address of VMM range `[vaddr, vaddr + size)`, if
+    /// one recorded region's mapping holds all of it.
+    pub fn vmm_to_gpa(&self, vaddr: usize, size: u64) -> Option<u64> {
+        self.ram_views.iter().find_map(|r| {
+            let off = (vaddr as u64).checked_sub(r.vmm_vaddr as u64)?;
+            (off < r.size && size <= r.size - off).then(|| r.gpa_start + off)
+        })
+    }
+
+    /// Whether vCPU `id` exists and is running.
+    ///
+    /// Corresponds to libvmm's `vcpu_is_on`.
+    pub fn vcpu_is_on(&self, id: u32) -> bool {
+        self.vm.vcpu(VcpuId(id)).is_ok_and(|v| v.is_online())
     }
 
     /// Sets up the virtual interrupt controller; must precede `virq_register`.
@@ -221,6 +329,32 @@ impl<B: Backend> Guest<B> {
     pub fn virq_inject(&mut self, vcpu: u32, irq: u32) -> Result<(), GuestError> {
         let v = self.check_irq(vcpu, irq)?;
         Ok(self.vm.inject_irq(v, irq)?)
+    }
+
+    /// Sets the line level of registered IRQ `irq` on `vcpu` through the
+    /// vGIC: while high it is pending (and delivered again after each EOI);
+    /// lowering it withdraws it if it has not reached a list register yet.
+    ///
+    /// Corresponds to libvmm 0.2.0's `virq_set_level` (which on aarch64
+    /// injects on a high level and ignores a low one).
+    pub fn virq_set_level(&mut self, vcpu: u32, irq: u32, level: bool) -> Result<(), GuestError> {
+        let v = self.check_irq(vcpu, irq)?;
+        Ok(self.vm.set_irq_level(v, irq, level)?)
+    }
+
+    /// Removes the registration of `irq` on `vcpu` (and any passthrough
+    /// channel bound to it): a later `virq_inject` fails, and the IRQ can be
+    /// registered again.
+    ///
+    /// Corresponds to libvmm 0.2.0's `virq_deregister` (declared there for
+    /// x86 only; offered here on aarch64 too).
+    pub fn virq_deregister(&mut self, vcpu: u32, irq: u32) -> Result<(), GuestError> {
+        let v = self.check_irq(vcpu, irq)?;
+        self.vm.unregister_irq(v, irq)?;
+        self.passthrough.retain(|_, &mut (pv, pi)| {
+            !(pi == irq && (pv == v || irq >= sel4vm::vgic::NUM_PRIVATE))
+        });
+        Ok(())
     }
 
     /// Registers a hardware IRQ passed through to the guest as `irq`,

@@ -14,6 +14,7 @@
 extern crate alloc;
 
 pub mod cabi;
+pub mod cabi2;
 pub mod error;
 pub mod guest;
 pub mod image;
@@ -21,8 +22,8 @@ pub mod setup;
 
 pub use error::{Blob, GuestError, SetupError};
 pub use guest::{
-    handle_passthrough, Channel, CoreIrqOnly, EmulatedGic, Guest, IrqPlatform, RestartImages,
-    SPSR_EL1H_DAIF_MASKED,
+    handle_passthrough, Channel, CoreIrqOnly, EmulatedGic, Guest, IrqPlatform, RamView,
+    RestartImages, MAX_RAM_VIEWS, SPSR_EL1H_DAIF_MASKED,
 };
 pub use image::{DtbInfo, KernelFormat, KernelInfo, KernelPageSize};
 pub use setup::{

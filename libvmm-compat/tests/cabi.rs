@@ -192,3 +192,105 @@ fn header_declares_every_export() {
         );
     }
 }
+
+/// The 0.2.0 headers (`LIBVMM_API_VERSION=2`) against libvmm 0.2.0's
+/// aarch64 prototypes, and the 0.1.0 ones still the default.
+#[test]
+#[cfg_attr(
+    not(has_cc),
+    ignore = "no C compiler on PATH (cc or $CC; apt install gcc)"
+)]
+fn v2_header_matches_the_libvmm_0_2_0_signatures() {
+    let inc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let probe = std::env::temp_dir().join(format!("libvmm2-header-{}.c", std::process::id()));
+    std::fs::write(
+        &probe,
+        r#"#define LIBVMM_API_VERSION 2
+#include <libvmm/libvmm.h>
+bool (*q0)(arch_guest_init_t) = guest_init;
+bool (*q1)(uintptr_t, uintptr_t, uintptr_t) = guest_start;
+void (*q2)(void) = guest_stop;
+bool (*q3)(uintptr_t, size_t) = guest_restart;
+bool (*q4)(void) = virq_controller_init;
+bool (*q5)(irq_routing_info_t) = virq_inject;
+bool (*q6)(irq_routing_info_t, bool) = virq_set_level;
+bool (*q7)(irq_routing_info_t, virq_ack_fn_t, void *) = virq_register;
+bool (*q8)(irq_routing_info_t) = virq_deregister;
+bool (*q9)(irq_routing_info_t, microkit_channel) = virq_register_passthrough;
+bool (*q10)(microkit_channel) = virq_handle_passthrough;
+uint64_t (*q11)(uint64_t, uintptr_t, size_t, uintptr_t, uint64_t, size_t, uintptr_t, uint64_t, size_t) = linux_setup_images;
+bool (*q12)(struct guest_ram_region) = guest_ram_add_region;
+void *(*q13)(uint64_t, size_t) = gpa_to_hva;
+struct guest_ram_region *(*q14)(int *) = guest_ram_get_regions;
+bool (*q15)(size_t) = vcpu_is_on;
+int (*q16)(uint64_t) = fault_get_width_bytes;
+uint64_t (*q17)(uint64_t, uint64_t) = fault_get_data_mask;
+bool (*q18)(uint64_t) = fault_is_write;
+bool (*q19)(uint64_t) = fault_is_read;
+void (*q20)(irq_routing_info_t, void *) = (virq_ack_fn_t)0;
+typedef char route_layout[sizeof(irq_routing_info_t) == 12 ? 1 : -1];
+typedef char region_layout[sizeof(struct guest_ram_region) == 8 + 8 + sizeof(void *) ? 1 : -1];
+typedef char init_layout[sizeof(arch_guest_init_t) == 2 * sizeof(size_t) + 3 * sizeof(struct guest_ram_region) + 32 ? 1 : -1];
+"#,
+    )
+    .unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = std::process::Command::new(&cc)
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
+        .arg(&inc)
+        .arg(&probe)
+        .output();
+    let _ = std::fs::remove_file(&probe);
+    let o = out.unwrap_or_else(|e| panic!("run the C compiler `{cc}`: {e}"));
+    assert!(
+        o.status.success(),
+        "0.2.0 header check failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Every 0.2.0 export is what some 0.2.0 header maps a libvmm name to.
+#[test]
+fn v2_headers_map_every_export() {
+    let inc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include/libvmm");
+    let mut text = String::new();
+    for f in [
+        "v2/guest.h",
+        "v2/virq.h",
+        "guest_ram.h",
+        "vcpu.h",
+        "arch/aarch64/linux.h",
+        "arch/aarch64/fault.h",
+    ] {
+        text += &std::fs::read_to_string(inc.join(f)).unwrap();
+    }
+    for sym in libvmm_compat::cabi2::EXPORTS {
+        let name = sym.strip_prefix("libvmm2_").unwrap();
+        assert!(
+            text.contains(&format!("#define {name} {sym}\n")),
+            "{sym} not mapped"
+        );
+        assert!(text.contains(&format!("{name}(")), "{name} not declared");
+    }
+}
+
+/// The Rust view of the 0.2.0 C types matches their C layout.
+#[test]
+fn v2_type_layouts() {
+    use libvmm_compat::cabi2::{ArchGuestInit, IrqRoutingInfo};
+    assert_eq!(std::mem::size_of::<IrqRoutingInfo>(), 12);
+    assert_eq!(std::mem::size_of::<libvmm_compat::RamView>(), 24);
+    assert_eq!(std::mem::size_of::<ArchGuestInit>(), 16 + 3 * 24 + 32);
+    let r = IrqRoutingInfo::arm_gic(1, 40);
+    assert_eq!(r.to_arm(), Ok((1, 40)));
+    let mut bad = r;
+    bad.kind = libvmm_compat::cabi2::IRQ_TYPE_X86_IOAPIC;
+    assert_eq!(bad.to_arm(), Err(GuestError::NotArmGicRoute(2)));
+}

@@ -1,6 +1,13 @@
 /* Starting and stopping the guest. See libvmm/libvmm.h for the conventions. */
 #pragma once
 
+#include <libvmm/api_version.h>
+
+#if LIBVMM_API_VERSION == 2
+#include <libvmm/v2/guest.h>
+#else
+/* libvmm 0.1.0 */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,3 +32,4 @@ bool guest_restart(size_t boot_vcpu_id, uintptr_t guest_ram_vaddr, size_t guest_
 #ifdef __cplusplus
 }
 #endif
+#endif /* LIBVMM_API_VERSION */

@@ -1,6 +1,14 @@
 /* Loading a Linux guest. See libvmm/libvmm.h for the conventions. */
 #pragma once
 
+#include <libvmm/api_version.h>
+
+#if LIBVMM_API_VERSION == 2
+/* 0.2.0 moved linux_setup_images to <libvmm/arch/aarch64/linux.h>. */
+#include <libvmm/arch/aarch64/linux.h>
+#else
+/* libvmm 0.1.0 */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,3 +37,4 @@ uintptr_t linux_setup_images(uintptr_t ram_start,
 #ifdef __cplusplus
 }
 #endif
+#endif /* LIBVMM_API_VERSION */

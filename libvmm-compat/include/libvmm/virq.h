@@ -1,6 +1,13 @@
 /* Virtual interrupts. See libvmm/libvmm.h for the conventions. */
 #pragma once
 
+#include <libvmm/api_version.h>
+
+#if LIBVMM_API_VERSION == 2
+#include <libvmm/v2/virq.h>
+#else
+/* libvmm 0.1.0 */
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,3 +44,4 @@ bool virq_handle_passthrough(microkit_channel irq_ch);
 #ifdef __cplusplus
 }
 #endif
+#endif /* LIBVMM_API_VERSION */
