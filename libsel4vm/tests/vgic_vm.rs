@@ -541,3 +541,38 @@ fn gicv3_sgi_through_trapped_icc_sgi1r() {
         }
     );
 }
+
+/// `Vm::unregister_irq` (libvmm 0.2.0's `virq_deregister`): the line is
+/// lowered, later injections fail, an EOI of the copy already in a list
+/// register is harmless, and the IRQ can be registered again.
+#[test]
+fn an_unregistered_irq_cannot_be_injected_and_can_be_registered_again() {
+    let mut vm = vm2(Some(layout_v2()));
+    let acks = std::rc::Rc::new(std::cell::Cell::new(0));
+    let a = acks.clone();
+    vm.register_irq(V0, 33, move |_, _, _| a.set(a.get() + 1))
+        .unwrap();
+    store(&mut vm, V0, GICD + regs::GICD_CTLR, 2, 1);
+    store(&mut vm, V0, GICD + regs::GICD_ITARGETSR + 33, 0, 0x01);
+    store(&mut vm, V0, GICD + regs::GICD_ISENABLER + 4, 2, 1 << 1);
+    vm.inject_irq(V0, 33).unwrap();
+    assert_eq!(injections(&mut vm).len(), 1);
+    vm.unregister_irq(V0, 33).unwrap();
+    assert!(matches!(
+        vm.inject_irq(V0, 33),
+        Err(sel4vm::Error::IrqNotRegistered(33))
+    ));
+    assert!(matches!(
+        vm.unregister_irq(V0, 33),
+        Err(sel4vm::Error::IrqNotRegistered(33))
+    ));
+    // The guest finishes the copy it already had: no callback, no stop.
+    vm.backend_mut().push_event(Event::VgicMaintenance {
+        vcpu: V0,
+        lr: Some(0),
+    });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(acks.get(), 0);
+    vm.register_irq(V0, 33, |_, _, _| {}).unwrap();
+    vm.inject_irq(V0, 33).unwrap();
+}
