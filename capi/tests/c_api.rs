@@ -4,58 +4,15 @@
 //! CMake package. Without the C compiler (or cmake) on PATH at build time the
 //! tests that need it are ignored (`cfg(has_cc)`, `cfg(has_cmake)`).
 
+mod support;
+use support::{host_staticlib, include_dir, repo, tmp};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn include_dir() -> PathBuf {
-    repo().join("capi/include")
-}
-
-/// The `libsel4vm.a` cargo built for this test run: next to the test binary
-/// (`deps/libsel4vm-<hash>.a`, newest first) or uplifted one level up.
-fn staticlib() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(deps)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.starts_with("libsel4vm") && n.ends_with(".a")
-        })
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-        .collect();
-    found.sort();
-    if let Some((_, p)) = found.pop() {
-        return p;
-    }
-    let up = deps.parent().unwrap().join("libsel4vm.a");
-    assert!(
-        up.exists(),
-        "libsel4vm.a not found next to {}",
-        exe.display()
-    );
-    up
-}
-
 fn cc() -> String {
     std::env::var("CC").unwrap_or_else(|_| "cc".into())
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 const LIBS: &[&str] = &["-lpthread", "-ldl", "-lm"];
@@ -71,7 +28,7 @@ fn build(sources: &[PathBuf], extra_includes: &[PathBuf], out: &Path) {
         cmd.arg("-I").arg(i);
     }
     cmd.args(sources)
-        .arg(staticlib())
+        .arg(host_staticlib())
         .args(LIBS)
         .arg("-o")
         .arg(out);
@@ -262,7 +219,7 @@ fn abi_check_prototypes_symbols_and_layouts() {
     // Every listed function is a defined global symbol of the archive.
     let o = Command::new("nm")
         .args(["-g", "--defined-only"])
-        .arg(staticlib())
+        .arg(host_staticlib())
         .output()
         .expect("run nm (apt install binutils)");
     assert!(

@@ -21,15 +21,11 @@
 //!   contains the consumer entry points. It is not run (no QEMU here; the C
 //!   example's QEMU run is `sel4_qemu.rs`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
+use support::{host_cc, host_staticlib, ok, repo, tmp};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use std::path::PathBuf;
+use std::process::Command;
 
 fn consumers_dir() -> PathBuf {
     repo().join("capi/tests/c/consumers")
@@ -37,63 +33,6 @@ fn consumers_dir() -> PathBuf {
 
 /// The platform-independent consumer files (entry files excluded).
 const CONSUMER_FILES: &[&str] = &["vcpu_fault.c", "boot.c", "virtio.c", "modules.c"];
-
-fn ok(c: &mut Command) -> String {
-    let o = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{c:?} failed ({}):\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// The host `libsel4vm.a` of this test run (as in `c_api.rs`).
-fn host_staticlib() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(deps)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.starts_with("libsel4vm") && n.ends_with(".a")
-        })
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-        .collect();
-    found.sort();
-    if let Some((_, p)) = found.pop() {
-        return p;
-    }
-    let up = deps.parent().unwrap().join("libsel4vm.a");
-    assert!(
-        up.exists(),
-        "libsel4vm.a not found next to {}",
-        exe.display()
-    );
-    up
-}
-
-fn host_cc() -> Command {
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let mut words = cc.split_whitespace();
-    let mut cmd = Command::new(words.next().expect("CC is empty"));
-    cmd.args(words)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1"])
-        .arg("-I")
-        .arg(repo().join("capi/include"));
-    cmd
-}
 
 #[test]
 #[cfg_attr(

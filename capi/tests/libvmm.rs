@@ -8,54 +8,11 @@
 //! restart, bad input refused). Linking both proves the two symbol sets do
 //! not collide.
 
-use std::path::{Path, PathBuf};
+mod support;
+use support::{host_staticlib, ok, repo};
+
+use std::path::PathBuf;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn ok(c: &mut Command) -> String {
-    let o = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{c:?} failed ({}):\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// The host `libsel4vm.a` of this test run (as in `c_api.rs`).
-fn host_staticlib() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(deps)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.starts_with("libsel4vm") && n.ends_with(".a")
-        })
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-        .collect();
-    found.sort();
-    if let Some((_, p)) = found.pop() {
-        return p;
-    }
-    let up = deps.parent().unwrap().join("libsel4vm.a");
-    assert!(
-        up.exists(),
-        "libsel4vm.a not found next to {}",
-        exe.display()
-    );
-    up
-}
 
 #[test]
 #[cfg_attr(

@@ -5,17 +5,13 @@
 //! Without `SEL4_PREFIX` (or without aarch64-linux-gnu-gcc / QEMU on PATH at
 //! build time) the test is ignored; run with `--ignored` it fails.
 
+mod support;
+use support::repo;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 fn ok(c: &mut Command) {
     let o = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
