@@ -22,7 +22,7 @@
 //!   example's QEMU run is `sel4_qemu.rs`).
 
 mod support;
-use support::{host_cc, host_staticlib, ok, repo, tmp};
+use support::{build_aarch64, host_cc, host_staticlib, ok, repo, tmp};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -84,17 +84,7 @@ fn consumer_code_links_for_aarch64_sel4() {
         .map(PathBuf::from)
         .expect("SEL4_PREFIX is not set: this test needs an installed seL4 kernel");
     let repo = repo();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // Own target dir (the outer cargo holds the lock on ours); the same one
-    // as sel4_qemu.rs, so the archive is built once.
-    let tdir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sel4-cargo");
-    let target = "aarch64-unknown-none";
-    ok(Command::new(&cargo)
-        .current_dir(&repo)
-        .env("CARGO_TARGET_DIR", &tdir)
-        .args(["build", "--release", "--target", target])
-        .args(["-p", "sel4vm-capi", "--features", "root-task"]));
-    let lib = tdir.join(target).join("release/libsel4vm.a");
+    let lib = build_aarch64(&[]).join("libsel4vm.a");
 
     let d = tmp("consumers-aarch64");
     let dir = consumers_dir();

@@ -6,22 +6,12 @@
 //! build time) the test is ignored; run with `--ignored` it fails.
 
 mod support;
-use support::repo;
+use support::{build_aarch64, ok, repo};
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn ok(c: &mut Command) {
-    let o = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{c:?}:\n{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 #[test]
 #[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
@@ -35,17 +25,7 @@ fn c_vmm_example_runs_on_sel4_in_qemu() {
         .expect("SEL4_PREFIX is not set: this test needs an installed seL4 kernel");
     let prefix = PathBuf::from(prefix);
     let repo = repo();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // Own target dir: the outer cargo holds the lock on the test's one.
-    let tdir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sel4-cargo");
-    let target = "aarch64-unknown-none";
-    ok(Command::new(&cargo)
-        .current_dir(&repo)
-        .env("CARGO_TARGET_DIR", &tdir)
-        .args(["build", "--release", "--target", target])
-        .args(["-p", "sel4vm-capi", "--features", "root-task"])
-        .args(["-p", "sel4vm-loader"]));
-    let rel = tdir.join(target).join("release");
+    let rel = build_aarch64(&["sel4vm-loader"]);
     let lib = rel.join("libsel4vm.a");
     let loader = rel.join("sel4vm-loader");
 

@@ -140,13 +140,9 @@ fn c_functions_follow_libvmm_conventions() {
     ignore = "no C compiler on PATH (cc or $CC; apt install gcc)"
 )]
 fn header_matches_the_libvmm_signatures() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let inc = dir.join("include");
-    let probe = std::env::temp_dir().join(format!("libvmm-header-{}.c", std::process::id()));
-    // Function-pointer assignments fail to compile if a prototype differs
-    // from libvmm's documented signature.
-    std::fs::write(
-        &probe,
+    syntax_check(
+        "libvmm-header",
+        &[],
         r#"#include <libvmm/libvmm.h>
 uintptr_t (*p0)(uintptr_t, uintptr_t, size_t, uintptr_t, uintptr_t, size_t, uintptr_t, uintptr_t, size_t) = linux_setup_images;
 bool (*p1)(size_t) = virq_controller_init;
@@ -160,20 +156,6 @@ bool (*p8)(size_t, uintptr_t, size_t) = guest_restart;
 void (*p9)(void (*)(microkit_channel)) = libvmm_set_passthrough_ack;
 typedef char ack_is_size_int_ptr[sizeof(virq_ack_fn_t) == sizeof(void *) ? 1 : -1];
 "#,
-    )
-    .unwrap();
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = std::process::Command::new(&cc)
-        .args(["-std=c11", "-Wall", "-Werror", "-fsyntax-only", "-I"])
-        .arg(&inc)
-        .arg(&probe)
-        .output();
-    let _ = std::fs::remove_file(&probe);
-    let o = out.unwrap_or_else(|e| panic!("run the C compiler `{cc}`: {e}"));
-    assert!(
-        o.status.success(),
-        "header check failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
     );
 }
 
@@ -201,10 +183,9 @@ fn header_declares_every_export() {
     ignore = "no C compiler on PATH (cc or $CC; apt install gcc)"
 )]
 fn v2_header_matches_the_libvmm_0_2_0_signatures() {
-    let inc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
-    let probe = std::env::temp_dir().join(format!("libvmm2-header-{}.c", std::process::id()));
-    std::fs::write(
-        &probe,
+    syntax_check(
+        "libvmm2-header",
+        &["-Wextra"],
         r#"#define LIBVMM_API_VERSION 2
 #include <libvmm/libvmm.h>
 bool (*q0)(arch_guest_init_t) = guest_init;
@@ -232,27 +213,6 @@ typedef char route_layout[sizeof(irq_routing_info_t) == 12 ? 1 : -1];
 typedef char region_layout[sizeof(struct guest_ram_region) == 8 + 8 + sizeof(void *) ? 1 : -1];
 typedef char init_layout[sizeof(arch_guest_init_t) == 2 * sizeof(size_t) + 3 * sizeof(struct guest_ram_region) + 32 ? 1 : -1];
 "#,
-    )
-    .unwrap();
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = std::process::Command::new(&cc)
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-fsyntax-only",
-            "-I",
-        ])
-        .arg(&inc)
-        .arg(&probe)
-        .output();
-    let _ = std::fs::remove_file(&probe);
-    let o = out.unwrap_or_else(|e| panic!("run the C compiler `{cc}`: {e}"));
-    assert!(
-        o.status.success(),
-        "0.2.0 header check failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
     );
 }
 
@@ -293,4 +253,28 @@ fn v2_type_layouts() {
     let mut bad = r;
     bad.kind = libvmm_compat::cabi2::IRQ_TYPE_X86_IOAPIC;
     assert_eq!(bad.to_arm(), Err(GuestError::NotArmGicRoute(2)));
+}
+
+/// Compiles `src` (`-fsyntax-only`, C11, `-Wall -Werror` and `extra`)
+/// with the host C compiler (`$CC`, else `cc`) against `include/`;
+/// panics with the diagnostics if it does not compile.
+fn syntax_check(name: &str, extra: &[&str], src: &str) {
+    let inc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let probe = std::env::temp_dir().join(format!("{name}-{}.c", std::process::id()));
+    std::fs::write(&probe, src).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = std::process::Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Werror", "-fsyntax-only"])
+        .args(extra)
+        .arg("-I")
+        .arg(&inc)
+        .arg(&probe)
+        .output();
+    let _ = std::fs::remove_file(&probe);
+    let o = out.unwrap_or_else(|e| panic!("run the C compiler `{cc}`: {e}"));
+    assert!(
+        o.status.success(),
+        "{name}: header check failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

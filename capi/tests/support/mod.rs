@@ -89,3 +89,23 @@ pub fn host_cc() -> Command {
         .arg(include_dir());
     cmd
 }
+
+/// Builds `libsel4vm.a` for aarch64 seL4 (with the root-task runtime), plus
+/// `extra` packages, in a target dir of its own (the outer cargo holds the
+/// lock on the test's one; shared by the tests so it is built once), and
+/// returns the release output directory.
+pub fn build_aarch64(extra: &[&str]) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tdir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sel4-cargo");
+    let target = "aarch64-unknown-none";
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(repo())
+        .env("CARGO_TARGET_DIR", &tdir)
+        .args(["build", "--release", "--target", target])
+        .args(["-p", "sel4vm-capi", "--features", "root-task"]);
+    for p in extra {
+        cmd.args(["-p", p]);
+    }
+    ok(&mut cmd);
+    tdir.join(target).join("release")
+}
