@@ -326,8 +326,9 @@ pub enum Event {
     /// `seL4_Fault_CapFault` from a vCPU thread. A vCPU thread makes seL4
     /// system calls only by accident: seL4 takes a guest HVC whose x7 is
     /// one of its syscall numbers as that syscall, and the cap the guest's
-    /// x0 names is not in the thread's CSpace (which holds only its fault
-    /// endpoint). The guest meant a hypervisor call. No libsel4vm
+    /// x0 names is not in the thread's CSpace (16 slots holding only its
+    /// fault endpoint and installed services; see [`crate::cspace`]). The
+    /// guest meant a hypervisor call. No libsel4vm
     /// counterpart (it stops on any other fault label).
     SyscallCapFault {
         /// Faulting vCPU.

@@ -467,7 +467,7 @@ mod tests {
             service::VM_CSPACE_BITS,
             u64::from(sel4vm::VM_CSPACE_SIZE_BITS)
         );
-        assert!(service::SLOT > service::VM_CSPACE_SLOT && service::SLOT < 16);
+        const { assert!(service::SLOT > service::VM_CSPACE_SLOT && service::SLOT < 16) };
         // None of the labels is a fault label, so the VMM cannot mistake
         // the forged message for a fault.
         for l in [
