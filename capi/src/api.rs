@@ -1181,6 +1181,29 @@ pub unsafe extern "C" fn vm_guest_add_iospace(
     rc(F, e.vm().guest_add_iospace(KernelObject(iospace)))
 }
 
+/// libsel4vmmplatsupport `vmm_install_service` (`<sel4vmmplatsupport/arch/service.h>`)
+/// over `Vm::install_service`: the badged copy goes into every
+/// vCPU's CNode, now and later. Returns 0, or -1 (index reserved, taken or
+/// out of range, or a kernel error).
+#[no_mangle]
+pub unsafe extern "C" fn vmm_install_service(
+    vm: *mut vm_t,
+    service: seL4_CPtr,
+    index: c_int,
+    badge: u32,
+) -> c_int {
+    const F: &str = "vmm_install_service";
+    let (_p, mut e) = vm_or!(vm, F, -1);
+    let Ok(index) = u64::try_from(index) else {
+        return rc(F, Err(core_vm::Error::ReservedServiceSlot(index as u64)));
+    };
+    rc(
+        F,
+        e.vm()
+            .install_service(KernelObject(service), index, u64::from(badge)),
+    )
+}
+
 // ---------------------------------------------------------------- arch/guest_arm_context.h
 
 /// libsel4vm `vm_set_thread_context`. Returns 0 or -1.

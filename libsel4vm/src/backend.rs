@@ -59,14 +59,17 @@ pub struct VcpuObjects {
     pub sc: Option<KernelObject>,
 }
 
-/// The VM's CSpace as created by the backend.
+/// The VM's CSpace as the backend reports it.
 ///
-/// Corresponds to `struct vm_cspace`.
+/// Corresponds to `struct vm_cspace`. libsel4vm has one CNode per VM; here
+/// each vCPU thread has its own ([`crate::cspace`]), and `cspace` is vCPU
+/// 0's (0 while there is none).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CSpaceInfo {
-    /// The CNode object.
+    /// vCPU 0's CNode (`cspace_obj.cptr`), or 0.
     pub cspace: KernelObject,
-    /// Guard/root data used when installing it as a TCB's CSpace.
+    /// Guard/root data it is installed with as a TCB's CSpace
+    /// ([`crate::cspace::VM_CSPACE_ROOT_DATA`] when there is a CNode).
     pub root_data: u64,
 }
 
@@ -323,8 +326,9 @@ pub enum Event {
     /// `seL4_Fault_CapFault` from a vCPU thread. A vCPU thread makes seL4
     /// system calls only by accident: seL4 takes a guest HVC whose x7 is
     /// one of its syscall numbers as that syscall, and the cap the guest's
-    /// x0 names is not in the thread's CSpace (which holds only its fault
-    /// endpoint). The guest meant a hypervisor call. No libsel4vm
+    /// x0 names is not in the thread's CSpace (16 slots holding only its
+    /// fault endpoint and installed services; see [`crate::cspace`]). The
+    /// guest meant a hypervisor call. No libsel4vm
     /// counterpart (it stops on any other fault label).
     SyscallCapFault {
         /// Faulting vCPU.
@@ -618,9 +622,29 @@ pub trait Backend: 'static {
         Ok(())
     }
 
-    /// The VM's CSpace objects, if the backend made one.
+    /// The VM's CSpace: vCPU 0's CNode and its root data, or the default
+    /// (nothing) while vCPU 0 does not exist or the backend makes none.
     fn cspace_info(&self) -> CSpaceInfo {
         CSpaceInfo::default()
+    }
+
+    /// Mints a copy of `service` (a cap of the VMM), with all rights and
+    /// badged `badge`, at slot `index` of every vCPU thread's CNode (depth
+    /// [`crate::cspace::VM_CSPACE_SIZE_BITS`]) and of every vCPU created
+    /// later. The core has checked `index` (free, not reserved). On error
+    /// nothing is left installed. The copies are deleted with the vCPUs.
+    /// The default reports [`BackendError::Unsupported`].
+    ///
+    /// Corresponds to the `vka_cnode_mint` of libsel4vmmplatsupport's
+    /// `vmm_install_service`.
+    fn install_service(
+        &mut self,
+        service: KernelObject,
+        index: u64,
+        badge: u64,
+    ) -> Result<(), BackendError> {
+        let _ = (service, index, badge);
+        Err(BackendError::Unsupported)
     }
 
     /// Adds an IOMMU address space that should mirror guest RAM mappings.

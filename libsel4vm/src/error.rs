@@ -92,6 +92,11 @@ pub enum Error {
     Callback,
     /// No device with this id.
     NoSuchDevice,
+    /// A service index that is not free for services in the vCPUs' CNodes
+    /// (0, the fault endpoint ..= `VM_CSPACE_SLOT`, or past the CNode).
+    ReservedServiceSlot(u64),
+    /// A service is installed at this index already.
+    ServiceSlotTaken(u64),
     /// The kernel backend failed.
     Backend(BackendError),
     /// The vGIC refused the request (bad INTID, vCPU or configuration).
@@ -163,6 +168,8 @@ impl fmt::Display for Error {
             Error::NoPendingFault(v) => return write!(f, "{v} has no pending fault"),
             Error::Callback => ("callback failed", None),
             Error::NoSuchDevice => ("no such device", None),
+            Error::ReservedServiceSlot(i) => ("service slot reserved:", Dec(i)),
+            Error::ServiceSlotTaken(i) => ("service slot taken:", Dec(i)),
             Error::Backend(e) => return write!(f, "backend: {e}"),
             Error::Vgic(e) => return write!(f, "vGIC: {e}"),
         };

@@ -15,6 +15,7 @@ pub mod abort;
 pub mod arch;
 pub mod backend;
 pub mod cache;
+pub mod cspace;
 pub mod device;
 pub mod error;
 pub mod fault;
@@ -38,6 +39,9 @@ pub use backend::{
     VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_BITS, LARGE_PAGE_SIZE, PAGE_BITS, PAGE_SIZE,
 };
 pub use cache::{CacheMaintenance, Touch};
+pub use cspace::{
+    vm_cspace_slot, Service, VM_CSPACE_ROOT_DATA, VM_CSPACE_SIZE_BITS, VM_FAULT_EP_SLOT,
+};
 pub use device::{DeviceEffect, DeviceId, DeviceIo, MmioDevice, MmioRegion};
 pub use error::{BackendError, Error, Result};
 pub use fault::{AccessKind, MemFault};

@@ -246,7 +246,7 @@ pub struct Vm<B: Backend> {
     pub(crate) psci: crate::psci::Psci,
     pub(crate) devices: crate::device::Devices<B>,
     pub(crate) stats: crate::stats::VmStats,
-    cspace: CSpaceInfo,
+    pub(crate) services: crate::cspace::Services,
     iospaces: Vec<KernelObject>,
 }
 
@@ -259,7 +259,6 @@ impl<B: Backend> Vm<B> {
         if config.max_vcpus == 0 || u64::from(config.max_vcpus) >= badge::NOTIFICATION_BIT - 1 {
             return Err(Error::TooManyVcpus);
         }
-        let cspace = backend.cspace_info();
         Ok(Self {
             backend,
             config,
@@ -287,7 +286,7 @@ impl<B: Backend> Vm<B> {
             psci: crate::psci::Psci::new(0),
             devices: Default::default(),
             stats: Default::default(),
-            cspace,
+            services: Vec::new(),
             iospaces: Vec::new(),
         })
     }
@@ -316,11 +315,13 @@ impl<B: Backend> Vm<B> {
     pub fn backend_mut(&mut self) -> &mut B {
         &mut self.backend
     }
-    /// The VM's CSpace.
+    /// The VM's CSpace as the backend reports it now: each vCPU has a CNode
+    /// of its own (see [`crate::cspace`]); this is vCPU 0's, and
+    /// [`KernelObject`] 0 until vCPU 0 exists.
     ///
     /// Corresponds to `vm.cspace`.
     pub fn cspace(&self) -> CSpaceInfo {
-        self.cspace
+        self.backend.cspace_info()
     }
     /// IOMMU spaces added with [`Vm::guest_add_iospace`].
     pub fn iospaces(&self) -> &[KernelObject] {

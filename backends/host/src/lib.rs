@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use sel4vm::cache::{CacheMaintenance, FrameCacheOp, Phase, Touch};
 use sel4vm::{
-    Backend, BackendError, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, UserContext,
-    VcpuId, VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE, PAGE_SIZE,
+    badge, Backend, BackendError, CSpaceInfo, Event, FrameHandle, KernelObject, Rights,
+    UserContext, VcpuId, VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE, PAGE_SIZE,
+    VM_CSPACE_ROOT_DATA, VM_CSPACE_SIZE_BITS, VM_FAULT_EP_SLOT,
 };
 
 /// Something the VM asked the host "kernel" to do.
@@ -203,6 +204,31 @@ pub struct HostVcpu {
     pub running: bool,
     /// A fault was delivered and not yet replied to.
     pub awaiting_reply: bool,
+    /// The vCPU thread's CNode: slot -> cap, as the seL4 backend fills it.
+    pub cnode: BTreeMap<u64, HostCap>,
+}
+
+/// A cap in a host vCPU's CNode ([`HostVcpu::cnode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostCap {
+    /// The vCPU's fault endpoint, badged [`badge::for_vcpu`].
+    FaultEndpoint {
+        /// Its badge.
+        badge: u64,
+    },
+    /// A copy of a VMM cap minted by [`Backend::install_service`].
+    Service {
+        /// The VMM cap it was minted from.
+        cap: KernelObject,
+        /// Its badge.
+        badge: u64,
+    },
+}
+
+/// Handle of vCPU `id`'s CNode in the host model (the VCPU and TCB
+/// objects are `0x100 + 2 * id` and `0x101 + 2 * id`).
+pub fn host_cnode(id: VcpuId) -> KernelObject {
+    KernelObject(0x200 + u64::from(id.0))
 }
 
 /// Base of the default "untyped" window for 1:1 frames (as on QEMU virt).
@@ -246,6 +272,8 @@ pub struct HostBackend {
     wakeup_supported: bool,
     counter: u64,
     wakeup: Option<u64>,
+    /// Installed services `(index, cap, badge)`, in install order.
+    services: Vec<(u64, KernelObject, u64)>,
 }
 
 impl Default for HostBackend {
@@ -280,7 +308,14 @@ impl HostBackend {
             wakeup_supported: false,
             counter: 0,
             wakeup: None,
+            services: Vec::new(),
         }
+    }
+
+    /// Services installed with [`Backend::install_service`]: `(index, cap,
+    /// badge)`, in install order.
+    pub fn services(&self) -> &[(u64, KernelObject, u64)] {
+        &self.services
     }
 
     /// Lets `set_wakeup` work (off by default, like a kernel without an
@@ -680,7 +715,25 @@ impl Backend for HostBackend {
         if self.vcpus.contains_key(&vcpu) {
             return Err(BackendError::InvalidVcpu(vcpu));
         }
-        self.vcpus.insert(vcpu, HostVcpu::default());
+        // As on seL4: the fault endpoint at VM_FAULT_EP_SLOT, then every
+        // service installed so far.
+        let mut cnode = BTreeMap::new();
+        cnode.insert(
+            VM_FAULT_EP_SLOT,
+            HostCap::FaultEndpoint {
+                badge: badge::for_vcpu(vcpu),
+            },
+        );
+        for &(index, cap, badge) in &self.services {
+            cnode.insert(index, HostCap::Service { cap, badge });
+        }
+        self.vcpus.insert(
+            vcpu,
+            HostVcpu {
+                cnode,
+                ..HostVcpu::default()
+            },
+        );
         let base = 0x100 + u64::from(vcpu.0) * 2;
         Ok(VcpuObjects {
             vcpu: KernelObject(base),
@@ -760,10 +813,44 @@ impl Backend for HostBackend {
     }
 
     fn cspace_info(&self) -> CSpaceInfo {
-        CSpaceInfo {
-            cspace: KernelObject(0x10),
-            root_data: 0,
+        // As the seL4 backend: vCPU 0's CNode, nothing before it exists.
+        if self.vcpus.contains_key(&VcpuId(0)) {
+            CSpaceInfo {
+                cspace: host_cnode(VcpuId(0)),
+                root_data: VM_CSPACE_ROOT_DATA,
+            }
+        } else {
+            CSpaceInfo::default()
         }
+    }
+
+    fn install_service(
+        &mut self,
+        service: KernelObject,
+        index: u64,
+        badge: u64,
+    ) -> Result<(), BackendError> {
+        // The kernel would refuse a slot outside the CNode or a full one
+        // (seL4_RangeError = 4, seL4_DeleteFirst = 8), for every vCPU alike.
+        if index >> VM_CSPACE_SIZE_BITS != 0 {
+            return Err(BackendError::Kernel(4));
+        }
+        if self.services.iter().any(|s| s.0 == index)
+            || self.vcpus.values().any(|v| v.cnode.contains_key(&index))
+        {
+            return Err(BackendError::Kernel(8));
+        }
+        for v in self.vcpus.values_mut() {
+            v.cnode.insert(
+                index,
+                HostCap::Service {
+                    cap: service,
+                    badge,
+                },
+            );
+        }
+        self.services.push((index, service, badge));
+        Ok(())
     }
 
     fn add_iospace(&mut self, iospace: KernelObject) -> Result<(), BackendError> {

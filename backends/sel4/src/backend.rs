@@ -15,8 +15,8 @@ use sel4_rt::RootKernel;
 use sel4vm::backend::badge;
 use sel4vm::cache::Phase;
 use sel4vm::{
-    Backend, BackendError, Event, FrameHandle, KernelObject, Rights, Touch, UserContext, VcpuId,
-    VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE,
+    Backend, BackendError, CSpaceInfo, Event, FrameHandle, KernelObject, Rights, Touch,
+    UserContext, VcpuId, VcpuObjects, VcpuReg, VirqInjection, LARGE_PAGE_SIZE,
 };
 
 use crate::decode::{self, Received, VaWindow, LARGE_BITS};
@@ -222,19 +222,21 @@ impl GuestFrame {
     }
 }
 
-/// Kernel objects and slots of one vCPU.
-/// log2 of the slot count of a vCPU thread's CSpace.
-const VCPU_CSPACE_BITS: u8 = 1;
+/// log2 of the slot count of a vCPU thread's CSpace (libsel4vm's
+/// `VM_CSPACE_SIZE_BITS`).
+const VCPU_CSPACE_BITS: u8 = sel4vm::VM_CSPACE_SIZE_BITS;
 /// Where the fault endpoint sits in a vCPU thread's CSpace (slot 0 stays
-/// empty, so a null CPtr never names it).
-const VCPU_FAULT_EP: u64 = 1;
+/// empty, so a null CPtr never names it; libsel4vm's `VM_FAULT_EP_SLOT`).
+const VCPU_FAULT_EP: u64 = sel4vm::VM_FAULT_EP_SLOT;
 
+/// Kernel objects and slots of one vCPU.
 #[derive(Clone, Copy, Debug)]
 struct VcpuSlots {
     vcpu: SourceObject,
     tcb: SourceObject,
-    /// The vCPU thread's own CSpace: a 2-slot CNode whose only cap is the
-    /// badged fault endpoint (at [`VCPU_FAULT_EP`]).
+    /// The vCPU thread's own CSpace: a CNode of 2^`VM_CSPACE_SIZE_BITS`
+    /// slots holding its badged fault endpoint (at [`VCPU_FAULT_EP`]) and
+    /// the installed services, nothing else (see `sel4vm::cspace`).
     cspace: SourceObject,
     /// Where the reply cap of the vCPU's current fault is saved.
     reply: Slot,
@@ -313,6 +315,13 @@ fn save_caller(dest: CapPath) -> Result<(), KernelError> {
 /// * **vCPUs**: a VCPU object and a TCB in the VMM's CSpace and the guest
 ///   VSpace; the fault endpoint is a copy of the VMM endpoint minted with
 ///   badge [`badge::for_vcpu`]; `VCPU_SetTCB` binds them.
+/// * **vCPU CSpaces**: seL4 runs a guest HVC as a system call (x7) with the
+///   vCPU thread's CSpace, so each vCPU thread gets a CNode of its own of
+///   2^`VM_CSPACE_SIZE_BITS` slots, guarded so that CPtr `n` is slot `n`:
+///   its own fault endpoint at `VM_FAULT_EP_SLOT` and the services of
+///   [`sel4vm::Vm::install_service`], never a VMM cap, another vCPU's
+///   endpoint or the CNode itself (libsel4vm's `VM_CSPACE_SLOT` stays empty).
+///   [`Backend::cspace_info`] reports vCPU 0's CNode.
 /// * **Replies** (non-MCS): after each vCPU fault is received, its reply cap
 ///   is moved with `CNode_SaveCaller` into a slot owned by that vCPU, so the
 ///   core can reply in any order; `reply` sends an empty message on it
@@ -342,6 +351,9 @@ pub struct Sel4Backend {
     caller: Option<VcpuId>,
     /// The reply to `caller` rides on the next receive (`seL4_ReplyRecv`).
     fused_reply: bool,
+    /// Installed services `(index, VMM cap, badge)`, minted into every
+    /// vCPU's CNode, including those created later.
+    services: Vec<(u64, u64, u64)>,
 }
 
 /// The EL1 physical timer (`CNTP`, PPI 30) as the VMM's wake-up timer;
@@ -504,6 +516,7 @@ impl Sel4Backend {
             pending_bits: 0,
             caller: None,
             fused_reply: false,
+            services: Vec::new(),
         })
     }
 
@@ -783,7 +796,8 @@ impl Sel4Backend {
         let _ = Tcb::from_bits(v.tcb.cap).tcb_suspend();
         let _ = delete_cap(res.path(v.reply));
         res.free_slot(v.reply);
-        // Deleting the CNode's only cap also deletes the fault endpoint in it.
+        // Deleting the CNode's only cap also deletes the caps in it (fault
+        // endpoint, services).
         for o in [v.tcb, v.cspace, v.vcpu] {
             if let Err(e) = res.free(&o) {
                 log::warn!("sel4vm-sel4: freeing vCPU object {}: {e}", o.cap);
@@ -793,6 +807,47 @@ impl Sel4Backend {
 }
 
 impl Backend for Sel4Backend {
+    fn cspace_info(&self) -> CSpaceInfo {
+        // libsel4vm's one VM CNode is one per vCPU here; vCPU 0's stands
+        // for it (what vm_t.cspace shows C code).
+        match self.vcpus.first() {
+            Some((0, v)) => CSpaceInfo {
+                cspace: KernelObject(v.cspace.cap),
+                root_data: sel4vm::VM_CSPACE_ROOT_DATA,
+            },
+            _ => CSpaceInfo::default(),
+        }
+    }
+
+    fn install_service(
+        &mut self,
+        service: KernelObject,
+        index: u64,
+        badge: u64,
+    ) -> Result<(), BackendError> {
+        let res = self.res.borrow();
+        let src = res.path(service.0);
+        let mut done: Vec<CapPath> = Vec::new();
+        for (_, v) in &self.vcpus {
+            let dest = CapPath {
+                root: v.cspace.cap,
+                index,
+                depth: VCPU_CSPACE_BITS,
+            };
+            // All rights, as libsel4vmmplatsupport's vmm_install_service.
+            if let Err(e) = mint_cap(dest, src, CapRights::ALL, badge) {
+                for d in done {
+                    let _ = delete_cap(d);
+                }
+                return Err(decode::kernel_error(e));
+            }
+            done.push(dest);
+        }
+        drop(res);
+        self.services.push((index, service.0, badge));
+        Ok(())
+    }
+
     fn alloc_frame(&mut self, paddr: Option<u64>) -> Result<FrameHandle, BackendError> {
         self.alloc_guest_frame(ObjectKind::SmallPage, paddr)
     }
@@ -968,12 +1023,19 @@ impl Backend for Sel4Backend {
                 badge::for_vcpu(vcpu),
             )
             .map_err(decode::kernel_error)?;
+            for &(index, cap, badge) in &self.services {
+                let dest = CapPath {
+                    index,
+                    ..in_vcpu_cspace
+                };
+                mint_cap(dest, r.path(cap), CapRights::ALL, badge).map_err(decode::kernel_error)?;
+            }
             let t = Tcb::from_bits(tcb.cap);
             // The vCPU thread gets a CSpace of its own holding nothing but its
-            // fault endpoint: seL4 takes a guest HVC as a system call (number
-            // in x7) made with the thread's CSpace, so with the VMM's CSpace a
-            // guest could invoke the VMM's caps. The guard makes the CNode
-            // resolve all 64 bits of a CPtr.
+            // fault endpoint and the installed services: seL4 takes a guest
+            // HVC as a system call (number in x7) made with the thread's
+            // CSpace, so with the VMM's CSpace a guest could invoke the VMM's
+            // caps. The guard makes the CNode resolve all 64 bits of a CPtr.
             t.tcb_configure(
                 CPtr(VCPU_FAULT_EP),
                 CNode::from_bits(cspace.cap),

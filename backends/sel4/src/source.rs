@@ -141,6 +141,14 @@ pub fn vka_size_bits(kind: ObjectKind) -> u64 {
 mod tests {
     use super::*;
 
+    /// The vCPU CNodes' root data as the backend builds it is the value the
+    /// core reports in `vm.cspace.cspace_root_data`.
+    #[test]
+    fn vcpu_cnode_root_data() {
+        let d = sel4_abi::CNodeCapData::new(0, 64 - u32::from(sel4vm::VM_CSPACE_SIZE_BITS));
+        assert_eq!(d.into_word(), sel4vm::VM_CSPACE_ROOT_DATA);
+    }
+
     #[test]
     fn vka_sizes() {
         assert_eq!(vka_size_bits(ObjectKind::Tcb), 11);

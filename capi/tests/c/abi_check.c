@@ -28,6 +28,7 @@
 #include <sel4vm/gen_config.h>
 #include <sel4vm/sel4vm_ext.h>
 #include <sel4vm/host_test.h>
+#include <sel4vmmplatsupport/arch/service.h>
 
 #include "sel4vm_layout.h"
 
@@ -107,6 +108,7 @@ F(vspace_t *, vm_get_vspace, (vm_t *))
 F(vspace_t *, vm_get_vmm_vspace, (vm_t *))
 /* guest_iospace.h */
 F(int, vm_guest_add_iospace, (vm_t *, vspace_t *, seL4_CPtr))
+F(int, vmm_install_service, (vm_t *, seL4_CPtr, int, uint32_t))
 /* arch/guest_arm_context.h */
 F(int, vm_set_thread_context, (vm_vcpu_t *, seL4_UserContext))
 F(int, vm_set_thread_context_reg, (vm_vcpu_t *, unsigned int, uintptr_t))

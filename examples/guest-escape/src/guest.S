@@ -13,6 +13,14 @@
 //   3: seL4_Send(6, ARMASIDPoolAssign)   (x7 = SysSend)
 //   4: seL4_Yield                        (x7 = SysYield)
 //   5: seL4_Recv(1)                      (x7 = SysRecv)
+// and, with a VMM service (an endpoint the root task receives on) installed
+// at SERVICE_SLOT of the vCPU's CSpace:
+//   6: seL4_Call(SERVICE_SLOT, SERVICE_LABEL, mr0 = SERVICE_MR), made
+//      before START (the root task waits on the service endpoint, not the
+//      VMM's); RESULT is the reply's mr0 (x2)
+//   7: seL4_Call(SERVICE_SLOT | 1 << 4, ...): only CPtr n names slot n
+//   8: seL4_Call(2, CNodeDelete(SERVICE_SLOT, depth 4)): libsel4vm's
+//      VM_CSPACE_SLOT holds no CNode cap here
 // Progress goes to the test device: START before the attempt; RESULT (x0
 // after it), AFTER and DONE once the guest runs on after it.
 // Any exception reports (vector slot << 32 | ESR_EL1) to FAIL.
@@ -32,6 +40,12 @@
         .equ CAP_TCB,       1
         .equ CAP_CNODE,     2
         .equ CAP_ASID_POOL, 6
+        // The service the root task installs, and what the guest sends it.
+        .equ SERVICE_SLOT,  5
+        .equ SERVICE_LABEL, 0x5e
+        .equ SERVICE_MR,    0x1234
+        .equ VM_CSPACE_SLOT, 2
+        .equ VM_CSPACE_BITS, 4
         // Device registers (offsets from DEV).
         .equ START,         0x00
         .equ RESULT,        0x08
@@ -61,6 +75,8 @@ entry:
         isb
         mov     x19, x0
         movz    x20, #(DEV >> 16), lsl #16
+        cmp     x19, #6
+        b.eq    call_service
         str     x19, [x20, #START]
         cmp     x19, #1
         b.eq    call_tcb
@@ -72,6 +88,10 @@ entry:
         b.eq    yield
         cmp     x19, #5
         b.eq    recv_ep
+        cmp     x19, #7
+        b.eq    call_service_guarded
+        cmp     x19, #8
+        b.eq    delete_service
         b       report
 
 call_tcb:
@@ -105,6 +125,33 @@ yield:
 recv_ep:
         mov     x0, #CAP_TCB
         mov     x7, #SYS_RECV
+        hvc     #0
+        b       report
+
+call_service:
+        mov     x0, #SERVICE_SLOT
+        msginfo x1, SERVICE_LABEL, 1
+        mov     x2, #SERVICE_MR
+        mov     x7, #SYS_CALL
+        hvc     #0
+        str     x19, [x20, #START]
+        mov     x0, x2                      // the reply's mr0
+        b       report
+
+call_service_guarded:
+        mov     x0, #(SERVICE_SLOT | 1 << VM_CSPACE_BITS)
+        msginfo x1, SERVICE_LABEL, 1
+        mov     x2, #SERVICE_MR
+        mov     x7, #SYS_CALL
+        hvc     #0
+        b       report
+
+delete_service:
+        mov     x0, #VM_CSPACE_SLOT
+        msginfo x1, CNODE_DELETE, 2
+        mov     x2, #SERVICE_SLOT
+        mov     x3, #VM_CSPACE_BITS
+        mov     x7, #SYS_CALL
         hvc     #0
 
 report:

@@ -5,13 +5,14 @@ use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use sel4_abi::cap::{init, Tcb};
-use sel4_abi::CPtr;
+use sel4_abi::cap::{init, CNode, Tcb};
+use sel4_abi::{syscall, CPtr, CapRights, MessageInfo};
 use guest_support::vm::{load_segments, resources, start_el1};
 use guest_support::Checks;
 use sel4_rt::{println, BootInfo};
-use sel4vm::{ExitReason, FaultResult, MemFault, VcpuId, Vm, VmConfig};
-use sel4vm_sel4::{Resources, Sel4Backend, Sel4Config};
+use sel4_rt::objects::ObjectKind;
+use sel4vm::{ExitReason, FaultResult, KernelObject, MemFault, VcpuId, Vm, VmConfig};
+use sel4vm_sel4::{ObjectSource, Resources, Sel4Backend, Sel4Config};
 
 use crate::guest::*;
 
@@ -60,9 +61,16 @@ fn main(bi: &'static BootInfo) {
     c.check(caps.iter().all(|&t| t != 0), || {
         format!("a watched slot is empty at start: {caps:?}")
     });
+    // The service: an endpoint of the root task's, installed in every VM.
+    let ep = res
+        .borrow_mut()
+        .alloc(ObjectKind::Endpoint, None)
+        .expect("service endpoint");
+    // A scratch slot for looking into the vCPU's CSpace.
+    let scratch = res.borrow_mut().alloc_slot().expect("scratch slot");
     for a in ATTEMPTS {
         let before = res.borrow().objects.stats();
-        if let Err(e) = run_vm(&res, a, &mut c) {
+        if let Err(e) = run_vm(&res, a, ep.cap, scratch, &mut c) {
             c.check(false, || format!("[{}] {e:?}", a.number));
         }
         // The VMM is still in control: its caps are unchanged and work.
@@ -88,7 +96,58 @@ fn main(bi: &'static BootInfo) {
     c.finish();
 }
 
-fn run_vm(res: &Rc<RefCell<Resources>>, a: &Attempt, c: &mut Checks) -> Result<(), sel4vm::Error> {
+/// The kernel's cap type tags of the 16 slots of vCPU 0's CNode (0 =
+/// empty), copied one by one into `scratch` of the root CNode.
+fn vcpu_cspace_types(cnode: u64, scratch: u64) -> [u32; 16] {
+    let root = init::CNODE;
+    core::array::from_fn(|i| {
+        let copied = root.cnode_copy(
+            scratch,
+            64,
+            CNode::from_bits(cnode),
+            i as u64,
+            sel4vm::VM_CSPACE_SIZE_BITS,
+            CapRights::ALL,
+        );
+        let t = sel4_abi::syscall::debug_cap_identify(CPtr(scratch));
+        let _ = root.cnode_delete(scratch, 64);
+        if copied.is_ok() {
+            t
+        } else {
+            0
+        }
+    })
+}
+
+/// Receives the guest's call on the service endpoint, checks it and replies.
+fn serve(ep: u64, c: &mut Checks) {
+    let (info, badge, mrs) = syscall::recv_with_mrs(CPtr(ep));
+    println!(
+        "guest-escape: [{SERVICE_ATTEMPT}] service got badge {:#x}, label {:#x}, length {}, mr0 {:#x}",
+        badge.0,
+        info.label(),
+        info.length(),
+        mrs[0]
+    );
+    c.check(
+        badge.0 == service::BADGE
+            && info.label() == service::LABEL
+            && info.length() == 1
+            && mrs[0] == service::MR,
+        || format!("service message: badge {:#x} info {info:?} mr0 {:#x}", badge.0, mrs[0]),
+    );
+    let mut reply: syscall::FastMrs = Default::default();
+    reply[0] = service::REPLY_MR;
+    syscall::reply_with_mrs(MessageInfo::new(0, 0, 0, 1), reply);
+}
+
+fn run_vm(
+    res: &Rc<RefCell<Resources>>,
+    a: &Attempt,
+    ep: u64,
+    scratch: u64,
+    c: &mut Checks,
+) -> Result<(), sel4vm::Error> {
     let n = a.number;
     println!("guest-escape: [{n}] guest tries {}", a.what);
     let backend = Sel4Backend::new(res.clone(), Sel4Config::default())?;
@@ -104,8 +163,34 @@ fn run_vm(res: &Rc<RefCell<Resources>>, a: &Attempt, c: &mut Checks) -> Result<(
         d.borrow_mut().access(vm, f)
     })?;
     load_segments(&mut vm, RAM_BASE, SEGMENTS)?;
+    // Before and after the vCPU exists: both paths must mint.
+    let before_vcpu = n.is_multiple_of(2);
+    if before_vcpu {
+        vm.install_service(KernelObject(ep), service::SLOT, service::BADGE)?;
+    }
     let vcpu = vm.create_vcpu(VCPU_PRIORITY)?;
+    if !before_vcpu {
+        vm.install_service(KernelObject(ep), service::SLOT, service::BADGE)?;
+    }
+    // The vCPU's CSpace: its fault endpoint at 1, the service at 5,
+    // nothing else (no CNode cap at VM_CSPACE_SLOT).
+    let cs = vm.cspace();
+    let types = vcpu_cspace_types(cs.cspace.0, scratch);
+    let ep_type = sel4_abi::syscall::debug_cap_identify(CPtr(ep));
+    println!("guest-escape: [{n}] vCPU CSpace cap types {types:?} (root data {})", cs.root_data);
+    let want: [u32; 16] = core::array::from_fn(|i| match i as u64 {
+        1 | service::SLOT => ep_type,
+        _ => 0,
+    });
+    c.check(types == want && ep_type != 0 && cs.root_data == sel4vm::VM_CSPACE_ROOT_DATA, || {
+        format!("[{n}] vCPU CSpace {types:?}, want {want:?}")
+    });
     start_el1(&mut vm, vcpu, ENTRY, n)?;
+    if n == SERVICE_ATTEMPT {
+        // The guest calls the service before anything else; the vCPU
+        // thread runs while the root task waits here.
+        serve(ep, c);
+    }
 
     let reason = vm.run();
     let writes = dev.borrow().writes.clone();
@@ -137,6 +222,11 @@ fn run_vm(res: &Rc<RefCell<Resources>>, a: &Attempt, c: &mut Checks) -> Result<(
             });
         }
     }
+    // The guest did not change its CSpace.
+    let after = vcpu_cspace_types(cs.cspace.0, scratch);
+    c.check(after == want, || {
+        format!("[{n}] vCPU CSpace after the run {after:?}, want {want:?}")
+    });
     vm.vcpu_stop(vcpu)?;
     Ok(())
 }

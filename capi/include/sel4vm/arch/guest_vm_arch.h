@@ -7,6 +7,17 @@
 extern "C" {
 #endif
 
+/* The vCPU threads' CSpace (libsel4vm's names and values). Each vCPU thread
+ * has a CNode of its own of 1 << VM_CSPACE_SIZE_BITS slots, guarded so that
+ * a guest CPtr n is slot n: its own fault endpoint at VM_FAULT_EP_SLOT and
+ * the services of vmm_install_service, nothing else. VM_CSPACE_SLOT, where
+ * libsel4vm puts the CNode's own cap, stays empty (with it the guest could
+ * mint, move and delete the caps of its CSpace). vm_t.cspace.cspace_obj is
+ * vCPU 0's CNode (0 before vCPU 0 exists). */
+#define VM_CSPACE_SIZE_BITS    4
+#define VM_FAULT_EP_SLOT       1
+#define VM_CSPACE_SLOT         (VM_FAULT_EP_SLOT + CONFIG_MAX_NUM_NODES)
+
 /* Opaque; use the get_vcpu_fault_* functions of guest_vcpu_fault.h. */
 typedef struct fault fault_t;
 
