@@ -96,8 +96,24 @@ int cons_boot(const uint8_t *image, size_t image_size, const uint8_t *dtb, size_
     if (cons_run_modules() != 0) {
         return 12;
     }
-    if (vcpu_start(boot) != 0) {
+    if (cons_install_service(0x5e) != 0) {
         return 13;
     }
+    if (vcpu_start(boot) != 0) {
+        return 14;
+    }
+    return 0;
+}
+
+int cons_install_service(seL4_Word badge)
+{
+    int slot = VM_CSPACE_SLOT + 1;
+    if (slot >= (1 << VM_CSPACE_SIZE_BITS)) {
+        return -1;
+    }
+    if (vmm_install_service(&cons.vm, cons.service_ep, slot, (uint32_t)badge) != 0) {
+        return -1;
+    }
+    cons.service_slot = slot;
     return 0;
 }

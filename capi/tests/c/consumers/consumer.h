@@ -17,9 +17,9 @@
  *   modules.c     camkes-vm VM_Arm's modules (a module table run at
  *                 start-up; map_frame_hack's reservation mapped through an
  *                 iterator; crossvm-style notification forwarding).
- * Left out: vmm_install_service-style minting into the VM's CSpace, which
- * needs VM_CSPACE_SIZE_BITS / VM_CSPACE_SLOT (issue 12 item 2, not in the
- * headers yet).
+ *                 Also libsel4vmmplatsupport's service installation: a
+ *                 badged endpoint the guest may call, at a slot above
+ *                 VM_CSPACE_SLOT (vmm_install_service).
  *
  * No libc: the same objects are linked for seL4 (aarch64, -ffreestanding).
  */
@@ -42,6 +42,7 @@
 #include <sel4vm/arch/processor.h>
 #include <sel4vm/sel4_arch/processor.h>
 #include <sel4vm/sel4vm_ext.h>
+#include <sel4vmmplatsupport/arch/service.h>
 
 /* Guest layout (IPA). */
 #define CONS_RAM_BASE 0x40000000ul
@@ -124,6 +125,9 @@ struct cons_state {
     vm_memory_reservation_t *frame_hack_res;
     unsigned int crossvm_events;
     seL4_Word crossvm_badge;
+    /* boot.c: the endpoint installed for the guest, and where. */
+    seL4_CPtr service_ep;
+    int service_slot;
 };
 
 /* The one state (like a CAmkES component's globals). */
@@ -134,6 +138,9 @@ void cons_check(bool ok, const char *what);
 
 /* boot.c: vm_init with the library's own allocator. 0 or -1. */
 int cons_vm_init(void);
+/* boot.c: a badged copy of cons.service_ep for the guest at the first
+ * slot above VM_CSPACE_SLOT, as a VMM offering a service does. 0 or -1. */
+int cons_install_service(seL4_Word badge);
 /* boot.c: IRQ controller, vCPUs, RAM, image, boot registers, start.
  * 0, or the number of the failed step. */
 int cons_boot(const uint8_t *image, size_t image_size, const uint8_t *dtb, size_t dtb_size,

@@ -226,6 +226,26 @@ static void check_unknown_class(void)
     vcpu_trap(0x40083000, HSR(HSR_FP64_EXCEPTION, 0), VM_GUEST_ERROR_EXIT, "unknown class");
 }
 
+/* vmm_install_service: the boot step put the service above
+ * VM_CSPACE_SLOT; the fault endpoint's slot, the CNode's own slot, a taken
+ * slot and slots outside the CNode are refused. */
+static void check_services(void)
+{
+    cons_check(cons.service_slot == VM_CSPACE_SLOT + 1, "service at VM_CSPACE_SLOT + 1");
+    cons_check(vmm_install_service(&cons.vm, cons.service_ep, cons.service_slot, 1) == -1,
+               "a taken slot is refused");
+    cons_check(vmm_install_service(&cons.vm, cons.service_ep, VM_FAULT_EP_SLOT, 1) == -1,
+               "the fault endpoint's slot is refused");
+    cons_check(vmm_install_service(&cons.vm, cons.service_ep, VM_CSPACE_SLOT, 1) == -1,
+               "VM_CSPACE_SLOT is refused");
+    cons_check(vmm_install_service(&cons.vm, cons.service_ep, 1 << VM_CSPACE_SIZE_BITS, 1) == -1,
+               "a slot outside the CNode is refused");
+    cons_check(vmm_install_service(&cons.vm, cons.service_ep, -1, 1) == -1,
+               "a negative slot is refused");
+    cons_check(vmm_install_service(&cons.vm, cons.service_ep, (1 << VM_CSPACE_SIZE_BITS) - 1, 2) == 0,
+               "the last slot takes a second service");
+}
+
 int main(void)
 {
     uintptr_t dtb_addr = 0;
@@ -240,12 +260,15 @@ int main(void)
     }
     cons.extra_frames = frames;
     cons.num_extra_frames = 2;
+    /* Any cap the VMM owns; the host backend records what is installed. */
+    cons.service_ep = frames[1];
     int step = cons_boot(image, sizeof(image), dtb, sizeof(dtb), &dtb_addr);
     if (step != 0) {
         printf("consumers: boot failed at step %d\n", step);
         return 1;
     }
     check_boot(dtb_addr);
+    check_services();
     check_vcpu_faults();
     check_virtio();
     check_notifications_and_errors();
