@@ -15,6 +15,7 @@ extern crate alloc;
 
 pub mod cabi;
 pub mod error;
+mod fdt_check;
 pub mod guest;
 pub mod image;
 pub mod setup;

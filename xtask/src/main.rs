@@ -10,11 +10,14 @@
 //!   `bench blk [RUNS]`: guest disk throughput under the VMM vs QEMU's own virtio-blk (not in `all`);
 //!   `bench net [RUNS]`: guest network throughput under the VMM vs QEMU's own virtio-net (not in `all`).
 //! - `guest`: prepare the Linux guest (Image + initramfs) from Debian packages.
+//! - `fuzz [TARGET] [SECONDS]`: long fuzzing with cargo-fuzz (nightly); the bounded stable runs of
+//!   the same targets are part of `test`.
 
 mod bench_blk;
 mod bench_guest;
 mod bench_net;
 mod deps;
+mod fuzz;
 mod guest;
 mod http;
 mod kernel;
@@ -29,7 +32,7 @@ use std::process::ExitCode;
 
 pub type Result<T, E = String> = std::result::Result<T, E>;
 
-const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
+const USAGE: &str = "usage: cargo xtask <run|test|bench|guest|fuzz> [options]
   run   [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]
         [--console virtio|passthrough] [--stats]         boot the Linux VMM (or an example) on seL4/QEMU;
                                                          guest console: virtio (hvc0, default) or the PL011
@@ -54,7 +57,12 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest> [options]
                                                          under the VMM vs QEMU's own virtio-blk (RUNS >= 5)
   bench net [RUNS]                                         guest network throughput (64 MiB over HTTP each way)
                                                          under the VMM vs QEMU's own virtio-net (RUNS >= 5)
-  guest                                                    prepare the Linux guest from Debian packages";
+  guest                                                    prepare the Linux guest from Debian packages
+  fuzz  [TARGET] [SECONDS]                                 long fuzzing with cargo-fuzz (needs nightly and
+                                                         cargo-fuzz): TARGET (insn_decode, fault_dispatch,
+                                                         vgic_mmio, image_dtb, virtqueue; default: all in
+                                                         turn) for SECONDS each (default 60); corpus under
+                                                         target/fuzz/, seeded from fuzz/corpus/";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,6 +74,7 @@ fn main() -> ExitCode {
         "run" => cmd_run(rest),
         "test" => cmd_test(rest),
         "bench" => cmd_bench(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "guest" => guest::prepare().map(|g| {
             println!("guest: kernel {} at {}", g.release, g.image.display());
             println!("guest: initramfs at {}", g.initramfs.display());
