@@ -5,9 +5,11 @@
 //! that the inputs got deep (the target's `Reach` milestones) and that it
 //! stayed within its time budget.
 //!
-//! Budget: `BUDGET` per target, in the release profile `cargo xtask test`
-//! uses for this crate (see `xtask/src/main.rs`: about 2-15 s per target
-//! measured; a debug build takes several times longer). A failing input
+//! Budget: `BUDGET` (120 s) per target, in the debug build a plain
+//! `cargo test` (and so `cargo xtask test`) makes. Measured on the 2-core
+//! development machine, debug: image_dtb about 34 s, fault_dispatch about
+//! 9 s, virtqueue about 2 s, insn_decode and vgic_mmio about 1 s (the
+//! tests run in parallel; about 40 s wall for all five). A failing input
 //! is written to `target/fuzz-failures/` (named after the target and the
 //! input number) and its bytes are printed, ready for the corpus.
 
@@ -19,18 +21,9 @@ use sel4vm_fuzz_targets::{Reach, Target};
 
 /// Generated inputs per target.
 const INPUTS: usize = 100_000;
-/// Wall-time budget per target (release build; generous for a loaded
-/// 2-core CI machine). A debug build gets `DEBUG_FACTOR` times as much.
-const BUDGET: Duration = Duration::from_secs(60);
-const DEBUG_FACTOR: u32 = 10;
-
-fn budget() -> Duration {
-    if cfg!(debug_assertions) {
-        BUDGET * DEBUG_FACTOR
-    } else {
-        BUDGET
-    }
-}
+/// Wall-time budget per target (debug build; generous for a loaded 2-core
+/// CI machine, and far above what was measured).
+const BUDGET: Duration = Duration::from_secs(120);
 
 fn guarded(name: &str, what: &str, target: Target, data: &[u8]) -> Reach {
     match catch_unwind(AssertUnwindSafe(|| target(data))) {
@@ -77,9 +70,9 @@ fn bounded(name: &str, target: Target, seed: u64) -> Reach {
         },
     );
     assert!(
-        took <= budget(),
+        took <= BUDGET,
         "{name}: took {took:?}, over the budget of {:?}",
-        budget()
+        BUDGET
     );
     assert!(
         reach.decoded * 10 >= (INPUTS as u64) * 9,
