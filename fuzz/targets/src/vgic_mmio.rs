@@ -8,13 +8,16 @@
 //! match a shadow kept from its effects; its internal queues stay
 //! consistent (`check_invariants`).
 //!
+//! The input may start from a driver's set-up (distributor on, interrupts
+//! enabled and routed), given as ordinary steps of the program.
+//!
 //! Reach: `deep[0]` steps, `deep[1]` injections, `deep[2]` EOIs,
 //! `deep[3]` accesses refused with an error.
 
 use arbitrary::{Arbitrary, Unstructured};
 use sel4vm::arch::syndrome::SysRegIss;
 use sel4vm::arch::AccessSize;
-use sel4vm::vgic::{Effect, GicVersion, Vgic, VgicConfig};
+use sel4vm::vgic::{regs, Effect, GicVersion, Vgic, VgicConfig};
 use sel4vm::VcpuId;
 
 const VCPUS: u32 = 3;
@@ -22,18 +25,63 @@ const LRS: u8 = 4;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    v3: bool,
+    /// Bit 0: GICv3 (else v2). Bit 1: start from a driver's set-up
+    /// (distributor on, every interrupt enabled, SPIs routed), so that
+    /// injections and EOIs are reached at once.
+    mode: u8,
     /// `(kind, selector, a, b)`: what to do, vCPU/width, offset/IRQ, value.
     ops: Vec<(u8, u8, u32, u64)>,
+}
+
+/// Selector of a 32-bit access by vCPU `v`.
+const fn word(v: u8) -> u8 {
+    (2 << 2) | v
+}
+
+/// A driver's set-up as ops of the program (`kind` 1: distributor write,
+/// 3: redistributor write).
+fn setup(v3: bool) -> Vec<(u8, u8, u32, u64)> {
+    let all = u64::from(u32::MAX);
+    let mut ops = Vec::new();
+    // SPIs 32..96: enabled, group 1 on v3.
+    for i in 1..3u32 {
+        ops.push((1, word(0), regs::GICD_ISENABLER as u32 + 4 * i, all));
+        if v3 {
+            ops.push((1, word(0), regs::GICD_IGROUPR as u32 + 4 * i, all));
+        }
+    }
+    if v3 {
+        for r in 0..VCPUS {
+            let frame = r * regs::GICR_STRIDE as u32 + regs::GICR_SGI_BASE as u32;
+            ops.push((3, word(0), frame + regs::GICD_IGROUPR as u32, all));
+            ops.push((3, word(0), frame + regs::GICD_ISENABLER as u32, all));
+        }
+        ops.push((1, word(0), regs::GICD_CTLR as u32, 3));
+    } else {
+        for v in 0..VCPUS as u8 {
+            ops.push((1, word(v), regs::GICD_ISENABLER as u32, all));
+        }
+        // SPIs to vCPU 0 and 1 alternately.
+        for i in 8..24u32 {
+            let t = if i % 2 == 0 { 0x0101_0101 } else { 0x0202_0202 };
+            ops.push((1, word(0), regs::GICD_ITARGETSR as u32 + 4 * i, t));
+        }
+        ops.push((1, word(0), regs::GICD_CTLR as u32, 1));
+    }
+    ops
 }
 
 /// Runs one input; panics on a broken invariant.
 pub fn vgic_mmio(data: &[u8]) -> crate::Reach {
     let mut reach = crate::Reach::default();
-    let Ok(Input { v3, ops }) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
+    let Ok(Input { mode, ops }) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
         return reach;
     };
     reach.decoded = 1;
+    let v3 = mode & 1 != 0;
+    let mut prefix = if mode & 2 != 0 { setup(v3) } else { Vec::new() };
+    prefix.extend(ops);
+    let ops = prefix;
     let version = if v3 { GicVersion::V3 } else { GicVersion::V2 };
     let cfg = VgicConfig {
         version,

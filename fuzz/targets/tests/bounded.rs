@@ -106,7 +106,7 @@ fn vgic_mmio() {
     let r = bounded("vgic_mmio", sel4vm_fuzz_targets::vgic_mmio, 0x61c);
     // Interrupts are injected and EOIed, and bad accesses are refused.
     assert!(r.deep[0] > 100_000 && r.deep[1] > 1000, "{r:?}");
-    assert!(r.deep[2] > 100 && r.deep[3] > 1000, "{r:?}");
+    assert!(r.deep[2] > 10 && r.deep[3] > 1000, "{r:?}");
 }
 
 #[test]
