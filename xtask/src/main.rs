@@ -3,7 +3,8 @@
 //! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere] [--console virtio|passthrough]
 //!   [--stats] [--disk FILE[,ro]] [--net user[,hostfwd=...]...|none]`: boot the Linux VMM (or an
 //!   example) on QEMU.
-//! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests;
+//! - `test [--host-only] [--no-lint]`: host tests (with the bounded fuzz targets), lints, and (with
+//!   `SEL4_PREFIX`) seL4 system tests;
 //!   `test system [NAME...]`: only the seL4 system tests.
 //! - `bench [all|ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run;
 //!   `bench guest [RUNS] [--vcpus N] [--icount]`: the Linux guest under the VMM vs directly on QEMU (not in `all`);
@@ -221,6 +222,17 @@ fn cmd_test(args: &[String]) -> Result<()> {
         step(&mut failed, "clippy (host crates)", || {
             target::cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])
         });
+        step(&mut failed, "clippy (fuzz targets)", || {
+            target::cargo(&[
+                "clippy",
+                "-p",
+                "sel4vm-fuzz-targets",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+        });
     }
     // xtask installed the aarch64 binutils above, so the encoding checks must not skip.
     std::env::set_var("SEL4VM_REQUIRE_AS", "1");
@@ -229,6 +241,19 @@ fn cmd_test(args: &[String]) -> Result<()> {
         counts = target::cargo_test(&[])?;
         Ok(())
     });
+    // The fuzz targets, bounded (corpus + 100,000 seeded inputs each), optimised with
+    // debug assertions: minutes in the debug build, well under one here (fuzz/README.md).
+    step(
+        &mut failed,
+        "fuzz targets, bounded (profile fuzz-test)",
+        || {
+            let c = target::cargo_test(&["-p", "sel4vm-fuzz-targets", "--profile", "fuzz-test"])?;
+            counts.passed += c.passed;
+            counts.failed += c.failed;
+            counts.ignored += c.ignored;
+            Ok(())
+        },
+    );
     let mut skipped = counts.ignored;
     if !o.host_only {
         deps::ensure_target_tools()?;
