@@ -1,6 +1,11 @@
-//! The body of the `virtqueue` fuzz target (`fuzz/fuzz_targets/virtqueue.rs`),
-//! here so that a normal `cargo test` runs it too, bounded
-//! (`tests/fuzz_bounded.rs`).
+//! The harness of the `virtqueue` fuzz target (`fuzz/targets`, crate
+//! `sel4vm-fuzz-targets`, which the cargo-fuzz binary and the bounded
+//! stable tests call), here because it needs the devices' internals; a
+//! normal `cargo test` runs it too, bounded (`tests/fuzz_bounded.rs`).
+//! [`run`] drives the console, [`run_block`] virtio-blk (with an
+//! asynchronous backend that completes in any order, fails or is busy as
+//! the program says), [`run_net`] virtio-net (frames of any size both
+//! ways, a backend that is busy or fails as the program says).
 //!
 //! The input is a program: register reads and writes at any offset and
 //! size, arbitrary bytes written anywhere in guest RAM, descriptors and
@@ -14,9 +19,12 @@ use alloc::vec::Vec;
 
 use sel4vm::{DeviceEffect, DeviceIo, GuestAddress, GuestBytes, MmioDevice, VecGuestMemory};
 
+use crate::block::{Block, BlockBackend, BlockInfo, BlockOp, Submitted};
 use crate::console::{Console, ConsoleBackend};
+use crate::net::{Net, NetBackend, NetInfo, TxStatus, MAX_FRAME, MIN_FRAME};
 use crate::virtio::mmio::regs;
 use crate::virtio::queue::{Descriptor, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
+use crate::virtio::VirtioDevice;
 use crate::virtio::{status, VirtioMmio};
 use sel4vm::GuestBytesExt;
 use zerocopy::little_endian::U16;
@@ -43,6 +51,212 @@ impl ConsoleBackend for Backend {
             *d = s;
         }
         n
+    }
+}
+
+/// A block backend fed by the program: requests wait until the program
+/// completes them (in any order, successfully or not); it is busy or
+/// fails when the program says.
+#[derive(Default)]
+struct BlockFake {
+    pending: Vec<(u32, BlockOp)>,
+    /// Answers for the next submissions (popped; empty = `Started`).
+    answers: VecDeque<u8>,
+    /// Completions to hand over at the next `complete`: (index, ok).
+    ready: Vec<(u8, bool)>,
+    read_only: bool,
+}
+
+/// Capacity of [`BlockFake`]: 8 MiB.
+const BLOCK_SECTORS: u64 = 16 * 1024;
+/// Requests [`BlockFake`] holds at once.
+const BLOCK_DEPTH: usize = 8;
+
+impl BlockBackend for BlockFake {
+    fn info(&self) -> BlockInfo {
+        BlockInfo {
+            capacity: BLOCK_SECTORS,
+            blk_size: 512,
+            read_only: self.read_only,
+            flush: true,
+            max_request: 4 * 4096,
+        }
+    }
+    fn submit(
+        &mut self,
+        tag: u32,
+        op: BlockOp,
+        fill: &mut dyn FnMut(&mut [u8]) -> bool,
+    ) -> Submitted {
+        assert!(
+            self.pending.iter().all(|&(t, _)| t != tag),
+            "tag {tag} reused while outstanding"
+        );
+        match op {
+            BlockOp::Read { sector, len } | BlockOp::Write { sector, len } => {
+                assert!(len > 0 && len % 512 == 0 && len <= 4 * 4096, "{op:?}");
+                let end = sector.checked_add(u64::from(len) / 512);
+                assert!(
+                    end.is_some_and(|e| e <= BLOCK_SECTORS),
+                    "beyond capacity: {op:?}"
+                );
+                if let BlockOp::Write { .. } = op {
+                    assert!(
+                        !self.read_only,
+                        "write to a read-only disk reached the backend"
+                    );
+                }
+            }
+            BlockOp::Flush => {}
+        }
+        match self.answers.pop_front().unwrap_or(0) % 4 {
+            1 => return Submitted::Busy,
+            2 => return Submitted::Failed,
+            _ => {}
+        }
+        if self.pending.len() >= BLOCK_DEPTH {
+            return Submitted::Busy;
+        }
+        if let BlockOp::Write { len, .. } = op {
+            let mut buf = alloc::vec![0u8; len as usize];
+            if !fill(&mut buf) {
+                return Submitted::Failed;
+            }
+        }
+        self.pending.push((tag, op));
+        Submitted::Started
+    }
+    fn complete(&mut self, done: &mut dyn FnMut(u32, bool, &[u8])) {
+        for (i, ok) in core::mem::take(&mut self.ready) {
+            if self.pending.is_empty() {
+                break;
+            }
+            let (tag, op) = self.pending.remove(usize::from(i) % self.pending.len());
+            let data = match op {
+                BlockOp::Read { len, .. } if ok => alloc::vec![0xa5u8; len as usize],
+                _ => Vec::new(),
+            };
+            done(tag, ok, &data);
+        }
+    }
+    fn quiesce(&mut self) {
+        self.pending.clear();
+        self.ready.clear();
+    }
+}
+
+/// A network backend fed by the program: received frames of any size wait
+/// in a queue; transmissions are sent, busy or failed as the program says.
+#[derive(Default)]
+struct NetFake {
+    rx: VecDeque<Vec<u8>>,
+    answers: VecDeque<u8>,
+}
+
+impl NetBackend for NetFake {
+    fn info(&self) -> NetInfo {
+        NetInfo {
+            mac: [2, 0, 0, 0, 0, 1],
+            link_up: true,
+        }
+    }
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> bool) -> TxStatus {
+        assert!(
+            (MIN_FRAME..=MAX_FRAME).contains(&len),
+            "a {len}-byte frame reached the backend"
+        );
+        match self.answers.pop_front().unwrap_or(0) % 4 {
+            1 => TxStatus::Busy,
+            2 => TxStatus::Failed,
+            _ => {
+                let mut buf = alloc::vec![0u8; len];
+                if fill(&mut buf) {
+                    TxStatus::Sent
+                } else {
+                    TxStatus::Failed
+                }
+            }
+        }
+    }
+    fn receive(&mut self, deliver: &mut dyn FnMut(&[u8]) -> bool) {
+        while let Some(f) = self.rx.front() {
+            if !deliver(f) {
+                break;
+            }
+            self.rx.pop_front();
+        }
+    }
+    fn reset(&mut self) -> u64 {
+        let n = self.rx.len() as u64;
+        self.rx.clear();
+        n
+    }
+}
+
+/// What the harness needs of a device model beyond [`VirtioDevice`].
+trait Model: VirtioDevice + 'static {
+    /// Whether the device writes buffers of queue `q` (else it reads them;
+    /// `None`: both, e.g. a block request).
+    fn device_writes(q: u16) -> Option<bool>;
+    /// Backend activity from the program (input, completions, answers).
+    fn feed(&mut self, inp: &mut Input<'_>);
+    /// Bytes (from the guest, to the guest) so far.
+    fn bytes(&self) -> (u64, u64);
+}
+
+impl Model for Console<Backend> {
+    fn device_writes(q: u16) -> Option<bool> {
+        Some(q == 0)
+    }
+    fn feed(&mut self, inp: &mut Input<'_>) {
+        let n = inp.u8();
+        for _ in 0..n {
+            let b = inp.u8();
+            self.backend_mut().input.push_back(b);
+        }
+    }
+    fn bytes(&self) -> (u64, u64) {
+        let c = self.stats();
+        (c.tx_bytes, c.rx_bytes)
+    }
+}
+
+impl Model for Block<BlockFake> {
+    fn device_writes(_q: u16) -> Option<bool> {
+        None
+    }
+    fn feed(&mut self, inp: &mut Input<'_>) {
+        let n = inp.u8() % 4;
+        for _ in 0..n {
+            let (i, ok) = (inp.u8(), inp.u8() < 224);
+            self.backend_mut().ready.push((i, ok));
+        }
+        let a = inp.u8();
+        self.backend_mut().answers.push_back(a);
+    }
+    fn bytes(&self) -> (u64, u64) {
+        let s = self.stats();
+        (s.written_bytes, s.read_bytes)
+    }
+}
+
+impl Model for Net<NetFake> {
+    fn device_writes(q: u16) -> Option<bool> {
+        Some(q == crate::net::RX_QUEUE)
+    }
+    fn feed(&mut self, inp: &mut Input<'_>) {
+        let len = match inp.u8() % 4 {
+            0 => usize::from(inp.u16()) % 2048,
+            _ => MIN_FRAME + usize::from(inp.u8()),
+        };
+        let fill = inp.u8();
+        self.backend_mut().rx.push_back(alloc::vec![fill; len]);
+        let a = inp.u8();
+        self.backend_mut().answers.push_back(a);
+    }
+    fn bytes(&self) -> (u64, u64) {
+        let s = self.stats();
+        (s.tx_bytes, s.rx_bytes)
     }
 }
 
@@ -91,20 +305,25 @@ impl Input<'_> {
     }
     /// A descriptor, mostly plausible: a buffer in the buffer area,
     /// small, in the direction the queue carries.
-    fn descriptor(&mut self, q: u16, next: u16) -> Descriptor {
+    fn descriptor(&mut self, writes: Option<bool>, next: u16) -> Descriptor {
         let sane = self.u8() < 224;
         let addr = if sane {
             BUF_AREA + u64::from(self.u16()) % (RAM_BASE + RAM_SIZE - BUF_AREA)
         } else {
             u64::from(self.value())
         };
-        let len = if sane {
+        let len = if sane && writes.is_none() {
+            // Block: data buffers in whole sectors, mostly.
+            [1, 16, 512, 512, 1024, 4096, 2048, 100][usize::from(self.u8() % 8)]
+        } else if sane {
             1 + u32::from(self.u8() % 64)
         } else {
             u32::from(self.u16())
         };
         let flags = if sane {
-            if q == 0 {
+            // Both directions (block): the input says; a header-sized
+            // readable buffer first is what a driver sends.
+            if writes.unwrap_or(self.u8() & 1 == 0) {
                 VIRTQ_DESC_F_WRITE
             } else {
                 0
@@ -157,19 +376,16 @@ fn ring_base(q: u64) -> u64 {
     RAM_BASE + q * 0x1000
 }
 
-struct Harness {
-    dev: VirtioMmio<Console<Backend>>,
+struct Harness<D: Model> {
+    dev: VirtioMmio<D>,
     mem: VecGuestMemory,
     effects: Vec<DeviceEffect>,
     /// The line level last sent, `None` until one is (or after a VM reset).
     line: Option<bool>,
 }
 
-impl Harness {
-    fn io<R>(
-        &mut self,
-        f: impl FnOnce(&mut VirtioMmio<Console<Backend>>, &mut DeviceIo<'_>) -> R,
-    ) -> R {
+impl<D: Model> Harness<D> {
+    fn io<R>(&mut self, f: impl FnOnce(&mut VirtioMmio<D>, &mut DeviceIo<'_>) -> R) -> R {
         self.effects.clear();
         let mut io = DeviceIo::new(&mut self.mem, &mut self.effects);
         let r = f(&mut self.dev, &mut io);
@@ -207,8 +423,8 @@ impl Harness {
                 "DRIVER_OK without FEATURES_OK"
             );
         }
-        for q in 0..2 {
-            let q = self.dev.queue(q).expect("console has two queues");
+        for q in 0..self.dev.device().num_queues() {
+            let q = self.dev.queue(q).expect("queue");
             if q.is_ready() {
                 let (d, a, u) = q.addresses();
                 let n = q.size();
@@ -237,7 +453,7 @@ impl Harness {
         let s = status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK;
         self.write(regs::STATUS, s);
         let size = 1u32 << (inp.u8() % 7);
-        for q in 0..2u32 {
+        for q in 0..u32::from(self.dev.device().num_queues()) {
             let base = ring_base(u64::from(q)) as u32;
             self.write(regs::QUEUE_SEL, q);
             self.write(regs::QUEUE_NUM, size);
@@ -280,12 +496,12 @@ impl Harness {
             }
             3 => {
                 // A descriptor where the driver said its table is.
-                let qi = u16::from(inp.u8() & 1);
+                let qi = self.pick_queue(inp);
                 let q = self.dev.queue(qi).expect("queue");
                 let table = q.addresses().0;
                 let i = u64::from(inp.u8() % 64);
                 let next = u16::from(inp.u8() % 64);
-                let mut d = inp.descriptor(qi, next);
+                let mut d = inp.descriptor(D::device_writes(qi), next);
                 if inp.u8() & 1 == 0 {
                     d.flags = (d.flags.get() | VIRTQ_DESC_F_NEXT).into();
                 }
@@ -295,7 +511,8 @@ impl Harness {
             }
             4 => {
                 // An available-ring entry, then the index.
-                let q = self.dev.queue(u16::from(inp.u8() & 1)).expect("queue");
+                let qi = self.pick_queue(inp);
+                let q = self.dev.queue(qi).expect("queue");
                 let (avail, size) = (q.addresses().1, q.size().max(1));
                 let head = u16::from(inp.u8() % 64);
                 let step = if inp.u8() == 0xff { inp.u16() } else { 1 };
@@ -309,11 +526,7 @@ impl Harness {
                 }
             }
             5 => {
-                let n = inp.u8();
-                for _ in 0..n {
-                    let b = inp.u8();
-                    self.dev.device_mut().backend_mut().input.push_back(b);
-                }
+                self.dev.device_mut().feed(inp);
                 self.io(|d, io| d.notified(1, io));
             }
             6 => self.io(|d, io| d.notified(u64::from(inp_bits(inp)), io)),
@@ -337,8 +550,12 @@ impl Harness {
 
     /// A mostly valid chain of 1..=3 descriptors at consecutive indices,
     /// made available and notified.
+    fn pick_queue(&self, inp: &mut Input<'_>) -> u16 {
+        u16::from(inp.u8()) % self.dev.device().num_queues()
+    }
+
     fn post_chain(&mut self, inp: &mut Input<'_>) {
-        let qi = u16::from(inp.u8() & 1);
+        let qi = self.pick_queue(inp);
         let q = self.dev.queue(qi).expect("queue");
         let ((table, avail, _), size) = (q.addresses(), q.size().max(1));
         let n = 1 + u16::from(inp.u8() % 3);
@@ -346,7 +563,21 @@ impl Harness {
         for k in 0..n {
             let i = (first + k) % size;
             let next = (i + 1) % size;
-            let mut d = inp.descriptor(qi, next);
+            let mut d = inp.descriptor(D::device_writes(qi), next);
+            if k == 0 && D::device_writes(qi).is_none() && inp.u8() < 192 {
+                // A request header: 16 readable bytes (block), with a
+                // plausible type and sector.
+                d = Descriptor::new(d.addr.get(), 16, 0, next);
+                let ty = [0u32, 1, 4, 8, 0, 1, 7, u32::MAX][usize::from(inp.u8() % 8)];
+                let sector = match inp.u8() % 4 {
+                    0 => u64::from(inp.u32()) << 8,
+                    _ => u64::from(inp.u16()) % (BLOCK_SECTORS + 8),
+                };
+                let mut hdr = [0u8; 16];
+                hdr[..4].copy_from_slice(&ty.to_le_bytes());
+                hdr[8..].copy_from_slice(&sector.to_le_bytes());
+                let _ = self.mem.write(GuestAddress(d.addr.get()), &hdr);
+            }
             if k + 1 < n {
                 d.flags = (d.flags.get() | VIRTQ_DESC_F_NEXT).into();
             }
@@ -369,10 +600,34 @@ fn inp_bits(inp: &mut Input<'_>) -> u8 {
     inp.u8() | 1
 }
 
-/// Runs one fuzz program; panics on a broken invariant.
+/// Runs one fuzz program on a virtio console; panics on a broken invariant.
 pub fn run(data: &[u8]) -> Reached {
+    run_model(Console::with_rx_buffer(Backend::default(), 256), data)
+}
+
+/// Runs one fuzz program on a virtio-blk device (read-write or, if the
+/// first byte is odd, read-only); panics on a broken invariant.
+pub fn run_block(data: &[u8]) -> Reached {
+    let (ro, data) = match data.split_first() {
+        Some((b, rest)) => (b & 1 != 0, rest),
+        None => (false, data),
+    };
+    let backend = BlockFake {
+        read_only: ro,
+        ..Default::default()
+    };
+    run_model(Block::new(backend, "fuzz"), data)
+}
+
+/// Runs one fuzz program on a virtio-net device; panics on a broken
+/// invariant.
+pub fn run_net(data: &[u8]) -> Reached {
+    run_model(Net::new(NetFake::default()), data)
+}
+
+fn run_model<D: Model>(dev: D, data: &[u8]) -> Reached {
     let mut h = Harness {
-        dev: VirtioMmio::new(Console::with_rx_buffer(Backend::default(), 256)),
+        dev: VirtioMmio::new(dev),
         mem: VecGuestMemory::new(GuestAddress(RAM_BASE), RAM_SIZE as usize),
         effects: Vec::new(),
         line: None,
@@ -384,11 +639,11 @@ pub fn run(data: &[u8]) -> Reached {
         h.check();
     }
     let s = h.dev.stats();
-    let c = h.dev.device().stats();
+    let (tx_bytes, rx_bytes) = h.dev.device().bytes();
     Reached {
         chains: s.chains,
         needs_reset: s.needs_reset,
-        tx_bytes: c.tx_bytes,
-        rx_bytes: c.rx_bytes,
+        tx_bytes,
+        rx_bytes,
     }
 }

@@ -45,3 +45,18 @@ fn empty_and_tiny_inputs() {
         fuzz::run(&[b, b]);
     }
 }
+
+/// Fuzz finding (`fuzz/corpus/virtqueue/crash-block-completion-after-queue-disabled`):
+/// the driver disabled the block queue (`QueueReady = 0`) and set its size to
+/// 0 while a request was at the backend; the completion then divided by the
+/// queue size in `Queue::add_used`. Now it is refused (`QueueError::NotReady`)
+/// and the device asks for a reset, as for any malformed queue.
+#[test]
+fn completion_after_the_queue_was_disabled_needs_reset() {
+    let input =
+        include_bytes!("../../fuzz/corpus/virtqueue/crash-block-completion-after-queue-disabled");
+    // The `virtqueue` target's first byte picks the device: 1 = block.
+    assert_eq!(input[0] % 3, 1);
+    let r = fuzz::run_block(&input[1..]);
+    assert!(r.needs_reset > 0, "{r:?}");
+}

@@ -1,101 +1,10 @@
-//! Drives the real `vm_run` dispatcher (`Vm::run`) with the host backend and an
-//! arbitrary stream of kernel events: every fault label, arbitrary syndromes,
-//! addresses inside and outside RAM and the MMIO reservation, arbitrary
-//! guest instructions at the faulting PC (ISV=0 decoding), unknown vCPUs and
-//! notification badges. The VMM must never panic, whatever the guest does.
+//! cargo-fuzz binary of the `fault_dispatch` target. The body, its input format and
+//! its checks are `sel4vm_fuzz_targets::fault_dispatch` (fuzz/targets/src/fault_dispatch.rs), which
+//! the bounded stable tests (`cargo test -p sel4vm-fuzz-targets`) run too.
 #![no_main]
 
-use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use sel4vm::backend::{badge, Event, VcpuId};
-use sel4vm::{FaultResult, Vm, VmConfig};
-use sel4vm_host::HostBackend;
 
-const RAM: u64 = 0x4000_0000;
-const RAM_SIZE: u64 = 0x4000;
-const MMIO: u64 = 0x2000_0000;
-
-#[derive(Arbitrary, Debug)]
-enum Ev {
-    VmFault { vcpu: u8, ip_page: u8, addr: u64, near: u16, fsr: u32, prefetch: bool },
-    VcpuFault { vcpu: u8, hsr: u32 },
-    Maintenance { vcpu: u8, lr: Option<u32> },
-    Vppi { vcpu: u8, irq: u32 },
-    UnknownSyscall { vcpu: u8, ip: u64, syscall: u64 },
-    UserException { vcpu: u8, ip: u64, number: u64, code: u64 },
-    UnknownFault { vcpu: u8, label: u64 },
-    Notification { bits: u64 },
-}
-
-#[derive(Arbitrary, Debug)]
-struct Input {
-    /// Guest code placed at the start of RAM (decoded when ISV=0).
-    code: [u32; 8],
-    /// What the MMIO callback answers, cycled.
-    answers: Vec<u8>,
-    events: Vec<Ev>,
-}
-
-fn vcpu(v: u8) -> VcpuId {
-    // Mostly real vCPUs (0, 1), sometimes unknown ones.
-    VcpuId(u32::from(v % 4))
-}
-
-fuzz_target!(|input: Input| {
-    let Ok(mut vm) = Vm::new(HostBackend::new(), VmConfig { max_vcpus: 2, ..Default::default() })
-    else {
-        return;
-    };
-    for _ in 0..2 {
-        let v = vm.create_vcpu(100).expect("vcpu");
-        vm.vcpu_start(v).expect("start");
-    }
-    vm.ram_register_at(RAM, RAM_SIZE, false).expect("ram");
-    let code: Vec<u8> = input.code.iter().flat_map(|w| w.to_le_bytes()).collect();
-    vm.ram_write(RAM, &code).expect("code");
-    let answers = if input.answers.is_empty() { vec![0] } else { input.answers };
-    let mut n = 0usize;
-    vm.reserve_memory_at(MMIO, 0x1000, move |_vm, fault| {
-        let a = answers[n % answers.len()];
-        n += 1;
-        fault.set_data(u64::from(a) * 0x0101_0101);
-        match a % 5 {
-            0 => FaultResult::Handled,
-            1 => FaultResult::Unhandled,
-            2 => FaultResult::Restart,
-            3 => FaultResult::Ignore,
-            _ => FaultResult::Error,
-        }
-    })
-    .expect("reservation");
-    vm.register_notification_callback(|_vm, _badge| Ok(()));
-
-    for ev in input.events.into_iter().take(64) {
-        let e = match ev {
-            Ev::VmFault { vcpu: v, ip_page, addr, near, fsr, prefetch } => {
-                // Bias addresses towards RAM and the reservation so the handlers run.
-                let addr = match addr % 3 {
-                    0 => MMIO + u64::from(near % 0x1100),
-                    1 => RAM + u64::from(near),
-                    _ => addr,
-                };
-                let ip = RAM + u64::from(ip_page % 8) * 4;
-                Event::VmFault { vcpu: vcpu(v), ip, addr, fsr, prefetch }
-            }
-            Ev::VcpuFault { vcpu: v, hsr } => Event::VcpuFault { vcpu: vcpu(v), hsr },
-            Ev::Maintenance { vcpu: v, lr } => Event::VgicMaintenance { vcpu: vcpu(v), lr },
-            Ev::Vppi { vcpu: v, irq } => Event::VppiEvent { vcpu: vcpu(v), irq },
-            Ev::UnknownSyscall { vcpu: v, ip, syscall } => {
-                Event::UnknownSyscall { vcpu: vcpu(v), ip, syscall }
-            }
-            Ev::UserException { vcpu: v, ip, number, code } => {
-                Event::UserException { vcpu: vcpu(v), ip, number, code }
-            }
-            Ev::UnknownFault { vcpu: v, label } => Event::UnknownFault { vcpu: vcpu(v), label },
-            Ev::Notification { bits } => Event::Notification { badge: bits | badge::NOTIFICATION_BIT },
-        };
-        vm.backend_mut().push_event(e);
-    }
-    // Runs until the queue is empty or the VM stops; either way, no panic.
-    let _ = vm.run();
+fuzz_target!(|data: &[u8]| {
+    sel4vm_fuzz_targets::fault_dispatch(data);
 });

@@ -1,12 +1,10 @@
-//! Drives a virtio-mmio console (transport + split virtqueue) with arbitrary
-//! register accesses and arbitrary guest RAM contents: descriptor loops,
-//! addresses outside RAM, bad indirect tables, index jumps, resets at any
-//! point. The device must never panic nor break its invariants; the body
-//! is `sel4vm_devices::fuzz::run`, which `cargo test` also runs bounded.
+//! cargo-fuzz binary of the `virtqueue` target. The body, its input format and
+//! its checks are `sel4vm_fuzz_targets::virtqueue` (fuzz/targets/src/virtqueue.rs), which
+//! the bounded stable tests (`cargo test -p sel4vm-fuzz-targets`) run too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    sel4vm_devices::fuzz::run(data);
+    sel4vm_fuzz_targets::virtqueue(data);
 });

@@ -7,13 +7,13 @@
 use core::fmt;
 use core::ops::Range;
 
+/// The structural walk, shared with libvmm-compat (which checks the DTB
+/// `linux_setup_images` is given the same way).
+#[path = "../../libvmm-compat/src/fdt_check.rs"]
+mod fdt_check;
+
 const FDT_MAGIC: u32 = 0xd00d_feed;
 const HEADER_LEN: usize = 40;
-const TOKEN_BEGIN_NODE: u32 = 1;
-const TOKEN_END_NODE: u32 = 2;
-const TOKEN_PROP: u32 = 3;
-const TOKEN_NOP: u32 = 4;
-const TOKEN_END: u32 = 9;
 
 /// What is wrong with a DTB.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,17 +108,6 @@ fn be32(data: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-fn align4(x: usize) -> Option<usize> {
-    x.checked_add(3).map(|v| v & !3)
-}
-
-/// Returns the string at `off` in `block` if it is NUL-terminated UTF-8.
-fn cstr(block: &[u8], off: usize) -> Option<&str> {
-    let rest = block.get(off..)?;
-    let nul = rest.iter().position(|&b| b == 0)?;
-    core::str::from_utf8(&rest[..nul]).ok()
-}
-
 /// Checks the header and walks the structure block. Returns `totalsize`.
 pub(crate) fn validate(dtb: &[u8]) -> Result<usize, DtbError> {
     if dtb.len() < HEADER_LEN {
@@ -147,86 +136,14 @@ pub(crate) fn validate(dtb: &[u8]) -> Result<usize, DtbError> {
         return Err(DtbError::UnsupportedVersion(last_comp));
     }
     let blob = &dtb[..total_usize];
-    let structs = off_struct
-        .checked_add(size_struct)
-        .and_then(|e| blob.get(off_struct..e))
-        .ok_or(DtbError::Malformed("structure block outside totalsize"))?;
-    let strings = off_strings
-        .checked_add(size_strings)
-        .and_then(|e| blob.get(off_strings..e))
-        .ok_or(DtbError::Malformed("strings block outside totalsize"))?;
-    if off_struct % 4 != 0 || off_rsv % 8 != 0 {
-        return Err(DtbError::Malformed("misaligned block offset"));
-    }
-
-    // Memory reservation map: pairs of u64 ending with (0, 0).
-    let mut at = off_rsv;
-    loop {
-        let entry = at
-            .checked_add(16)
-            .and_then(|e| blob.get(at..e))
-            .ok_or(DtbError::Malformed("unterminated memory reservation map"))?;
-        at += 16;
-        if entry.iter().all(|&b| b == 0) {
-            break;
-        }
-    }
-
-    // Structure block: a single root node, balanced, well-formed tokens.
-    let bad = DtbError::Malformed;
-    let mut pos = 0usize;
-    let mut depth = 0usize;
-    let mut seen_root = false;
-    loop {
-        let token = be32(structs, pos).ok_or(bad("structure block ends without FDT_END"))?;
-        pos += 4;
-        match token {
-            TOKEN_BEGIN_NODE => {
-                if depth == 0 && seen_root {
-                    return Err(bad("more than one root node"));
-                }
-                seen_root = true;
-                let name = structs.get(pos..).ok_or(bad("truncated node name"))?;
-                let nul = name
-                    .iter()
-                    .position(|&b| b == 0)
-                    .ok_or(bad("unterminated node name"))?;
-                core::str::from_utf8(&name[..nul]).map_err(|_| bad("node name is not UTF-8"))?;
-                pos = align4(pos + nul + 1).ok_or(bad("node name overflow"))?;
-                depth += 1;
-            }
-            TOKEN_END_NODE => {
-                depth = depth.checked_sub(1).ok_or(bad("unbalanced FDT_END_NODE"))?;
-            }
-            TOKEN_PROP => {
-                if depth == 0 {
-                    return Err(bad("property outside any node"));
-                }
-                let len = be32(structs, pos).ok_or(bad("truncated property"))? as usize;
-                let nameoff = be32(structs, pos + 4).ok_or(bad("truncated property"))? as usize;
-                pos += 8;
-                let name = cstr(strings, nameoff).ok_or(bad("bad property name offset"))?;
-                if (name == "#address-cells" || name == "#size-cells") && len < 4 {
-                    return Err(bad("short #address-cells/#size-cells"));
-                }
-                let end = pos
-                    .checked_add(len)
-                    .ok_or(bad("property length overflow"))?;
-                if end > structs.len() {
-                    return Err(bad("property value outside structure block"));
-                }
-                pos = align4(end).ok_or(bad("property length overflow"))?;
-            }
-            TOKEN_NOP => {}
-            TOKEN_END => {
-                if depth != 0 || !seen_root {
-                    return Err(bad("FDT_END inside a node or without a root"));
-                }
-                break;
-            }
-            _ => return Err(bad("unknown structure token")),
-        }
-    }
+    let blocks = fdt_check::Blocks {
+        off_struct,
+        size_struct,
+        off_strings,
+        size_strings,
+        off_rsv,
+    };
+    fdt_check::check_structure(blob, &blocks).map_err(DtbError::Malformed)?;
     Ok(total_usize)
 }
 

@@ -376,12 +376,30 @@ impl DtbInfo {
         })
     }
 
-    /// Full check of an in-memory DTB: header, then a parse of the tree.
+    /// Full check of an in-memory DTB: header, a structural walk of the
+    /// reservation map and the structure block (the `fdt` crate panics on
+    /// out-of-bounds lengths and offsets), then a parse of the tree.
     /// Returns the initrd range named in `/chosen`, if any.
     pub fn check(dtb: &[u8]) -> Result<(Self, Option<(u64, u64)>), SetupError> {
         let info = Self::check_header(dtb, dtb.len() as u64)?;
-        let tree = fdt::Fdt::new(&dtb[..info.total_size as usize])
-            .map_err(|_| SetupError::BadDtb("unparsable tree"))?;
+        let blob = &dtb[..info.total_size as usize];
+        // In bounds: `check_header` read these words.
+        let f = |i: usize| rd_be32(dtb, i * 4).unwrap_or(0) as usize;
+        let off_struct = f(2);
+        let blocks = crate::fdt_check::Blocks {
+            off_struct,
+            // Version 16 headers have no `size_dt_struct`.
+            size_struct: if info.version >= 17 {
+                f(9)
+            } else {
+                blob.len().saturating_sub(off_struct)
+            },
+            off_strings: f(3),
+            size_strings: f(8),
+            off_rsv: f(4),
+        };
+        crate::fdt_check::check_structure(blob, &blocks).map_err(SetupError::BadDtb)?;
+        let tree = fdt::Fdt::new(blob).map_err(|_| SetupError::BadDtb("unparsable tree"))?;
         let initrd = tree.find_node("/chosen").and_then(|c| {
             let cell = |name: &str| {
                 c.property(name).and_then(|p| match p.value.len() {

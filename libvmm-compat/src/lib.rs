@@ -16,6 +16,7 @@ extern crate alloc;
 pub mod cabi;
 pub mod cabi2;
 pub mod error;
+mod fdt_check;
 pub mod guest;
 pub mod image;
 pub mod setup;

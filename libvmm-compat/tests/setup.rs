@@ -236,6 +236,42 @@ fn dtb_errors() {
     assert_eq!(read(&mut vm, p.dtb.1, 1), [0xAA]);
 }
 
+/// Fuzz finding (`fuzz/corpus/image_dtb/crash-dtb-property-length`): a
+/// property whose length runs past the structure block made the `fdt`
+/// crate panic inside `DtbInfo::check`; now the structural walk refuses it.
+#[test]
+fn dtb_with_a_property_past_the_structure_block_is_refused() {
+    let mut vm = vm(1);
+    let k = image(0, MIB, FLAGS, 4096);
+    let good = dtb(None);
+    // The `bootargs` value ("console=ttyAMA0\0", 16 bytes): its FDT_PROP
+    // length word sits 8 bytes before it.
+    let at = good
+        .windows(16)
+        .position(|w| w == b"console=ttyAMA0\0")
+        .unwrap();
+    assert_eq!(good[at - 8..at - 4], 16u32.to_be_bytes());
+    for len in [0x2000_0010u32, u32::MAX, good.len() as u32] {
+        let mut bad = good.clone();
+        bad[at - 8..at - 4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(
+            libvmm_compat::DtbInfo::check(&bad),
+            Err(SetupError::BadDtb("property value outside structure block"))
+        );
+        assert_eq!(
+            refused(&mut vm, &imgs(&k, &bad, &[])),
+            SetupError::BadDtb("property value outside structure block")
+        );
+    }
+    // A name offset outside the strings block is refused too.
+    let mut bad = good.clone();
+    bad[at - 4..at].copy_from_slice(&0x7fff_0000u32.to_be_bytes());
+    assert_eq!(
+        libvmm_compat::DtbInfo::check(&bad),
+        Err(SetupError::BadDtb("bad property name offset"))
+    );
+}
+
 #[test]
 fn initrd_must_match_the_dtb() {
     let mut vm = vm(1);

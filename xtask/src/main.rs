@@ -3,7 +3,8 @@
 //! - `run [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere] [--console virtio|passthrough]
 //!   [--stats] [--disk FILE[,ro]] [--net user[,hostfwd=...]...|none]`: boot the Linux VMM (or an
 //!   example) on QEMU.
-//! - `test [--host-only] [--no-lint]`: host tests, lints, and (with `SEL4_PREFIX`) seL4 system tests;
+//! - `test [--host-only] [--no-lint]`: host tests (with the bounded fuzz targets), lints, and (with
+//!   `SEL4_PREFIX`) seL4 system tests;
 //!   `test system [NAME...]`: only the seL4 system tests.
 //! - `bench [all|ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run;
 //!   `bench guest [RUNS] [--vcpus N] [--icount]`: the Linux guest under the VMM vs directly on QEMU (not in `all`);
@@ -12,11 +13,14 @@
 //! - `guest`: prepare the Linux guest (Image + initramfs) from Debian packages.
 //! - `regen ldst-table`: rewrite the encoding column of `libsel4vm/tests/data/ldst_encodings.txt`
 //!   with what GNU as produces (tests only check it).
+//! - `fuzz [TARGET] [SECONDS]`: long fuzzing with cargo-fuzz (nightly); the bounded stable runs of
+//!   the same targets are part of `test`.
 
 mod bench_blk;
 mod bench_guest;
 mod bench_net;
 mod deps;
+mod fuzz;
 mod guest;
 mod http;
 mod kernel;
@@ -32,7 +36,7 @@ use std::process::ExitCode;
 
 pub type Result<T, E = String> = std::result::Result<T, E>;
 
-const USAGE: &str = "usage: cargo xtask <run|test|bench|guest|regen> [options]
+const USAGE: &str = "usage: cargo xtask <run|test|bench|guest|regen|fuzz> [options]
   run   [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]
         [--console virtio|passthrough] [--stats]         boot the Linux VMM (or an example) on seL4/QEMU;
                                                          guest console: virtio (hvc0, default) or the PL011
@@ -61,7 +65,12 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest|regen> [options]
   regen ldst-table                                         rewrite the encoding column of
                                                          libsel4vm/tests/data/ldst_encodings.txt with
                                                          what aarch64-linux-gnu-as produces (after editing
-                                                         its assembly column; the test only checks it)";
+                                                         its assembly column; the test only checks it)
+  fuzz  [TARGET] [SECONDS]                                 long fuzzing with cargo-fuzz (needs nightly and
+                                                         cargo-fuzz): TARGET (insn_decode, fault_dispatch,
+                                                         vgic_mmio, image_dtb, virtqueue; default: all in
+                                                         turn) for SECONDS each (default 60); corpus under
+                                                         target/fuzz/, seeded from fuzz/corpus/";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -74,6 +83,7 @@ fn main() -> ExitCode {
         "test" => cmd_test(rest),
         "bench" => cmd_bench(rest),
         "regen" => regen::regen(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "guest" => guest::prepare().map(|g| {
             println!("guest: kernel {} at {}", g.release, g.image.display());
             println!("guest: initramfs at {}", g.initramfs.display());
@@ -220,6 +230,17 @@ fn cmd_test(args: &[String]) -> Result<()> {
         step(&mut failed, "clippy (host crates)", || {
             target::cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])
         });
+        step(&mut failed, "clippy (fuzz targets)", || {
+            target::cargo(&[
+                "clippy",
+                "-p",
+                "sel4vm-fuzz-targets",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+        });
     }
     // libvmm-compat's setup test validates the real guest kernel (`<target>/guest/Image`).
     step(&mut failed, "guest (Linux Image + initramfs)", || {
@@ -238,6 +259,19 @@ fn cmd_test(args: &[String]) -> Result<()> {
             ))
         }
     });
+    // The fuzz targets, bounded (corpus + 100,000 seeded inputs each), optimised with
+    // debug assertions: minutes in the debug build, well under one here (fuzz/README.md).
+    step(
+        &mut failed,
+        "fuzz targets, bounded (profile fuzz-test)",
+        || {
+            let c = target::cargo_test(&["-p", "sel4vm-fuzz-targets", "--profile", "fuzz-test"])?;
+            counts.passed += c.passed;
+            counts.failed += c.failed;
+            counts.ignored += c.ignored;
+            Ok(())
+        },
+    );
     let mut skipped = counts.ignored;
     if !o.host_only {
         deps::ensure_target_tools()?;

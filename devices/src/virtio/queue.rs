@@ -180,6 +180,9 @@ pub enum QueueError {
         /// The table length in bytes.
         len: u32,
     },
+    /// A chain was completed after the driver disabled its queue
+    /// (`QueueReady = 0`): there is no used ring to return it to.
+    NotReady,
 }
 
 impl fmt::Display for QueueError {
@@ -198,6 +201,7 @@ impl fmt::Display for QueueError {
                 )
             }
             Self::ChainTooLong { limit } => write!(f, "chain longer than {limit} (loop?)"),
+            Self::NotReady => f.write_str("buffer completed after the queue was disabled"),
             Self::ZeroLength { index } => write!(f, "descriptor {index} has length 0"),
             Self::ReadableAfterWritable { index } => {
                 write!(f, "descriptor {index}: readable buffer after writable one")
@@ -772,6 +776,10 @@ impl Queue {
         chain: Chain,
         len: u32,
     ) -> Result<(), QueueError> {
+        // Disabled since the chain was popped (its size may be 0 by now).
+        if !self.ready {
+            return Err(QueueError::NotReady);
+        }
         let len = len.min(u32::try_from(chain.writable_len).unwrap_or(u32::MAX));
         let slot = u64::from(self.next_used % self.size);
         let eaddr = at(self.used, 4 + 8 * slot)?;

@@ -1,0 +1,10 @@
+//! cargo-fuzz binary of the `image_dtb` target. The body, its input format and
+//! its checks are `sel4vm_fuzz_targets::image_dtb` (fuzz/targets/src/image_dtb.rs), which
+//! the bounded stable tests (`cargo test -p sel4vm-fuzz-targets`) run too.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    sel4vm_fuzz_targets::image_dtb(data);
+});
