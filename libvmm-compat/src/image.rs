@@ -388,12 +388,11 @@ impl DtbInfo {
         let off_struct = f(2);
         let blocks = crate::fdt_check::Blocks {
             off_struct,
-            // Version 16 headers have no `size_dt_struct`.
-            size_struct: if info.version >= 17 {
-                f(9)
-            } else {
-                blob.len().saturating_sub(off_struct)
-            },
+            // Checked with the size the `fdt` crate will use: it reads
+            // `size_dt_struct` whatever the version, also from a version 16
+            // header, which has no such field (fuzz finding: a shorter
+            // block than the walk assumed ran `fdt` off its end).
+            size_struct: f(9),
             off_strings: f(3),
             size_strings: f(8),
             off_rsv: f(4),

@@ -272,6 +272,24 @@ fn dtb_with_a_property_past_the_structure_block_is_refused() {
     );
 }
 
+/// A version 16 header has no `size_dt_struct`, but the `fdt` crate reads
+/// that word anyway; a value shorter than the tree ran it off the end of
+/// its structure block (a panic, found by the `image_dtb` long run). The
+/// walk now checks the block `fdt` will use.
+#[test]
+fn version_16_dtb_with_a_short_structure_size_is_refused() {
+    let mut vm = vm(1);
+    let k = image(0, MIB, FLAGS, 4096);
+    let good = dtb(None);
+    let mut bad = good.clone();
+    bad[20..24].copy_from_slice(&16u32.to_be_bytes()); // version
+    bad[24..28].copy_from_slice(&16u32.to_be_bytes()); // last_comp_version
+    bad[36..40].copy_from_slice(&24u32.to_be_bytes()); // "size_dt_struct"
+    let want = SetupError::BadDtb("structure block ends without FDT_END");
+    assert_eq!(libvmm_compat::DtbInfo::check(&bad), Err(want.clone()));
+    assert_eq!(refused(&mut vm, &imgs(&k, &bad, &[])), want);
+}
+
 #[test]
 fn initrd_must_match_the_dtb() {
     let mut vm = vm(1);
