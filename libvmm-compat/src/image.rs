@@ -143,6 +143,17 @@ fn parse_arm64_header(h: &[u8]) -> Result<Arm64Header, SetupError> {
     if !text_offset.is_multiple_of(4096) || text_offset >= KERNEL_ALIGN {
         return Err(SetupError::BadTextOffset(text_offset));
     }
+    // Placement adds these to a guest address: keep the sum inside the
+    // 48-bit address space (image_dtb long-run finding: a size near 2^64
+    // made `text_offset + image_size` overflow).
+    if text_offset
+        .checked_add(image_size)
+        .is_none_or(|end| end > 1 << 48)
+    {
+        return Err(SetupError::MalformedKernel(
+            "image_size does not fit the address space",
+        ));
+    }
     Ok(Arm64Header {
         text_offset,
         image_size,

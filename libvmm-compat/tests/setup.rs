@@ -134,6 +134,16 @@ fn kernel_header_errors() {
             },
         ),
         (image(0, 0, FLAGS, 4096), SetupError::NoImageSize),
+        // An image_size that overflows (or leaves the 48-bit space) once
+        // text_offset is added (image_dtb long-run finding).
+        (
+            image(4096, u64::MAX - 0xef, FLAGS, 4096),
+            SetupError::MalformedKernel("image_size does not fit the address space"),
+        ),
+        (
+            image(0, (1 << 48) + 1, FLAGS, 4096),
+            SetupError::MalformedKernel("image_size does not fit the address space"),
+        ),
         (image(0, MIB, FLAGS | 1, 4096), SetupError::BigEndianKernel),
         (image(0, MIB, 0b1100, 4096), SetupError::UnsupportedPageSize),
         (
