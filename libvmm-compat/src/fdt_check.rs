@@ -10,6 +10,8 @@ const TOKEN_END_NODE: u32 = 2;
 const TOKEN_PROP: u32 = 3;
 const TOKEN_NOP: u32 = 4;
 const TOKEN_END: u32 = 9;
+/// Deepest node nesting accepted (Linux's own FDT walkers stop at 64).
+const MAX_DEPTH: usize = 63;
 
 /// Where the blocks are, from the header.
 #[derive(Clone, Copy, Debug)]
@@ -74,10 +76,14 @@ pub fn check_structure(blob: &[u8], b: &Blocks) -> Result<(), &'static str> {
         }
     }
 
-    // Structure block: a single root node, balanced, well-formed tokens.
+    // Structure block: a single root node, balanced, well-formed tokens,
+    // each node's properties before its children (the `fdt` crate asserts
+    // that order), nested at most MAX_DEPTH deep (it recurses per level).
     let mut pos = 0usize;
     let mut depth = 0usize;
     let mut seen_root = false;
+    // Bit d: the open node at depth d already has a child.
+    let mut has_child = 0u64;
     loop {
         let token = be32(structs, pos).ok_or("structure block ends without FDT_END")?;
         pos += 4;
@@ -86,6 +92,10 @@ pub fn check_structure(blob: &[u8], b: &Blocks) -> Result<(), &'static str> {
                 if depth == 0 && seen_root {
                     return Err("more than one root node");
                 }
+                if depth >= MAX_DEPTH {
+                    return Err("nodes nested too deep");
+                }
+                has_child |= 1 << depth;
                 seen_root = true;
                 let name = structs.get(pos..).ok_or("truncated node name")?;
                 let nul = name
@@ -95,6 +105,7 @@ pub fn check_structure(blob: &[u8], b: &Blocks) -> Result<(), &'static str> {
                 core::str::from_utf8(&name[..nul]).map_err(|_| "node name is not UTF-8")?;
                 pos = align4(pos + nul + 1).ok_or("node name overflow")?;
                 depth += 1;
+                has_child &= !(1 << depth);
             }
             TOKEN_END_NODE => {
                 depth = depth.checked_sub(1).ok_or("unbalanced FDT_END_NODE")?;
@@ -102,6 +113,9 @@ pub fn check_structure(blob: &[u8], b: &Blocks) -> Result<(), &'static str> {
             TOKEN_PROP => {
                 if depth == 0 {
                     return Err("property outside any node");
+                }
+                if has_child & (1 << depth) != 0 {
+                    return Err("property after a child node");
                 }
                 let len = be32(structs, pos).ok_or("truncated property")? as usize;
                 let nameoff = be32(structs, pos + 4).ok_or("truncated property")? as usize;

@@ -300,6 +300,70 @@ fn version_16_dtb_with_a_short_structure_size_is_refused() {
     assert_eq!(refused(&mut vm, &imgs(&k, &bad, &[])), want);
 }
 
+/// A version 17 FDT whose structure block is `tokens` (big-endian words)
+/// and whose strings block is "a\0".
+fn raw_fdt(tokens: &[u32]) -> Vec<u8> {
+    let (off_rsv, off_struct) = (40u32, 56u32);
+    let size_struct = 4 * tokens.len() as u32;
+    let off_strings = off_struct + size_struct;
+    let total = off_strings + 4;
+    let mut b = Vec::new();
+    for w in [
+        0xd00d_feed,
+        total,
+        off_struct,
+        off_strings,
+        off_rsv,
+        17,
+        16,
+        0,
+        2,
+        size_struct,
+    ] {
+        b.extend_from_slice(&u32::to_be_bytes(w));
+    }
+    b.extend_from_slice(&[0; 16]); // empty reservation map
+    for t in tokens {
+        b.extend_from_slice(&t.to_be_bytes());
+    }
+    b.extend_from_slice(b"a\0\0\0");
+    b
+}
+
+/// The `fdt` crate asserts that a node's properties come before its
+/// children, and recurses once per nesting level: a property after a child
+/// crashed the VMM (image_dtb long-run finding), and deep nesting would
+/// exhaust its stack. Both are refused before it sees the blob.
+#[test]
+fn dtb_property_after_a_child_and_deep_nesting_are_refused() {
+    const BEGIN: u32 = 1;
+    const END_NODE: u32 = 2;
+    const PROP: u32 = 3;
+    const END: u32 = 9;
+    // Node names are "" (one zero word each); a property of length 0 named "a".
+    let ok = raw_fdt(&[BEGIN, 0, PROP, 0, 0, BEGIN, 0, END_NODE, END_NODE, END]);
+    assert!(libvmm_compat::DtbInfo::check(&ok).is_ok());
+    let bad = raw_fdt(&[BEGIN, 0, BEGIN, 0, END_NODE, PROP, 0, 0, END_NODE, END]);
+    assert_eq!(
+        libvmm_compat::DtbInfo::check(&bad),
+        Err(SetupError::BadDtb("property after a child node"))
+    );
+    let nest = |n: usize| {
+        let mut t = Vec::new();
+        for _ in 0..n {
+            t.extend([BEGIN, 0]);
+        }
+        t.extend(std::iter::repeat_n(END_NODE, n));
+        t.push(END);
+        raw_fdt(&t)
+    };
+    assert!(libvmm_compat::DtbInfo::check(&nest(63)).is_ok());
+    assert_eq!(
+        libvmm_compat::DtbInfo::check(&nest(64)),
+        Err(SetupError::BadDtb("nodes nested too deep"))
+    );
+}
+
 #[test]
 fn initrd_must_match_the_dtb() {
     let mut vm = vm(1);
