@@ -296,7 +296,7 @@ fn version_16_dtb_with_a_short_structure_size_is_refused() {
     bad[24..28].copy_from_slice(&16u32.to_be_bytes()); // last_comp_version
     bad[36..40].copy_from_slice(&24u32.to_be_bytes()); // "size_dt_struct"
     let want = SetupError::BadDtb("structure block ends without FDT_END");
-    assert_eq!(libvmm_compat::DtbInfo::check(&bad), Err(want.clone()));
+    assert_eq!(libvmm_compat::DtbInfo::check(&bad), Err(want));
     assert_eq!(refused(&mut vm, &imgs(&k, &bad, &[])), want);
 }
 
