@@ -78,15 +78,26 @@ pub fn check_structure(blob: &[u8], b: &Blocks) -> Result<(), &'static str> {
 
     // Structure block: a single root node, balanced, well-formed tokens,
     // each node's properties before its children (the `fdt` crate asserts
-    // that order), nested at most MAX_DEPTH deep (it recurses per level).
+    // that order), nested at most MAX_DEPTH deep (it recurses per level),
+    // NOPs only where `fdt` skips them.
     let mut pos = 0usize;
     let mut depth = 0usize;
     let mut seen_root = false;
     // Bit d: the open node at depth d already has a child.
     let mut has_child = 0u64;
+    // `fdt` skips FDT_NOP only before a node and before FDT_END_NODE; one
+    // before a property or a child node trips its assertions.
+    let mut after_nop = false;
     loop {
         let token = be32(structs, pos).ok_or("structure block ends without FDT_END")?;
         pos += 4;
+        if after_nop
+            && !matches!(token, TOKEN_NOP | TOKEN_END_NODE)
+            && !(depth == 0 && matches!(token, TOKEN_BEGIN_NODE | TOKEN_END))
+        {
+            return Err("FDT_NOP before a property or child node");
+        }
+        after_nop = token == TOKEN_NOP;
         match token {
             TOKEN_BEGIN_NODE => {
                 if depth == 0 && seen_root {

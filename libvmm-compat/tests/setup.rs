@@ -335,7 +335,7 @@ fn raw_fdt(tokens: &[u32]) -> Vec<u8> {
 /// crashed the VMM (image_dtb long-run finding), and deep nesting would
 /// exhaust its stack. Both are refused before it sees the blob.
 #[test]
-fn dtb_property_after_a_child_and_deep_nesting_are_refused() {
+fn dtb_property_after_a_child_nops_and_deep_nesting_are_refused() {
     const BEGIN: u32 = 1;
     const END_NODE: u32 = 2;
     const PROP: u32 = 3;
@@ -357,6 +357,22 @@ fn dtb_property_after_a_child_and_deep_nesting_are_refused() {
         t.push(END);
         raw_fdt(&t)
     };
+    // FDT_NOP only where `fdt` skips it: before a node or FDT_END_NODE
+    // (another image_dtb long-run finding: NOP between two properties).
+    const NOP: u32 = 4;
+    let nop_ok = raw_fdt(&[NOP, BEGIN, 0, PROP, 0, 0, NOP, END_NODE, END]);
+    assert!(libvmm_compat::DtbInfo::check(&nop_ok).is_ok());
+    for t in [
+        &[BEGIN, 0, PROP, 0, 0, NOP, PROP, 0, 0, END_NODE, END][..],
+        &[BEGIN, 0, NOP, BEGIN, 0, END_NODE, END_NODE, END][..],
+    ] {
+        assert_eq!(
+            libvmm_compat::DtbInfo::check(&raw_fdt(t)),
+            Err(SetupError::BadDtb(
+                "FDT_NOP before a property or child node"
+            ))
+        );
+    }
     assert!(libvmm_compat::DtbInfo::check(&nest(63)).is_ok());
     assert_eq!(
         libvmm_compat::DtbInfo::check(&nest(64)),
