@@ -22,7 +22,7 @@
 //!   example's QEMU run is `sel4_qemu.rs`).
 
 mod support;
-use support::{build_aarch64, host_cc, host_staticlib, ok, repo, tmp};
+use support::{build_aarch64, host_cc, host_staticlib, ok, repo, sel4_prefix, tmp};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -79,10 +79,7 @@ fn processor_and_gen_config_values_are_libsel4vms() {
     ignore = "aarch64-linux-gnu-gcc or aarch64-linux-gnu-ld not found on PATH (apt install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu)"
 )]
 fn consumer_code_links_for_aarch64_sel4() {
-    let prefix = std::env::var_os("SEL4_PREFIX")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .expect("SEL4_PREFIX is not set: this test needs an installed seL4 kernel");
+    let prefix = sel4_prefix();
     let repo = repo();
     let lib = build_aarch64(&[]).join("libsel4vm.a");
 

@@ -6,7 +6,7 @@
 //! build time) the test is ignored; run with `--ignored` it fails.
 
 mod support;
-use support::{build_aarch64, ok, repo};
+use support::{build_aarch64, ok, repo, sel4_prefix};
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -20,10 +20,7 @@ use std::time::{Duration, Instant};
     ignore = "aarch64-linux-gnu-gcc or qemu-system-aarch64 not found on PATH (apt install gcc-aarch64-linux-gnu qemu-system-arm)"
 )]
 fn c_vmm_example_runs_on_sel4_in_qemu() {
-    let prefix = std::env::var_os("SEL4_PREFIX")
-        .filter(|p| !p.is_empty())
-        .expect("SEL4_PREFIX is not set: this test needs an installed seL4 kernel");
-    let prefix = PathBuf::from(prefix);
+    let prefix = sel4_prefix();
     let repo = repo();
     let rel = build_aarch64(&["sel4vm-loader"]);
     let lib = rel.join("libsel4vm.a");

@@ -109,3 +109,12 @@ pub fn build_aarch64(extra: &[&str]) -> PathBuf {
     ok(&mut cmd);
     tdir.join(target).join("release")
 }
+
+/// `SEL4_PREFIX`, for the tests that need an installed kernel (they are
+/// ignored without it at build time; forced with `--ignored`, they fail here).
+pub fn sel4_prefix() -> PathBuf {
+    std::env::var_os("SEL4_PREFIX")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .expect("SEL4_PREFIX is not set: this test needs an installed seL4 kernel")
+}
