@@ -20,8 +20,10 @@ static NEXT_VM_ID: AtomicU32 = AtomicU32::new(0);
 
 // ---------------------------------------------------------------- helpers
 
-/// Converts a C frame capability to a backend frame handle.
-fn import_frame(b: &mut Be, cptr: seL4_CPtr) -> core_vm::Result<FrameHandle> {
+/// Converts a C frame capability to a backend frame handle, and whether
+/// the core owns (frees) that handle with its mapping: on seL4 it is the
+/// backend's copy of the cap, on the host the caller's frame itself.
+fn import_frame(b: &mut Be, cptr: seL4_CPtr) -> core_vm::Result<(FrameHandle, bool)> {
     crate::backend_frame(b, cptr)
 }
 
@@ -578,10 +580,11 @@ fn c_iterator(
             cerr!("map iterator returned a frame of size_bits {} for {ipa:#x}; only 4 KiB frames are supported", f.size_bits);
             return Err(core_vm::Error::BadFrame(ipa));
         }
+        let (frame, owned) = import_frame(b, f.cptr)?;
         Ok(MapFrame {
-            frame: import_frame(b, f.cptr)?,
+            frame,
             rights: rights_of(f.rights),
-            owned: false,
+            owned,
         })
     }
 }
@@ -828,15 +831,36 @@ pub unsafe extern "C" fn vm_map_reservation_frames(
         );
     }
     // SAFETY: the caller passes num_frames caps.
-    let caps = unsafe { core::slice::from_raw_parts(frames, num_frames) };
-    let mut handles = Vec::with_capacity(num_frames);
-    for &c in caps {
-        match import_frame(e.vm().backend_mut(), c) {
-            Ok(h) => handles.push(h),
-            Err(err) => return bad(F, &alloc::format!("frame {c:#x}: {err:?}"), -1),
-        }
+    let caps: Vec<seL4_CPtr> = unsafe { core::slice::from_raw_parts(frames, num_frames) }.to_vec();
+    let (start, size) = r.region();
+    if caps.len() as u64 != size.div_ceil(4096) {
+        return bad(
+            F,
+            &alloc::format!(
+                "{} frames for a reservation of {} pages",
+                caps.len(),
+                size.div_ceil(4096)
+            ),
+            -1,
+        );
     }
-    rc(F, e.vm().map_reservation_frames(r, &handles))
+    // Each frame is imported as it is mapped, so a failure part-way undoes
+    // exactly what was imported (the core frees owned handles).
+    let it = move |b: &mut Be, ipa: u64| {
+        let c = caps[((ipa - start) / 4096) as usize];
+        match import_frame(b, c) {
+            Ok((frame, owned)) => Ok(MapFrame {
+                frame,
+                rights: core_vm::Rights::ALL,
+                owned,
+            }),
+            Err(err) => {
+                cerr!("{F}: frame {c:#x}: {err:?}");
+                Err(err)
+            }
+        }
+    };
+    rc(F, e.vm().map_reservation(r, it, MapMode::Now))
 }
 
 /// libsel4vm `vm_get_reservation_memory_region`: writes start and size of

@@ -33,10 +33,16 @@ pub(crate) fn new_backend(
 
 /// On the host a frame "capability" is the backend's frame handle, as
 /// returned by `sel4vm_host_alloc_frame`.
-pub(crate) fn backend_frame(b: &mut HostBackend, cptr: seL4_CPtr) -> core_vm::Result<FrameHandle> {
+/// A caller's frame on the host is the host backend's own handle
+/// (`sel4vm_host_alloc_frame`); it stays the caller's (`false`: the core
+/// must not free it).
+pub(crate) fn backend_frame(
+    b: &mut HostBackend,
+    cptr: seL4_CPtr,
+) -> core_vm::Result<(FrameHandle, bool)> {
     let h = FrameHandle(cptr);
     match b.frame_bytes(h) {
-        Some(_) => Ok(h),
+        Some(_) => Ok((h, false)),
         None => Err(core_vm::Error::Backend(BackendError::InvalidFrame)),
     }
 }

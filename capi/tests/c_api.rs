@@ -128,7 +128,9 @@ fn declared_functions() -> Vec<String> {
             if !name.is_empty()
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && l[..open].contains(' ')
-                && name != "sel4vm_root_main"
+                // Defined by the application / only in the seL4 root-task
+                // build (the seL4 C example links both).
+                && !["sel4vm_root_main", "sel4vm_bootinfo"].contains(&name)
             {
                 names.push(name.to_string());
             }

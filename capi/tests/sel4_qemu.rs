@@ -51,6 +51,7 @@ fn c_vmm_example_runs_on_sel4_in_qemu() {
         .arg(&ex)
         .arg(ex.join("vmm.c"))
         .arg(ex.join("sel4_main.c"))
+        .arg(ex.join("sel4_alloc.c"))
         .arg(&lib)
         .arg("-lgcc")
         .arg("-T")

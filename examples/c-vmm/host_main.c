@@ -41,7 +41,8 @@ static void guest_access(uintptr_t pc, uintptr_t addr)
 
 int main(void)
 {
-    int step = vmm_setup(&st, true);
+    struct vmm_env env = { .one_to_one = true };
+    int step = vmm_setup(&st, &env);
     if (step != 0) {
         printf("c-vmm: setup failed at step %d\n", step);
         return 1;

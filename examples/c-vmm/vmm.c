@@ -2,8 +2,8 @@
 #include "vmm.h"
 
 const uint32_t guest_program[GUEST_PROGRAM_WORDS] = {
-    0xd2a40000, 0x5297dde2, 0x72bbd5a2, 0xb9000002, 0xb9400003,
-    0x528014a4, 0x39001004, 0x39401005, 0xb9003c03, 0x14000000,
+    0xd2a40000, 0x5297dde2, 0x72bbd5a2, 0xb9000002, 0xb9400003, 0x528014a4, 0x39001004,
+    0x39401005, 0xb9003c03, 0xd2a60006, 0xb94000c7, 0xb9000807, 0x14000000,
 };
 
 void vmm_check(struct vmm_state *s, bool ok, const char *what)
@@ -40,7 +40,12 @@ static memory_fault_result_t device_fault(vm_t *vm, vm_vcpu_t *vcpu, uintptr_t f
     }
     if (offset == DEVICE_DONE_OFFSET && !is_vcpu_read_fault(vcpu)) {
         s->done = true;
-        /* The guest spins from here on; tell the VMM to return. */
+        /* Tell the VMM to return; the guest goes on to REPORT. */
+        sel4vm_stop(vm);
+    }
+    if (offset == DEVICE_REPORT_OFFSET && !is_vcpu_read_fault(vcpu)) {
+        s->reported = true;
+        /* The guest spins from here on. */
         sel4vm_stop(vm);
     }
     advance_vcpu_fault(vcpu);
@@ -80,10 +85,9 @@ static int load_piece(vm_t *vm, uintptr_t guest_addr, void *vmm_vaddr, size_t si
     return 0;
 }
 
-int vmm_setup(struct vmm_state *s, bool one_to_one)
+int vmm_setup(struct vmm_state *s, const struct vmm_env *env)
 {
-    vspace_t no_vspace = { 0 };
-    if (vm_init(&s->vm, NULL, NULL, no_vspace, NULL, 0, "c-vmm") != 0) {
+    if (vm_init(&s->vm, env->vka, NULL, env->vspace, NULL, 0, "c-vmm") != 0) {
         return 1;
     }
     s->vcpu = vm_create_vcpu(&s->vm, VCPU_PRIORITY);
@@ -93,7 +97,11 @@ int vmm_setup(struct vmm_state *s, bool one_to_one)
     if (vm_assign_vcpu_target(s->vcpu, 0) != 0) {
         return 3;
     }
-    if (vm_ram_register_at(&s->vm, GUEST_RAM_BASE, GUEST_RAM_SIZE, one_to_one) != 0) {
+    int ram = env->ram_iterator != NULL
+                  ? vm_ram_register_at_custom_iterator(&s->vm, GUEST_RAM_BASE, GUEST_RAM_SIZE, env->ram_iterator,
+                                                       env->ram_cookie)
+                  : vm_ram_register_at(&s->vm, GUEST_RAM_BASE, GUEST_RAM_SIZE, env->one_to_one);
+    if (ram != 0) {
         return 4;
     }
     s->device_res = vm_reserve_memory_at(&s->vm, DEVICE_BASE, DEVICE_SIZE, device_fault, s);

@@ -28,6 +28,9 @@
 #define DEVICE_SIZE 0x1000ul
 #define DEVICE_NREGS 16
 #define DEVICE_DONE_OFFSET 0x3c
+#define DEVICE_REPORT_OFFSET 0x08
+/* A page the VMM maps with its own frame cap (vm_map_reservation_frames). */
+#define SHARED_BASE 0x30000000ul
 #define VCPU_PRIORITY 100
 #define GUEST_IRQ 42
 /* SPSR for the guest: EL1h, DAIF masked. */
@@ -42,17 +45,23 @@
  * 14: mov  w4, #0xa5
  * 18: strb w4, [x0, #4]            byte 0 of reg 1
  * 1c: ldrb w5, [x0, #4]
- * 20: str  w3, [x0, #0x3c]         DONE
- * 24: b    .
+ * 20: str  w3, [x0, #0x3c]         DONE (the VMM's vm_run returns)
+ * 24: movz x6, #0x3000, lsl #16    x6 = SHARED_BASE
+ * 28: ldr  w7, [x6]                a word of the VMM's shared frame
+ * 2c: str  w7, [x0, #8]            REPORT (reg 2; vm_run returns again)
+ * 30: b    .
+ * The host run plays the accesses up to DONE; the seL4 run also maps the
+ * shared frame and runs on to REPORT.
  */
-#define GUEST_PROGRAM_WORDS 10
+#define GUEST_PROGRAM_WORDS 13
 extern const uint32_t guest_program[GUEST_PROGRAM_WORDS];
 #define GUEST_PC_STR_W 0x0cul
 #define GUEST_PC_LDR_W 0x10ul
 #define GUEST_PC_STRB 0x18ul
 #define GUEST_PC_LDRB 0x1cul
 #define GUEST_PC_DONE 0x20ul
-#define GUEST_PC_FINAL 0x24ul
+#define GUEST_PC_REPORT 0x2cul
+#define GUEST_PC_FINAL 0x30ul
 
 struct device_access {
     uintptr_t offset;
@@ -69,6 +78,7 @@ struct vmm_state {
     struct device_access log[32];
     unsigned int nlog;
     bool done;
+    bool reported;
     unsigned int notifications;
     seL4_Word last_badge;
     unsigned int irq_acks;
@@ -78,9 +88,22 @@ struct vmm_state {
 /* Records a failed check (printed with sel4vm_puts). */
 void vmm_check(struct vmm_state *s, bool ok, const char *what);
 
-/* Everything up to and including vcpu_start. `one_to_one` selects 1:1 RAM.
- * Returns 0 or the number of the failed step. */
-int vmm_setup(struct vmm_state *s, bool one_to_one);
+/* Where vmm_setup gets kernel objects and guest RAM from. */
+struct vmm_env {
+    /* vm_init's allocator: NULL (the library's own) or the application's
+     * vka_t and vspace_t, as a CAmkES VMM passes them. */
+    vka_t *vka;
+    vspace_t vspace;
+    /* Guest RAM: from the application's frames (vm_ram_register_at_custom_iterator)
+     * if set, else the library's (vm_ram_register_at, 1:1 if `one_to_one`). */
+    memory_map_iterator_fn ram_iterator;
+    void *ram_cookie;
+    bool one_to_one;
+};
+
+/* Everything up to and including vcpu_start. Returns 0 or the number of the
+ * failed step. */
+int vmm_setup(struct vmm_state *s, const struct vmm_env *env);
 
 /* Checks the device log and guest registers after the guest finished. */
 void vmm_check_guest_result(struct vmm_state *s, bool check_regs);

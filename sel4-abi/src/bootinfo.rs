@@ -290,6 +290,10 @@ impl<'a> BootInfoView<'a> {
     pub fn num_io_pt_levels(&self) -> Word {
         word_at(self.frame, OFF_NUM_IOPT_LEVELS)
     }
+    /// The `seL4_BootInfo` itself, for C code (`seL4_GetBootInfo`).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.frame.as_ptr()
+    }
     /// `ipcBuffer`: virtual address of the root thread's IPC buffer.
     pub fn ipc_buffer(&self) -> *mut IpcBuffer {
         word_at(self.frame, OFF_IPC_BUFFER) as usize as *mut IpcBuffer

@@ -211,6 +211,9 @@ struct GuestFrame {
     vmm_cap: Slot,
     vmm_va: u64,
     guest_ipa: Option<u64>,
+    /// `obj.cap` is our copy of a caller's frame cap
+    /// ([`Sel4Backend::adopt_frame`]): freeing deletes the copy only.
+    adopted: bool,
 }
 
 impl GuestFrame {
@@ -713,6 +716,58 @@ impl Sel4Backend {
         Ok(FrameHandle(obj.cap))
     }
 
+    /// A 4 KiB frame cap the application owns (`cptr` in the VMM's CSpace,
+    /// as its allocator names it), for libsel4vm's caller-provided frames
+    /// (`vm_map_reservation_frames`, custom memory iterators). The backend
+    /// maps two copies of the cap, one for the guest and one for the VMM,
+    /// so the caller's cap stays unmapped and its own; freeing the handle
+    /// deletes the copies and never the memory.
+    pub fn adopt_frame(&mut self, cptr: u64) -> Result<FrameHandle, BackendError> {
+        let (slot, paddr) = {
+            let mut res = self.res.borrow_mut();
+            let r = &mut *res;
+            let slot = r.alloc_slot()?;
+            let copied =
+                copy_cap(r.path(slot), r.path(cptr), CapRights::ALL).map_err(decode::kernel_error);
+            let paddr = copied.and_then(|()| {
+                sel4_abi::cap::Frame::from_bits(slot)
+                    .frame_get_address()
+                    .map_err(decode::kernel_error)
+            });
+            match paddr {
+                Ok(pa) => (slot, pa),
+                Err(e) => {
+                    log::error!(
+                        "sel4vm-sel4: cap {cptr:#x} is not a frame cap the VMM can copy: {e}"
+                    );
+                    let _ = delete_cap(r.path(slot));
+                    r.free_slot(slot);
+                    return Err(BackendError::InvalidFrame);
+                }
+            }
+        };
+        let obj = SourceObject {
+            cap: slot,
+            kind: ObjectKind::SmallPage,
+            paddr: Some(paddr),
+            device: false,
+            cookie: 0,
+        };
+        match self.map_into_vmm(obj) {
+            Ok(mut f) => {
+                f.adopted = true;
+                self.frames.insert(obj.cap, f);
+                Ok(FrameHandle(obj.cap))
+            }
+            Err(e) => {
+                let mut res = self.res.borrow_mut();
+                let _ = delete_cap(res.path(obj.cap));
+                res.free_slot(obj.cap);
+                Err(e)
+            }
+        }
+    }
+
     /// Maps the VMM copy of a new frame; undoes itself on failure.
     fn map_into_vmm(&mut self, obj: SourceObject) -> Result<GuestFrame, BackendError> {
         let bits = obj.kind.size_bits();
@@ -743,6 +798,7 @@ impl Sel4Backend {
             vmm_cap: slot,
             vmm_va: va,
             guest_ipa: None,
+            adopted: false,
         })
     }
 
@@ -862,6 +918,15 @@ impl Backend for Sel4Backend {
             return;
         };
         self.unmap_from_vmm(&f);
+        if f.adopted {
+            // Our copy only; deleting it removes its stage-2 mapping.
+            let mut res = self.res.borrow_mut();
+            match delete_cap(res.path(f.obj.cap)) {
+                Ok(()) => res.free_slot(f.obj.cap),
+                Err(e) => log::warn!("sel4vm-sel4: deleting frame copy {}: {e}", f.obj.cap),
+            }
+            return;
+        }
         // Deleting the last cap also removes a stage-2 mapping that was left.
         if let Err(e) = self.res.borrow_mut().free(&f.obj) {
             log::warn!("sel4vm-sel4: freeing frame {}: {e}", f.obj.cap);

@@ -10,8 +10,9 @@ extern "C" {
 
 /* A frame for one page of a reservation, returned by a map iterator.
  * Only 4 KiB frames (size_bits 12) are supported. On the host build `cptr`
- * is a frame handle from sel4vm_host_alloc_frame(); on seL4, caller-provided
- * frame caps are not supported yet (the calls fail with -1). */
+ * is a frame handle from sel4vm_host_alloc_frame(); on seL4, a frame cap in
+ * the VMM's CSpace: the library maps copies of it and the cap stays the
+ * caller's (docs/migrating-from-libsel4vm.md, "Caller-provided frames"). */
 typedef struct vm_frame {
     seL4_CPtr cptr;
     seL4_CapRights_t rights;

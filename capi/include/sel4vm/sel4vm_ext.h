@@ -40,9 +40,19 @@ int sel4vm_get_exit_stats(vm_t *vm, int vcpu_id, sel4vm_exit_stats_t *out);
 void sel4vm_puts(const char *s);
 
 /* seL4 build with the `root-task` feature: the application defines this; the
- * library's root-task runtime calls it once the allocator is ready.
- * Return 0 for success. */
+ * library's root-task runtime calls it once libsel4 is usable (IPC buffer
+ * set, C thread-locals in place). Return 0 for success. */
 int sel4vm_root_main(void);
+
+#ifdef SEL4VM_HAVE_LIBSEL4
+/* seL4 build with the `root-task` feature: the BootInfo the kernel gave the
+ * root task, for an application that builds its own allocator (as a CAmkES
+ * VMM brings allocman). From this call on, BootInfo's untypeds and empty
+ * slots are the application's, and vm_init must be given its vka_t.
+ * libsel4's deprecated seL4_GetBootInfo() is provided too and does the same.
+ * NULL without the root-task runtime. */
+seL4_BootInfo *sel4vm_bootinfo(void);
+#endif
 
 #ifdef __cplusplus
 }

@@ -121,7 +121,8 @@ F(uintptr_t, vm_arm_ipa_to_pa, (vm_t *, uintptr_t, size_t))
 /* arch/guest_vm_arch.h */
 F(int, vm_register_unhandled_vcpu_fault_callback, (vm_vcpu_t *, unhandled_vcpu_fault_callback_fn, void *))
 F(int, vm_register_smc_handler_callback, (vm_t *, smc_handler_callback_fn))
-/* sel4vm_ext.h (sel4vm_root_main is defined by applications, not the library) */
+/* sel4vm_ext.h (sel4vm_root_main is defined by applications, not the library;
+ * sel4vm_bootinfo exists in the seL4 root-task build only) */
 F(int, sel4vm_destroy, (vm_t *))
 F(int, sel4vm_stop, (vm_t *))
 F(int, sel4vm_get_exit_stats, (vm_t *, int, sel4vm_exit_stats_t *))
