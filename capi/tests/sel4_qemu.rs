@@ -6,12 +6,10 @@
 //! build time) the test is ignored; run with `--ignored` it fails.
 
 mod support;
-use support::{build_aarch64, ok, repo, sel4_prefix};
+use support::{build_aarch64, ok, repo, run_c_vmm_in_qemu, sel4_prefix};
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 #[test]
 #[cfg_attr(not(sel4_prefix), ignore = "needs SEL4_PREFIX")]
@@ -60,63 +58,5 @@ fn c_vmm_example_runs_on_sel4_in_qemu() {
         .arg(&elf));
 
     let kernel = sel4vm_image::KernelInstall::open(&prefix).expect("open SEL4_PREFIX");
-    let image = kernel
-        .pack(
-            &std::fs::read(&loader).unwrap(),
-            &std::fs::read(&elf).unwrap(),
-        )
-        .expect("pack the boot image");
-    let img = out.join("c-vmm.img");
-    std::fs::write(&img, image).unwrap();
-
-    let mut child = Command::new("qemu-system-aarch64")
-        .args(kernel.qemu_args())
-        .args(["-nographic", "-kernel"])
-        .arg(&img)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qemu-system-aarch64");
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log = String::new();
-    let start = Instant::now();
-    let verdict = loop {
-        if let Ok(b) = rx.recv_timeout(Duration::from_millis(200)) {
-            log.push_str(&String::from_utf8_lossy(&b));
-        }
-        if log.contains("c-vmm: all checks passed") {
-            break Ok(());
-        }
-        if [
-            "CHECK FAILED",
-            "panic",
-            "checks failed",
-            "Caught cap fault",
-            "vm fault on",
-        ]
-        .iter()
-        .any(|b| log.contains(b))
-        {
-            break Err("failure marker");
-        }
-        if start.elapsed() > Duration::from_secs(90) {
-            break Err("timeout");
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    std::fs::write(out.join("serial.log"), &log).unwrap();
-    if let Err(why) = verdict {
-        panic!("seL4 run of the C example failed ({why}); serial log:\n{log}");
-    }
+    run_c_vmm_in_qemu(&kernel, &loader, &elf, &out);
 }

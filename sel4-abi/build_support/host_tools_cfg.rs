@@ -46,6 +46,12 @@ pub const TOOLS: &[Tool] = &[
         debian: "cmake",
     },
     Tool {
+        // The generator of seL4 CMake builds (`capi/tests/cmake_intree.rs`).
+        cfg: "has_ninja",
+        programs: &[(None, "ninja")],
+        debian: "ninja-build",
+    },
+    Tool {
         cfg: "has_aarch64_binutils",
         programs: &[
             (Some("SEL4VM_AARCH64_AS"), "aarch64-linux-gnu-as"),

@@ -325,3 +325,20 @@ fn validation_names_option_found_and_supported_value() {
     assert!(Config::parse("[1,2]").is_err());
     assert!(Config::parse("{").is_err());
 }
+
+/// The CMake package stages exactly these files from a seL4 build that
+/// configures the kernel in-tree (`cmake/sel4vm.cmake`, `SEL4VM_KERNEL_FILES`),
+/// so its list must be the one `build.rs` reads.
+#[test]
+fn cmake_package_stages_the_install_files() {
+    let cmake = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cmake/sel4vm.cmake"),
+    )
+    .unwrap();
+    let start = cmake
+        .find("set(SEL4VM_KERNEL_FILES")
+        .expect("SEL4VM_KERNEL_FILES in cmake/sel4vm.cmake");
+    let body = &cmake[start + "set(SEL4VM_KERNEL_FILES".len()..];
+    let listed: Vec<&str> = body[..body.find(')').unwrap()].split_whitespace().collect();
+    assert_eq!(listed, kernel_facts::INSTALL_FILES);
+}

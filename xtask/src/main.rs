@@ -4,7 +4,8 @@
 //!   [--stats] [--disk FILE[,ro]] [--net user[,hostfwd=...]...|none]`: boot the Linux VMM (or an
 //!   example) on QEMU.
 //! - `test [--host-only] [--no-lint]`: host tests (with the bounded fuzz targets), lints, and (with
-//!   `SEL4_PREFIX`) seL4 system tests;
+//!   `SEL4_PREFIX`) seL4 system tests (with `SEL4_SOURCE_DIR`, a kernel source tree, also the
+//!   seL4 CMake build of `capi/tests/cmake_intree.rs`);
 //!   `test system [NAME...]`: only the seL4 system tests.
 //! - `bench [all|ram_touch|boot] [RUNS]`: benchmarks, reported as ratios against a baseline measured in the same run;
 //!   `bench guest [RUNS] [--vcpus N] [--icount]`: the Linux guest under the VMM vs directly on QEMU (not in `all`);
@@ -48,7 +49,8 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest|regen|fuzz> [optio
                                                          the guest's eth0 (DHCP: 10.0.2.15) on QEMU user
                                                          networking, QEMU's option syntax (default: user,
                                                          hostfwd=tcp:127.0.0.1:10080-:80)
-  test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX)
+  test  [--host-only] [--no-lint]                          all tests (seL4 system tests need SEL4_PREFIX,
+                                                         the in-tree seL4 CMake build test SEL4_SOURCE_DIR)
   test  system [NAME...]                                   only the seL4 system tests (named ones, or all)
   bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot, all (default: both;
                                                          ratios vs an in-run baseline; RUNS default 3)
@@ -249,7 +251,11 @@ fn cmd_test(args: &[String]) -> Result<()> {
     let mut counts = target::TestCounts::default();
     step(&mut failed, "host tests", || {
         counts = target::cargo_test(&[])?;
-        // The tools were installed above: only the SEL4_PREFIX tests may be ignored.
+        for t in &counts.ignored_kernel {
+            println!("SKIPPED: {t}");
+        }
+        // The tools were installed above: only the tests needing a seL4 kernel
+        // (SEL4_PREFIX, SEL4_SOURCE_DIR) may be ignored.
         if counts.ignored_not_sel4.is_empty() {
             Ok(())
         } else {

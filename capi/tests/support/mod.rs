@@ -3,8 +3,10 @@
 //! commands that must succeed. Each test binary uses part of it.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -117,4 +119,75 @@ pub fn sel4_prefix() -> PathBuf {
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .expect("SEL4_PREFIX is not set: this test needs an installed seL4 kernel")
+}
+
+/// Packs the C example's seL4 ELF `elf` with `kernel` and the boot loader
+/// into `out/c-vmm.img`, boots it on QEMU and waits (90 s at most) for
+/// `c-vmm: all checks passed`; panics with the serial log (also written to
+/// `out/serial.log`) on a failure marker or timeout.
+pub fn run_c_vmm_in_qemu(
+    kernel: &sel4vm_image::KernelInstall,
+    loader: &Path,
+    elf: &Path,
+    out: &Path,
+) {
+    let image = kernel
+        .pack(
+            &std::fs::read(loader).unwrap(),
+            &std::fs::read(elf).unwrap(),
+        )
+        .expect("pack the boot image");
+    let img = out.join("c-vmm.img");
+    std::fs::write(&img, image).unwrap();
+
+    let mut child = Command::new("qemu-system-aarch64")
+        .args(kernel.qemu_args())
+        .args(["-nographic", "-kernel"])
+        .arg(&img)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qemu-system-aarch64");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    let start = Instant::now();
+    let verdict = loop {
+        if let Ok(b) = rx.recv_timeout(Duration::from_millis(200)) {
+            log.push_str(&String::from_utf8_lossy(&b));
+        }
+        if log.contains("c-vmm: all checks passed") {
+            break Ok(());
+        }
+        if [
+            "CHECK FAILED",
+            "panic",
+            "checks failed",
+            "Caught cap fault",
+            "vm fault on",
+        ]
+        .iter()
+        .any(|b| log.contains(b))
+        {
+            break Err("failure marker");
+        }
+        if start.elapsed() > Duration::from_secs(90) {
+            break Err("timeout");
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::write(out.join("serial.log"), &log).unwrap();
+    if let Err(why) = verdict {
+        panic!("seL4 run of the C example failed ({why}); serial log:\n{log}");
+    }
 }
