@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         "bench" => cmd_bench(rest),
         "regen" => regen::regen(rest),
         "fuzz" => fuzz::fuzz(rest),
+        "prof-args" => cmd_prof_args(rest),
         "guest" => guest::prepare().map(|g| {
             println!("guest: kernel {} at {}", g.release, g.image.display());
             println!("guest: initramfs at {}", g.initramfs.display());
@@ -158,6 +159,57 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
         }
     }
     Ok(o)
+}
+
+/// `prof-args [--vcpus N] [--append A] [--console C] [cmdline=...]`: writes the QEMU argument lists of `bench guest`'s two sides (one
+/// argument per line) to `target/prof/{vmm,direct}-N[-append].args`, plus the root task ELF path, for
+/// `tools/pcsample.py` (profiling; not in the usage).
+fn cmd_prof_args(args: &[String]) -> Result<()> {
+    let o = parse_opts(args)?;
+    let n = o.vcpus.unwrap_or(4);
+    let kernel = kernel::require()?;
+    let app = target::build_root_task("vmm")?;
+    let image = target::pack_image(&kernel, &app, "vmm")?;
+    let with = |base: &str| match &o.append {
+        Some(a) => format!("{base} {a}"),
+        None => base.to_string(),
+    };
+    let console = o.console.unwrap_or(vmm::ConsoleMode::Virtio);
+    let opts = vmm::GuestOpts {
+        vcpus: n,
+        stats: true,
+        // `cmdline=...` (positional) replaces the VMM side's whole command line.
+        cmdline: o
+            .positional
+            .iter()
+            .find_map(|p| p.strip_prefix("cmdline="))
+            .map_or_else(|| with(vmm::default_cmdline(console)), str::to_string),
+        ..vmm::GuestOpts::with_console(console)
+    };
+    let mut v = kernel.qemu_args();
+    v.extend([
+        "-nographic".into(),
+        "-kernel".into(),
+        image.display().to_string(),
+    ]);
+    v.extend(vmm::qemu_args(&opts)?);
+    let d = vmm::direct_args(&kernel, &with(vmm::CMDLINE_PASSTHROUGH), n)?;
+    let dir = target::target_dir().join("prof");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for (name, a) in [("vmm", v), ("direct", d)] {
+        let mut tag = if o.append.is_some() { "-append" } else { "" }.to_string();
+        if name == "vmm" && o.positional.iter().any(|p| p.starts_with("cmdline=")) {
+            tag.push_str("-cmdline");
+        }
+        if console == vmm::ConsoleMode::Passthrough && name == "vmm" {
+            tag.push_str("-passthrough");
+        }
+        let p = dir.join(format!("{name}-{n}{tag}.args"));
+        std::fs::write(&p, a.join("\n") + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
+        println!("{}", p.display());
+    }
+    println!("root task: {}", app.display());
+    Ok(())
 }
 
 fn cmd_run(args: &[String]) -> Result<()> {

@@ -13,7 +13,16 @@ fn command(kernel: &KernelInstall, image: &Path) -> Command {
     c.args(kernel.qemu_args())
         .args(["-nographic", "-kernel"])
         .arg(image);
+    c.args(extra_from_env());
     c
+}
+
+/// Extra QEMU arguments from `SEL4VM_QEMU_EXTRA` (whitespace-separated), appended to every
+/// QEMU this module starts: a profiling hook, e.g. `-gdb tcp::1234` for `tools/pcsample.py`.
+pub fn extra_from_env() -> Vec<String> {
+    std::env::var("SEL4VM_QEMU_EXTRA")
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 // ---- Linux VMM (vmm helper): extra QEMU arguments placing guest images ----
@@ -52,6 +61,7 @@ impl Session {
     pub fn start_args(args: &[String], limit: Duration) -> Result<Session> {
         let mut c = Command::new("qemu-system-aarch64");
         c.args(args);
+        c.args(extra_from_env());
         Session::spawn(c, limit)
     }
 }
