@@ -375,9 +375,25 @@ struct WakeupTimer {
 mod cntp {
     /// `CNTP_CTL_EL0.ENABLE`.
     pub const ENABLE: u64 = 1;
-    /// Arms the timer at `cval`.
+    /// Arms the timer at `cval` (no writes if it already is: the guest
+    /// may have moved it, so it is read back rather than remembered).
     #[cfg(all(target_arch = "aarch64", target_os = "none"))]
     pub fn arm(cval: u64) {
+        let (ctl, cur): (u64, u64);
+        // SAFETY: reads of registers the kernel exports to user level.
+        unsafe {
+            core::arch::asm!(
+                "mrs {ctl}, cntp_ctl_el0",
+                "mrs {cur}, cntp_cval_el0",
+                ctl = out(reg) ctl,
+                cur = out(reg) cur,
+                options(nostack, preserves_flags, nomem),
+            );
+        }
+        // ENABLE set, IMASK clear.
+        if cur == cval && ctl & 3 == ENABLE {
+            return;
+        }
         // SAFETY: plain system-register accesses the kernel exports to
         // user level; they touch no memory.
         unsafe {
@@ -392,40 +408,93 @@ mod cntp {
         }
     }
 
-    /// Disables the timer.
+    /// `CNTP_CTL_EL0.IMASK`.
+    const IMASK: u64 = 2;
+    /// `CNTP_CTL_EL0.ISTATUS`.
+    const ISTATUS: u64 = 4;
+
+    /// Stops the timer interrupting: masked, but left enabled so that
+    /// [`count`]'s fast path keeps working.
     #[cfg(all(target_arch = "aarch64", target_os = "none"))]
     pub fn disarm() {
         // SAFETY: as in `arm`.
         unsafe {
             core::arch::asm!(
-                "msr cntp_ctl_el0, xzr",
+                "msr cntp_ctl_el0, {ctl}",
                 "isb",
+                ctl = in(reg) ENABLE | IMASK,
                 options(nostack, preserves_flags)
             );
         }
     }
 
-    /// The physical count, read without `CNTPCT_EL0` (not exported):
-    /// writing `CNTP_TVAL_EL0 = 0` sets `CNTP_CVAL_EL0` to the count. The
-    /// timer is masked meanwhile and its compare value and control put back.
+    /// Largest distance (ticks) between the count and an armed deadline:
+    /// [`count`]'s fast path reads `CVAL - count` as a signed 32-bit
+    /// `TVAL`, so the deadline armed by [`arm`] is never further away than
+    /// this; a later deadline fires early and is armed again.
+    pub const MAX_AHEAD: u64 = 1 << 30;
+
+    /// The last count [`count`] returned.
+    static LAST: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    /// The physical count (`CNTPCT_EL0` is not exported to user level).
+    ///
+    /// Fast path, while the timer is enabled: `CNTP_TVAL_EL0` reads as
+    /// `(CVAL - count)[31:0]`, so register reads give the count. It is
+    /// taken only if the result neither goes back nor jumps ahead by 2^31
+    /// ticks or more from the last one, and agrees with `ISTATUS` (a
+    /// deadline 2^31 ticks or more away, e.g. one the guest set, wraps
+    /// `TVAL`; the checks catch that and fall back). The slow path writes
+    /// `CNTP_TVAL_EL0 = 0`, which sets `CNTP_CVAL_EL0` to the count, with
+    /// the timer masked meanwhile; an armed timer gets its compare value
+    /// and control back, a disarmed one is left masked at the count (so the
+    /// fast path works again). Each write reprograms QEMU's timer and the
+    /// GIC's input line, and this runs several times per exit.
     #[cfg(all(target_arch = "aarch64", target_os = "none"))]
     pub fn count() -> u64 {
+        use core::sync::atomic::Ordering::Relaxed;
+        let (ctl, cval, tval): (u64, u64, u64);
+        // SAFETY: as in `arm`; reads only.
+        unsafe {
+            core::arch::asm!(
+                "mrs {ctl}, cntp_ctl_el0",
+                "mrs {cval}, cntp_cval_el0",
+                "mrs {tval}, cntp_tval_el0",
+                ctl = out(reg) ctl,
+                cval = out(reg) cval,
+                tval = out(reg) tval,
+                options(nostack, preserves_flags, nomem),
+            );
+        }
+        let last = LAST.load(Relaxed);
+        if ctl & ENABLE != 0 {
+            let now = cval.wrapping_sub(tval as u32 as i32 as i64 as u64);
+            let met = ctl & ISTATUS != 0;
+            if now >= last && now - last < 1 << 31 && met == (now >= cval) {
+                LAST.store(now, Relaxed);
+                return now;
+            }
+        }
+        let now = count_slow();
+        LAST.store(now, Relaxed);
+        now
+    }
+
+    /// [`count`] by writing `CNTP_TVAL_EL0 = 0` (see there).
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    fn count_slow() -> u64 {
         let (ctl, cval, now): (u64, u64, u64);
         // SAFETY: as in `arm`.
         unsafe {
             core::arch::asm!(
                 "mrs {ctl}, cntp_ctl_el0",
                 "mrs {cval}, cntp_cval_el0",
-                "orr {tmp}, {ctl}, #2",
+                "orr {tmp}, {ctl}, #3",
                 "msr cntp_ctl_el0, {tmp}",
                 "isb",
                 "msr cntp_tval_el0, xzr",
                 "isb",
                 "mrs {now}, cntp_cval_el0",
-                "msr cntp_cval_el0, {cval}",
-                "isb",
-                "msr cntp_ctl_el0, {ctl}",
-                "isb",
                 ctl = out(reg) ctl,
                 cval = out(reg) cval,
                 now = out(reg) now,
@@ -433,7 +502,21 @@ mod cntp {
                 options(nostack, preserves_flags),
             );
         }
-        let _ = (ctl, cval);
+        if ctl & (ENABLE | IMASK) == ENABLE {
+            // Armed: put the deadline back.
+            // SAFETY: as in `arm`.
+            unsafe {
+                core::arch::asm!(
+                    "msr cntp_cval_el0, {cval}",
+                    "isb",
+                    "msr cntp_ctl_el0, {ctl}",
+                    "isb",
+                    cval = in(reg) cval,
+                    ctl = in(reg) ctl,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
         now
     }
 
@@ -1310,20 +1393,23 @@ impl Backend for Sel4Backend {
 
     fn set_wakeup(&mut self, at: Option<u64>) -> Result<bool, BackendError> {
         let t = self.wakeup.as_mut().ok_or(BackendError::Unsupported)?;
-        let past = match at {
+        let now = at.map(|_| cntp::count());
+        let past = match (at, now) {
             // Compared with the count rather than read back from
             // `CNTP_CTL_EL0.ISTATUS`, which was seen to report a future
             // deadline as met under QEMU. A deadline that passes between the
             // two fires at once as an interrupt.
-            Some(cval) if cval <= cntp::count() => {
+            (Some(cval), Some(now)) if cval <= now => {
                 cntp::disarm();
                 true
             }
-            Some(cval) => {
-                cntp::arm(cval);
+            (Some(cval), Some(now)) => {
+                // Never further than `cntp::count`'s fast path can see; an
+                // early fire only re-arms.
+                cntp::arm(cval.min(now.saturating_add(cntp::MAX_AHEAD)));
                 false
             }
-            None => {
+            _ => {
                 cntp::disarm();
                 false
             }
