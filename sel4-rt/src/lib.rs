@@ -4,7 +4,9 @@
 //! core needs to know about:
 //!
 //! * [`declare_main!`]: the entry point. The runtime starts on a static stack,
-//!   zeroes `.bss`, installs the IPC buffer from BootInfo, sets up the heap and
+//!   zeroes `.bss`, installs the IPC buffer from BootInfo, gives the root
+//!   thread a TLS block from the image's PT_TLS template (for C `__thread`
+//!   variables such as libsel4's `__sel4_ipc_buffer`), sets up the heap and
 //!   the logger, then calls `fn main(&BootInfo) -> T`; a returned
 //!   `Err`/unit is reported on the debug console and the thread stops
 //!   (`declare_main!(main -> !)` for a `main` that never returns).
