@@ -5,38 +5,22 @@ Usage: kallsyms.py ARGSFILE OUT   (ARGSFILE: target/prof/direct-N.args from `car
 Debian's System.map is a stub, and the kernel is KASLR-randomised; pcsample.py records VBAR_EL1,
 so a sampled PC maps to (pc - VBAR_EL1) in this table. Lines: `offset_hex type name [module]`.
 """
-import subprocess, sys, time
+import sys, time
 
-args = [l for l in open(sys.argv[1]).read().split("\n") if l]
-q = subprocess.Popen(["qemu-system-aarch64"] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                     stderr=subprocess.STDOUT)
-buf = b""
+from qemu_session import Session
 
-
-def until(marker, limit=120):
-    global buf
-    end = time.time() + limit
-    while marker not in buf:
-        if time.time() > end:
-            raise SystemExit(f"timeout waiting for {marker!r}")
-        c = q.stdout.read1(65536)
-        if not c:
-            raise SystemExit("qemu exited")
-        buf += c
-
+q = Session(sys.argv[1])
 
 try:
-    until(b"GUEST-BOOTED")
-    until(b"/ # ")
+    q.until(b"GUEST-BOOTED", 120)
+    q.until(b"/ # ", 120)
     time.sleep(1)
-    q.stdin.write(b"echo 0 > /proc/sys/kernel/kptr_restrict; echo KS-BE''GIN; "
-                  b"grep -i ' [tw] ' /proc/kallsyms; echo KS-E''ND\n")
-    q.stdin.flush()
-    until(b"KS-END\r\n", 600)
-    text = buf[buf.index(b"KS-BEGIN"):buf.rindex(b"KS-END")].decode("latin1")
+    q.send(b"echo 0 > /proc/sys/kernel/kptr_restrict; echo KS-BE''GIN; "
+           b"grep -i ' [tw] ' /proc/kallsyms; echo KS-E''ND\n")
+    q.until(b"KS-END\r\n", 600)
+    text = q.buf[q.buf.index(b"KS-BEGIN"):q.buf.rindex(b"KS-END")].decode("latin1")
 finally:
-    q.kill()
-    q.wait()
+    q.close()
 syms = []
 for l in text.splitlines()[1:]:
     f = l.split()

@@ -1,0 +1,30 @@
+"""A QEMU started from an ARGSFILE (`cargo xtask prof-args`, one argument per line), with its
+console output collected until a marker appears. Shared by guestcmd.py and kallsyms.py."""
+import subprocess, time
+
+
+class Session:
+    def __init__(self, argsfile):
+        args = [l for l in open(argsfile).read().split("\n") if l]
+        self.q = subprocess.Popen(["qemu-system-aarch64"] + args, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.buf = b""
+
+    def until(self, marker, limit=240):
+        """Reads output until `marker` (bytes) was seen; exits the script on timeout or EOF."""
+        end = time.time() + limit
+        while marker not in self.buf:
+            if time.time() > end:
+                raise SystemExit(f"timeout waiting for {marker!r}; tail: {self.buf[-500:]!r}")
+            c = self.q.stdout.read1(65536)
+            if not c:
+                raise SystemExit("qemu exited")
+            self.buf += c
+
+    def send(self, line):
+        self.q.stdin.write(line)
+        self.q.stdin.flush()
+
+    def close(self):
+        self.q.kill()
+        self.q.wait()
