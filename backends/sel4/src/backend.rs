@@ -375,23 +375,29 @@ struct WakeupTimer {
 mod cntp {
     /// `CNTP_CTL_EL0.ENABLE`.
     pub const ENABLE: u64 = 1;
-    /// Arms the timer at `cval` (no writes if it already is: the guest
-    /// may have moved it, so it is read back rather than remembered).
+    /// `CNTP_CTL_EL0` and `CNTP_CVAL_EL0`.
     #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-    pub fn arm(cval: u64) {
-        let (ctl, cur): (u64, u64);
+    fn ctl_cval() -> (u64, u64) {
+        let (ctl, cval): (u64, u64);
         // SAFETY: reads of registers the kernel exports to user level.
         unsafe {
             core::arch::asm!(
                 "mrs {ctl}, cntp_ctl_el0",
-                "mrs {cur}, cntp_cval_el0",
+                "mrs {cval}, cntp_cval_el0",
                 ctl = out(reg) ctl,
-                cur = out(reg) cur,
+                cval = out(reg) cval,
                 options(nostack, preserves_flags, nomem),
             );
         }
-        // ENABLE set, IMASK clear.
-        if cur == cval && ctl & 3 == ENABLE {
+        (ctl, cval)
+    }
+
+    /// Arms the timer at `cval` (no writes if it already is: the guest
+    /// may have moved it, so it is read back rather than remembered).
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    pub fn arm(cval: u64) {
+        let (ctl, cur) = ctl_cval();
+        if cur == cval && ctl & (ENABLE | IMASK) == ENABLE {
             return;
         }
         // SAFETY: plain system-register accesses the kernel exports to
@@ -453,15 +459,12 @@ mod cntp {
     #[cfg(all(target_arch = "aarch64", target_os = "none"))]
     pub fn count() -> u64 {
         use core::sync::atomic::Ordering::Relaxed;
-        let (ctl, cval, tval): (u64, u64, u64);
-        // SAFETY: as in `arm`; reads only.
+        let (ctl, cval) = ctl_cval();
+        let tval: u64;
+        // SAFETY: a read of a register the kernel exports to user level.
         unsafe {
             core::arch::asm!(
-                "mrs {ctl}, cntp_ctl_el0",
-                "mrs {cval}, cntp_cval_el0",
                 "mrs {tval}, cntp_tval_el0",
-                ctl = out(reg) ctl,
-                cval = out(reg) cval,
                 tval = out(reg) tval,
                 options(nostack, preserves_flags, nomem),
             );
