@@ -1,5 +1,5 @@
 """A QEMU started from an ARGSFILE (`cargo xtask prof-args`, one argument per line), with its
-console output collected until a marker appears. Shared by guestcmd.py and kallsyms.py."""
+console output collected until a marker appears. Shared by guestcmd.py, kallsyms.py and exitcount.py."""
 import subprocess, time
 
 
@@ -16,10 +16,14 @@ class Session:
         while marker not in self.buf:
             if time.time() > end:
                 raise SystemExit(f"timeout waiting for {marker!r}; tail: {self.buf[-500:]!r}")
-            c = self.q.stdout.read1(65536)
-            if not c:
-                raise SystemExit("qemu exited")
-            self.buf += c
+            self.read_more()
+
+    def read_more(self):
+        """Appends the next chunk of output; exits the script on EOF."""
+        c = self.q.stdout.read1(65536)
+        if not c:
+            raise SystemExit("qemu exited")
+        self.buf += c
 
     def send(self, line):
         self.q.stdin.write(line)

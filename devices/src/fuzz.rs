@@ -382,7 +382,15 @@ struct Harness<D: Model> {
     effects: Vec<DeviceEffect>,
     /// The line level last sent, `None` until one is (or after a VM reset).
     line: Option<bool>,
+    /// The read-only page as the VM keeps it: rendered again only when the
+    /// model says its reads changed (or after a reset).
+    image: [u8; IMAGE_LEN],
+    /// A change was announced since the page was last rendered.
+    announced: bool,
 }
+
+/// What `VirtioMmio::read_image` fills: control registers and configuration.
+const IMAGE_LEN: usize = 2 * regs::CONFIG as usize;
 
 impl<D: Model> Harness<D> {
     fn io<R>(&mut self, f: impl FnOnce(&mut VirtioMmio<D>, &mut DeviceIo<'_>) -> R) -> R {
@@ -390,12 +398,31 @@ impl<D: Model> Harness<D> {
         let mut io = DeviceIo::new(&mut self.mem, &mut self.effects);
         let r = f(&mut self.dev, &mut io);
         for e in &self.effects {
-            let DeviceEffect::Irq(level) = *e else {
-                continue;
-            };
-            self.line = Some(level);
+            match *e {
+                DeviceEffect::Irq(level) => self.line = Some(level),
+                // Rendered at the next check, as the VM would now.
+                DeviceEffect::ReadsChanged => self.announced = true,
+                _ => {}
+            }
         }
         r
+    }
+
+    fn render(&mut self) {
+        self.image.fill(0);
+        self.dev.read_image(&mut self.image);
+        self.announced = false;
+    }
+
+    /// Every change to what reads return was announced: unless one was, the
+    /// page as last rendered still matches the model.
+    fn check_image(&mut self) {
+        if self.announced {
+            return self.render();
+        }
+        let mut now = [0u8; IMAGE_LEN];
+        self.dev.read_image(&mut now);
+        assert!(now == self.image, "read page is stale");
     }
 
     fn write(&mut self, off: u64, v: u32) {
@@ -533,6 +560,8 @@ impl<D: Model> Harness<D> {
             7 => {
                 self.dev.reset();
                 self.line = None;
+                // The VM asks for the page again after `reset_devices`.
+                self.render();
             }
             8 => self.init(inp),
             9 => {
@@ -631,12 +660,16 @@ fn run_model<D: Model>(dev: D, data: &[u8]) -> Reached {
         mem: VecGuestMemory::new(GuestAddress(RAM_BASE), RAM_SIZE as usize),
         effects: Vec::new(),
         line: None,
+        image: [0; IMAGE_LEN],
+        announced: false,
     };
+    h.render();
     let mut inp = Input { data };
     // Bounded: each step consumes at least one byte.
     while !inp.data.is_empty() {
         h.step(&mut inp);
         h.check();
+        h.check_image();
     }
     let s = h.dev.stats();
     let (tx_bytes, rx_bytes) = h.dev.device().bytes();

@@ -31,7 +31,7 @@ pub struct Pl011Stats {
     /// Bytes written to `UARTDR` (and passed to the backend).
     pub tx_bytes: u64,
     /// Accesses to other registers (ignored or read as 0). Reads count
-    /// only while they trap: the VM maps [`MmioDevice::constant_reads`]'s
+    /// only while they trap: the VM maps [`MmioDevice::read_image`]'s
     /// page when it can, and then only writes reach the model.
     pub other_accesses: u64,
 }
@@ -98,12 +98,12 @@ impl<B: ConsoleBackend> MmioDevice for Pl011<B> {
     /// Every register reads as a constant: with this page mapped, a
     /// character costs one exit (the data register write) instead of three
     /// (earlycon polls the flag register before and after it).
-    fn constant_reads(&self, page: &mut [u8]) -> bool {
-        for off in (0..PL011_SIZE.min(page.len() as u64)).step_by(4) {
-            let o = off as usize;
-            page[o..o + 4].copy_from_slice(&Self::reg(off).to_le_bytes());
+    fn read_image(&self, page: &mut [u8]) -> usize {
+        let len = (PL011_SIZE as usize).min(page.len()) / 4 * 4;
+        for o in (0..len).step_by(4) {
+            page[o..o + 4].copy_from_slice(&Self::reg(o as u64).to_le_bytes());
         }
-        true
+        len
     }
 
     fn write(&mut self, offset: u64, _size: u8, value: u64, _io: &mut DeviceIo<'_>) {

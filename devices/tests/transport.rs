@@ -260,7 +260,7 @@ fn vm_reset_resends_the_line_level() {
     assert!(d.line());
     // guest_restart: the device is reset without an io; whatever the VM did
     // with the line, the next update states the level explicitly.
-    d.dev.reset();
+    d.vm_reset();
     assert_eq!(d.dev.status(), 0);
     let n = d.irqs.len();
     d.write(regs::STATUS, 0);

@@ -28,6 +28,9 @@ pub enum DeviceEffect {
     /// End [`Vm::run`] with [`crate::ExitReason::Stopped`] once this access
     /// completes (a power-off or test-finisher register).
     StopVm,
+    /// What reads return has changed: the VM updates the device's read-only
+    /// page ([`MmioDevice::read_image`]) before the guest runs again.
+    ReadsChanged,
 }
 
 /// What a device model can reach during one call: guest memory (for
@@ -56,6 +59,14 @@ impl<'a> DeviceIo<'a> {
     /// Asks the VM to stop running after this access.
     pub fn stop_vm(&mut self) {
         self.effects.push(DeviceEffect::StopVm);
+    }
+
+    /// Says that what reads return has changed (see
+    /// [`MmioDevice::read_image`]); once per call is enough.
+    pub fn reads_changed(&mut self) {
+        if !self.effects.contains(&DeviceEffect::ReadsChanged) {
+            self.effects.push(DeviceEffect::ReadsChanged);
+        }
     }
 }
 
@@ -90,18 +101,23 @@ pub trait MmioDevice {
     fn as_any(&self) -> Option<&dyn core::any::Any> {
         None
     }
-    /// For a one-page device whose every read returns a fixed value and has
-    /// no side effect: fill `page` with what each read returns and say
-    /// `true`. The VM then maps that page read-only at the device, so that
-    /// guest reads cost no exit and only writes reach [`MmioDevice::write`]
-    /// (e.g. a transmit-only UART: its flag register is polled around every
-    /// character). `false` by default: every access traps.
+    /// Reads without exits, for a one-page device whose reads have no side
+    /// effects: fill the start of `page` with what each read returns now and
+    /// return how many bytes that is (the rest of the page reads as zero).
+    /// The VM maps a page holding this image read-only over the device. When
+    /// a call changes what reads return, the model says so with
+    /// [`DeviceIo::reads_changed`] (after [`MmioDevice::reset`] the VM asks
+    /// anyway); the VM then asks again and writes the bytes that changed,
+    /// before the guest runs or the device's interrupt is delivered. Guest reads are then plain memory
+    /// reads and only writes exit (e.g. a UART's flag register polled around
+    /// every character, a virtio-mmio `InterruptStatus` read on every
+    /// interrupt). `0` (the default): every access traps.
     ///
     /// No libsel4vm counterpart (a reservation there is either mapped or
     /// trapping); libvmm's virtio-mmio and UART emulation trap everything.
-    fn constant_reads(&self, page: &mut [u8]) -> bool {
+    fn read_image(&self, page: &mut [u8]) -> usize {
         let _ = page;
-        false
+        0
     }
 }
 
@@ -123,8 +139,25 @@ pub struct MmioRegion {
 pub(crate) struct DeviceSlot<B: Backend> {
     region: MmioRegion,
     dev: Option<Box<dyn MmioDevice>>,
+    image: Option<ReadImage>,
     _b: core::marker::PhantomData<fn(B)>,
 }
+
+/// The read-only page behind a device's [`MmioDevice::read_image`]: the
+/// frame the guest reads, and what was last written to it.
+struct ReadImage {
+    frame: crate::backend::FrameHandle,
+    /// The page as the guest sees it.
+    shown: Vec<u8>,
+    /// Length of the device's last image (bytes past it are zero).
+    len: usize,
+    /// Where the device renders its next image.
+    scratch: Vec<u8>,
+}
+
+/// Cache-line granule of image updates (partial lines would need a
+/// clean-invalidate before the write too).
+const IMAGE_LINE: usize = 64;
 
 /// A handler for notification badge bits that is not a device (e.g. a
 /// passed-through IRQ): `(vm, bits)`.
@@ -170,21 +203,37 @@ impl<B: Backend> Vm<B> {
     ) -> Result<DeviceId> {
         let id = DeviceId(self.devices.slots.len());
         let r = self.reserve_device(region.base.0, region.size, id)?;
-        let mut page = alloc::vec![0u8; crate::backend::PAGE_SIZE as usize];
-        if region.size == crate::backend::PAGE_SIZE && dev.constant_reads(&mut page) {
+        let page_size = crate::backend::PAGE_SIZE as usize;
+        let mut page = alloc::vec![0u8; page_size];
+        let len = if region.size == crate::backend::PAGE_SIZE {
+            dev.read_image(&mut page).min(page_size)
+        } else {
+            0
+        };
+        let mut image = None;
+        if len > 0 {
             // Best effort: if the page cannot be made, every access traps.
-            if let Err(e) = self.map_constant_page(r, &page) {
-                log::warn!(
+            match self.map_constant_page(r, &page) {
+                Ok(frame) => {
+                    image = Some(ReadImage {
+                        frame,
+                        shown: page.clone(),
+                        len,
+                        scratch: page,
+                    })
+                }
+                Err(e) => log::warn!(
                     "{}: device {} reads will trap: {e}",
                     self.name(),
                     dev.name()
-                );
+                ),
             }
         }
         self.stats.device_accesses.push(0);
         self.devices.slots.push(DeviceSlot {
             region,
             dev: Some(dev),
+            image,
             _b: core::marker::PhantomData,
         });
         Ok(id)
@@ -202,7 +251,10 @@ impl<B: Backend> Vm<B> {
         f: impl FnOnce(&mut dyn MmioDevice) -> R,
     ) -> Option<R> {
         let dev = self.devices.slots.get_mut(id.0)?.dev.as_mut()?;
-        Some(f(dev.as_mut()))
+        let out = f(dev.as_mut());
+        // `f` may have changed what reads return.
+        self.refresh_read_image(id);
+        Some(out)
     }
 
     /// Routes notifications whose badge has any of `bits` set to a device's
@@ -242,10 +294,55 @@ impl<B: Backend> Vm<B> {
 
     /// Resets every device ([`MmioDevice::reset`]) and lowers their lines.
     pub fn reset_devices(&mut self) {
-        for s in &mut self.devices.slots {
-            if let Some(d) = s.dev.as_mut() {
+        for i in 0..self.devices.slots.len() {
+            if let Some(d) = self.devices.slots[i].dev.as_mut() {
                 d.reset();
             }
+            self.refresh_read_image(DeviceId(i));
+        }
+    }
+
+    /// Brings device `id`'s read-only page up to date with its model
+    /// ([`MmioDevice::read_image`]), writing only the cache lines that
+    /// changed. A failed write leaves the old image and is logged: the
+    /// guest then reads stale registers, which it would also see if the
+    /// update came a moment later.
+    fn refresh_read_image(&mut self, id: DeviceId) {
+        let Some(slot) = self.devices.slots.get_mut(id.0) else {
+            return;
+        };
+        let (Some(dev), Some(img)) = (slot.dev.as_ref(), slot.image.as_mut()) else {
+            return;
+        };
+        let len = dev.read_image(&mut img.scratch).min(img.scratch.len());
+        let span = len.max(img.len);
+        img.scratch[len..span].fill(0);
+        let differs = |i: &usize| img.scratch[*i] != img.shown[*i];
+        let Some(first) = (0..span).find(differs) else {
+            img.len = len;
+            return;
+        };
+        let last = (first..span).rev().find(differs).unwrap_or(first);
+        let start = first / IMAGE_LINE * IMAGE_LINE;
+        let end = ((last / IMAGE_LINE + 1) * IMAGE_LINE).min(img.shown.len());
+        let frame = img.frame;
+        let touch = crate::cache::Touch {
+            start: start as u64,
+            end: end as u64,
+            write: true,
+            coherent: false,
+        };
+        let bytes = &img.scratch[start..end];
+        let written = self
+            .backend
+            .access_frame(frame, touch, |s| s[start..end].copy_from_slice(bytes));
+        if let Err(e) = written {
+            log::warn!("{}: device read page not updated: {e}", self.name());
+            return;
+        }
+        if let Some(img) = self.devices.slots[id.0].image.as_mut() {
+            img.shown[start..end].copy_from_slice(&img.scratch[start..end]);
+            img.len = len;
         }
     }
 
@@ -299,6 +396,10 @@ impl<B: Backend> Vm<B> {
             f(dev.as_mut(), &mut io)
         };
         self.devices.slots[id.0].dev = Some(dev);
+        // The guest must see the new registers before the interrupt.
+        if effects.contains(&DeviceEffect::ReadsChanged) {
+            self.refresh_read_image(id);
+        }
         let res = self.apply_device_effects(region, &effects);
         self.devices.effects = effects;
         res.map(|()| out)
@@ -312,6 +413,7 @@ impl<B: Backend> Vm<B> {
                     self.set_irq_level(BOOT_VCPU, irq, level)?;
                 }
                 DeviceEffect::StopVm => self.stop(),
+                DeviceEffect::ReadsChanged => {}
             }
         }
         Ok(())

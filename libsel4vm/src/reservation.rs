@@ -454,8 +454,10 @@ impl<B: Backend> Vm<B> {
 
     /// Maps a new frame holding `page` read-only (and not executable) over
     /// the one-page device reservation `r`: reads are served by the frame,
-    /// writes still fault to the device. The VM frees it with `r`.
-    pub(crate) fn map_constant_page(&mut self, r: Reservation, page: &[u8]) -> Result<()> {
+    /// writes still fault to the device. The VM frees it with `r`; the
+    /// handle is for updating the page in place.
+    pub(crate) fn map_constant_page(&mut self, r: Reservation, page: &[u8]) -> Result<FrameHandle> {
+        let mut made = None;
         self.map_with(r, &mut |b, _, _| {
             let frame = b.alloc_frame(None)?;
             // Written through the VMM's view; the backend cleans it for a
@@ -467,13 +469,15 @@ impl<B: Backend> Vm<B> {
                 b.free_frame(frame);
                 return Err(e.into());
             }
+            made = Some(frame);
             let mf = MapFrame {
                 frame,
                 rights: Rights::READ_ONLY,
                 owned: true,
             };
             Ok((mf, PAGE_SIZE))
-        })
+        })?;
+        made.ok_or(Error::BadFrame(r.start))
     }
 
     /// Maps every page of `r` now with 4 KiB frames from `it`; on failure

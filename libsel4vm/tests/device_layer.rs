@@ -341,14 +341,14 @@ impl MmioDevice for Constant {
             .accesses
             .push((true, offset, size, value));
     }
-    fn constant_reads(&self, page: &mut [u8]) -> bool {
+    fn read_image(&self, page: &mut [u8]) -> usize {
         page[0x18] = 0x90;
-        true
+        0x20
     }
 }
 
 #[test]
-fn constant_reads_are_a_read_only_page_and_writes_still_trap() {
+fn read_images_are_a_read_only_page_and_writes_still_trap() {
     let (mut vm, _) = vm();
     let log = Rc::new(RefCell::new(Log::default()));
     let base = 0x0900_0000;
@@ -393,4 +393,125 @@ fn a_device_spanning_pages_keeps_trapping_reads() {
     assert!(!vm.backend().stage2().contains_key(&0x0900_0000));
     assert_eq!(access(&mut vm, 0x0900_0018, 2, None), ExitReason::Idle);
     assert_eq!(x1(&mut vm), 0x90);
+}
+
+/// A device whose reads change: `0x0` holds the last value written at
+/// `0x0` (the model says [`DeviceIo::reads_changed`]), `0x40` counts the
+/// notifications and raises the line; a write at `0x80` changes `0x80` but
+/// does not say so (the VM must then keep the old image).
+const LIVE: u64 = 0x0a00_4000;
+
+#[derive(Default)]
+struct Live {
+    reg: u32,
+    notes: u32,
+    quiet: u32,
+}
+
+impl MmioDevice for Live {
+    fn name(&self) -> &str {
+        "live"
+    }
+    fn read(&mut self, offset: u64, _size: u8, _io: &mut DeviceIo<'_>) -> u64 {
+        let mut page = [0u8; 0x100];
+        self.read_image(&mut page);
+        page.get(offset as usize).copied().map_or(0, u64::from)
+    }
+    fn write(&mut self, offset: u64, _size: u8, value: u64, io: &mut DeviceIo<'_>) {
+        match offset {
+            0x0 => {
+                self.reg = value as u32;
+                io.reads_changed();
+            }
+            0x80 => self.quiet = value as u32,
+            _ => {}
+        }
+    }
+    fn notified(&mut self, _bits: u64, io: &mut DeviceIo<'_>) {
+        self.notes += 1;
+        io.reads_changed();
+        io.set_irq(true);
+    }
+    fn reset(&mut self) {
+        *self = Live::default();
+    }
+    fn read_image(&self, page: &mut [u8]) -> usize {
+        page[0..4].copy_from_slice(&self.reg.to_le_bytes());
+        page[0x40..0x44].copy_from_slice(&self.notes.to_le_bytes());
+        page[0x80..0x84].copy_from_slice(&self.quiet.to_le_bytes());
+        0x100
+    }
+}
+
+fn word(vm: &Vm<HostBackend>, off: usize) -> u32 {
+    let page = vm.backend().guest_page(LIVE).expect("image mapped");
+    u32::from_le_bytes(page[off..off + 4].try_into().unwrap())
+}
+
+/// The mapped page follows the model: writes that change reads, a
+/// notification (before the interrupt it raises is seen), `reset_devices`;
+/// only the cache lines that changed are written back, and a write whose
+/// model says nothing leaves the page as it was.
+#[test]
+fn read_images_follow_the_model_after_writes_notifications_and_reset() {
+    let (mut vm, _) = vm();
+    vm.backend_mut()
+        .set_cache_maintenance(sel4vm::CacheMaintenance::Kernel);
+    let id = vm
+        .register_mmio_device(
+            MmioRegion {
+                base: GuestAddress(LIVE),
+                size: 0x1000,
+                irq: Some(32 + SPI),
+            },
+            Box::<Live>::default(),
+        )
+        .unwrap();
+    vm.route_notification_to_device(0b10, id).unwrap();
+    enable_spi(&mut vm);
+    let (frame, rights) = *vm.backend().stage2().get(&LIVE).expect("page mapped");
+    assert_eq!(rights, sel4vm::Rights::READ_ONLY);
+    assert_eq!(word(&vm, 0), 0);
+    vm.backend_mut().take_cache_log();
+
+    assert_eq!(
+        access(&mut vm, LIVE, 2, Some(0x1234_5678)),
+        ExitReason::Idle
+    );
+    assert_eq!(word(&vm, 0), 0x1234_5678);
+    let ops = vm.backend_mut().take_cache_log();
+    assert!(
+        !ops.is_empty(),
+        "the guest reads the page uncached: cleaned"
+    );
+    assert!(
+        ops.iter()
+            .all(|(f, op)| *f == frame && op.start == 0 && op.end == 64),
+        "only the changed line is written back: {ops:?}"
+    );
+
+    let badge = sel4vm::badge::for_notification(0b10).unwrap();
+    vm.backend_mut().push_event(Event::Notification { badge });
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(word(&vm, 0x40), 1);
+    assert_eq!(injected(&mut vm), vec![32 + SPI]);
+
+    vm.backend_mut().take_cache_log();
+    assert_eq!(
+        access(&mut vm, LIVE, 2, Some(0x1234_5678)),
+        ExitReason::Idle
+    );
+    assert!(
+        vm.backend_mut().take_cache_log().is_empty(),
+        "same value: nothing written"
+    );
+    // The model changed 0x80 without saying so: the page keeps the old value
+    // until a call that says so.
+    assert_eq!(access(&mut vm, LIVE + 0x80, 2, Some(7)), ExitReason::Idle);
+    assert_eq!(word(&vm, 0x80), 0);
+    assert_eq!(access(&mut vm, LIVE, 2, Some(1)), ExitReason::Idle);
+    assert_eq!((word(&vm, 0), word(&vm, 0x80)), (1, 7));
+
+    vm.reset_devices();
+    assert_eq!((word(&vm, 0), word(&vm, 0x40), word(&vm, 0x80)), (0, 0, 0));
 }

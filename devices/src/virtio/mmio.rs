@@ -408,7 +408,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
         }
     }
 
-    fn read_reg(&mut self, offset: u64) -> Option<u32> {
+    fn read_reg(&self, offset: u64) -> Option<u32> {
         use regs::*;
         let q = self.queues.get(self.queue_sel as usize);
         let qaddr = |which: usize, high: bool| {
@@ -579,11 +579,13 @@ impl<D: VirtioDevice + 'static> MmioDevice for VirtioMmio<D> {
                 return self.bad_access("config write", offset, size);
             };
             let bytes = value.to_le_bytes();
-            return self.dev.write_config(off, &bytes[..usize::from(size)]);
+            self.dev.write_config(off, &bytes[..usize::from(size)]);
+            return io.reads_changed();
         }
         if size != 4 || !offset.is_multiple_of(4) || !self.write_reg(offset, value as u32, io) {
             self.bad_access("write", offset, size);
         }
+        io.reads_changed();
     }
 
     fn notified(&mut self, bits: u64, io: &mut DeviceIo<'_>) {
@@ -596,6 +598,54 @@ impl<D: VirtioDevice + 'static> MmioDevice for VirtioMmio<D> {
         };
         let r = self.dev.notified(bits, queues, io.mem());
         self.after_processing(r, io);
+        io.reads_changed();
+    }
+
+    /// Every register, as the trapped read of 4 bytes (control registers,
+    /// 0 where none is) or of any size (configuration space) returns it:
+    /// the driver's `InterruptStatus` read on every interrupt, and its
+    /// probing, cost no exit. Reads here have no side effects; every write
+    /// and notification says [`DeviceIo::reads_changed`].
+    fn read_image(&self, page: &mut [u8]) -> usize {
+        use regs::*;
+        const READABLE: [u64; 23] = [
+            MAGIC_VALUE,
+            VERSION,
+            DEVICE_ID,
+            VENDOR_ID,
+            DEVICE_FEATURES,
+            QUEUE_NUM_MAX,
+            QUEUE_NUM,
+            QUEUE_READY,
+            INTERRUPT_STATUS,
+            STATUS,
+            QUEUE_DESC_LOW,
+            QUEUE_DESC_HIGH,
+            QUEUE_DRIVER_LOW,
+            QUEUE_DRIVER_HIGH,
+            QUEUE_DEVICE_LOW,
+            QUEUE_DEVICE_HIGH,
+            SHM_LEN_LOW,
+            SHM_LEN_HIGH,
+            SHM_BASE_LOW,
+            SHM_BASE_HIGH,
+            CONFIG_GENERATION,
+            // Write-only, read as 0 (kept to zero them in the page).
+            QUEUE_NOTIFY,
+            INTERRUPT_ACK,
+        ];
+        let len = (2 * CONFIG as usize).min(page.len());
+        if len < CONFIG as usize {
+            return 0;
+        }
+        page[..CONFIG as usize].fill(0);
+        for off in READABLE {
+            let o = off as usize;
+            let v = self.read_reg(off).unwrap_or(0);
+            page[o..o + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        self.dev.read_config(0, &mut page[CONFIG as usize..len]);
+        len
     }
 
     fn reset(&mut self) {

@@ -174,18 +174,23 @@ pub struct Driver<D: VirtioDevice> {
     pub queues: Vec<DQueue>,
     pub features: u64,
     next_buf: u64,
+    /// The page the VM maps read-only (`MmioDevice::read_image`).
+    image: Vec<u8>,
 }
 
 impl<D: VirtioDevice + 'static> Driver<D> {
     pub fn new(dev: D) -> Self {
-        Self {
+        let mut d = Self {
             dev: VirtioMmio::new(dev),
             mem: VecGuestMemory::new(GuestAddress(RAM_BASE), RAM_SIZE as usize),
             irqs: Vec::new(),
             queues: Vec::new(),
             features: 0,
             next_buf: BUF_START,
-        }
+            image: Vec::new(),
+        };
+        d.refresh_image();
+        d
     }
 
     pub fn io<R>(&mut self, f: impl FnOnce(&mut VirtioMmio<D>, &mut DeviceIo<'_>) -> R) -> R {
@@ -197,18 +202,51 @@ impl<D: VirtioDevice + 'static> Driver<D> {
         for e in effects {
             match e {
                 DeviceEffect::Irq(l) => self.irqs.push(l),
+                // As the VM does: the read-only page follows the model.
+                DeviceEffect::ReadsChanged => self.refresh_image(),
                 _ => panic!("unexpected effect {e:?}"),
             }
         }
         r
     }
 
+    fn refresh_image(&mut self) {
+        let mut page = vec![0u8; 0x1000];
+        let len = self.dev.read_image(&mut page);
+        assert!(len > 0, "virtio-mmio serves reads from a page");
+        self.image = page;
+    }
+
+    /// The VM's `reset_devices`: reset, then the page is asked for again.
+    pub fn vm_reset(&mut self) {
+        self.dev.reset();
+        self.refresh_image();
+    }
+
     pub fn read(&mut self, off: u64) -> u32 {
         self.read_sized(off, 4) as u32
     }
 
+    /// A trapped read; every valid access is also checked against the
+    /// read-only page the VM would map, as it stands after the effects so far.
     pub fn read_sized(&mut self, off: u64, size: u8) -> u64 {
-        self.io(|d, io| d.read(off, size, io))
+        let v = self.io(|d, io| d.read(off, size, io));
+        let valid = if off < regs::CONFIG {
+            size == 4 && off.is_multiple_of(4)
+        } else {
+            matches!(size, 1 | 2 | 4 | 8) && off.is_multiple_of(u64::from(size)) && off < 0x1000
+        };
+        if valid {
+            let o = off as usize;
+            let mut b = [0u8; 8];
+            b[..usize::from(size)].copy_from_slice(&self.image[o..o + usize::from(size)]);
+            assert_eq!(
+                u64::from_le_bytes(b),
+                v,
+                "page vs trapped {size}-byte read at {off:#x}"
+            );
+        }
+        v
     }
 
     pub fn write(&mut self, off: u64, v: u32) {
