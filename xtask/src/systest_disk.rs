@@ -198,10 +198,9 @@ impl Guest {
 
     pub(crate) fn finish(&mut self) -> String {
         let out = self.s.take().map(Session::stop).unwrap_or_default();
-        let log = target::target_dir()
-            .join("systest")
-            .join(format!("{}.log", self.name));
-        let _ = std::fs::write(&log, &out);
+        let dir = target::target_dir().join("systest");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{}.log", self.name)), &out);
         out
     }
 }
