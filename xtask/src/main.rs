@@ -161,7 +161,7 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
     Ok(o)
 }
 
-/// `prof-args [--vcpus N] [--append A] [--console C] [cmdline=...]`: writes the QEMU argument lists of `bench guest`'s two sides (one
+/// `prof-args [--vcpus N] [--append A] [--console C] [--disk F] [--net N] [cmdline=...]`: writes the QEMU argument lists of `bench guest`'s two sides (one
 /// argument per line) to `target/prof/{vmm,direct}-N[-append].args`, plus the root task ELF path, for
 /// `tools/pcsample.py` (profiling; not in the usage).
 fn cmd_prof_args(args: &[String]) -> Result<()> {
@@ -184,6 +184,9 @@ fn cmd_prof_args(args: &[String]) -> Result<()> {
             .iter()
             .find_map(|p| p.strip_prefix("cmdline="))
             .map_or_else(|| with(vmm::default_cmdline(console)), str::to_string),
+        // As given only: the profiles have no disk or network unless asked.
+        disk: o.disk.clone(),
+        net: o.net.clone().flatten(),
         ..vmm::GuestOpts::with_console(console)
     };
     let mut v = kernel.qemu_args();
