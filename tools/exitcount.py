@@ -20,15 +20,7 @@ def last_stats(buf):
 s = Session(sys.argv[1])
 units = float(sys.argv[3]) if len(sys.argv) > 3 else None
 try:
-    s.until(b"GUEST-BOOTED")
-    s.until(b"cpus=")
-    for i in range(5):
-        s.send(f"echo SH''ELL-{i}\n".encode())
-        try:
-            s.until(f"SHELL-{i}\r".encode(), 10)
-            break
-        except SystemExit:
-            continue
+    s.shell_up()
     n = len(STATS.findall(s.buf))
     while len(STATS.findall(s.buf)) <= n:
         s.read_more()

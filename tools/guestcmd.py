@@ -9,15 +9,7 @@ from qemu_session import Session
 s = Session(sys.argv[1])
 
 try:
-    s.until(b"GUEST-BOOTED")
-    s.until(b"cpus=")
-    for i in range(5):
-        s.send(f"echo SH''ELL-{i}\n".encode())
-        try:
-            s.until(f"SHELL-{i}\r".encode(), 10)
-            break
-        except SystemExit:
-            continue
+    s.shell_up()
     start = len(s.buf)
     s.send(b"echo CMD-BE''GIN; " + sys.argv[2].encode() + b"; echo CMD-E''ND\n")
     s.until(b"CMD-END\r", 60)

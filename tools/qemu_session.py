@@ -25,6 +25,18 @@ class Session:
             raise SystemExit("qemu exited")
         self.buf += c
 
+    def shell_up(self):
+        """Waits for GUEST-BOOTED, then for the shell to echo a marker (it may miss the first)."""
+        self.until(b"GUEST-BOOTED")
+        self.until(b"cpus=")
+        for i in range(5):
+            self.send(f"echo SH''ELL-{i}\n".encode())
+            try:
+                self.until(f"SHELL-{i}\r".encode(), 10)
+                return
+            except SystemExit:
+                continue
+
     def send(self, line):
         self.q.stdin.write(line)
         self.q.stdin.flush()

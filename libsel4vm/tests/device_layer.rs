@@ -62,6 +62,22 @@ impl MmioDevice for TestDev {
     }
 }
 
+/// Registers a one-page device at `base` driving the test SPI.
+fn page_device(
+    vm: &mut Vm<HostBackend>,
+    base: u64,
+    dev: Box<dyn MmioDevice>,
+) -> sel4vm::Result<DeviceId> {
+    vm.register_mmio_device(
+        MmioRegion {
+            base: GuestAddress(base),
+            size: 0x1000,
+            irq: Some(32 + SPI),
+        },
+        dev,
+    )
+}
+
 fn vm() -> (Vm<HostBackend>, Rc<RefCell<Log>>) {
     let (vm, log, _) = vm_with_id();
     (vm, log)
@@ -79,16 +95,7 @@ fn vm_with_id() -> (Vm<HostBackend>, Rc<RefCell<Log>>, DeviceId) {
     vm.register_irq(V0, 32 + SPI, |_, _, _| {}).unwrap();
     vm.vcpu_start(V0).unwrap();
     let log = Rc::new(RefCell::new(Log::default()));
-    let id = vm
-        .register_mmio_device(
-            MmioRegion {
-                base: GuestAddress(DEV),
-                size: 0x1000,
-                irq: Some(32 + SPI),
-            },
-            Box::new(TestDev(log.clone())),
-        )
-        .unwrap();
+    let id = page_device(&mut vm, DEV, Box::new(TestDev(log.clone()))).unwrap();
     vm.backend_mut().take_actions();
     (vm, log, id)
 }
@@ -457,16 +464,7 @@ fn read_images_follow_the_model_after_writes_notifications_and_reset() {
     let (mut vm, _) = vm();
     vm.backend_mut()
         .set_cache_maintenance(sel4vm::CacheMaintenance::Kernel);
-    let id = vm
-        .register_mmio_device(
-            MmioRegion {
-                base: GuestAddress(LIVE),
-                size: 0x1000,
-                irq: Some(32 + SPI),
-            },
-            Box::<Live>::default(),
-        )
-        .unwrap();
+    let id = page_device(&mut vm, LIVE, Box::<Live>::default()).unwrap();
     vm.route_notification_to_device(0b10, id).unwrap();
     enable_spi(&mut vm);
     let (frame, rights) = *vm.backend().stage2().get(&LIVE).expect("page mapped");
