@@ -108,10 +108,11 @@ pub trait MmioDevice {
     /// a call changes what reads return, the model says so with
     /// [`DeviceIo::reads_changed`] (after [`MmioDevice::reset`] the VM asks
     /// anyway); the VM then asks again and writes the bytes that changed,
-    /// before the guest runs or the device's interrupt is delivered. Guest reads are then plain memory
-    /// reads and only writes exit (e.g. a UART's flag register polled around
-    /// every character, a virtio-mmio `InterruptStatus` read on every
-    /// interrupt). `0` (the default): every access traps.
+    /// before the guest runs or the device's interrupt is delivered. Guest
+    /// reads are then plain memory reads and only writes exit (e.g. a UART's
+    /// flag register polled around every character, a virtio-mmio
+    /// `InterruptStatus` read on every interrupt). `0` (the default): every
+    /// access traps.
     ///
     /// No libsel4vm counterpart (a reservation there is either mapped or
     /// trapping); libvmm's virtio-mmio and UART emulation trap everything.
@@ -213,7 +214,7 @@ impl<B: Backend> Vm<B> {
         let mut image = None;
         if len > 0 {
             // Best effort: if the page cannot be made, every access traps.
-            match self.map_constant_page(r, &page) {
+            match self.map_read_page(r, &page) {
                 Ok(frame) => {
                     image = Some(ReadImage {
                         frame,
@@ -304,9 +305,8 @@ impl<B: Backend> Vm<B> {
 
     /// Brings device `id`'s read-only page up to date with its model
     /// ([`MmioDevice::read_image`]), writing only the cache lines that
-    /// changed. A failed write leaves the old image and is logged: the
-    /// guest then reads stale registers, which it would also see if the
-    /// update came a moment later.
+    /// changed. A failed write is logged and leaves the page as it was;
+    /// the next change writes every line that still differs.
     fn refresh_read_image(&mut self, id: DeviceId) {
         let Some(slot) = self.devices.slots.get_mut(id.0) else {
             return;

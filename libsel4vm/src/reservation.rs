@@ -456,7 +456,7 @@ impl<B: Backend> Vm<B> {
     /// the one-page device reservation `r`: reads are served by the frame,
     /// writes still fault to the device. The VM frees it with `r`; the
     /// handle is for updating the page in place.
-    pub(crate) fn map_constant_page(&mut self, r: Reservation, page: &[u8]) -> Result<FrameHandle> {
+    pub(crate) fn map_read_page(&mut self, r: Reservation, page: &[u8]) -> Result<FrameHandle> {
         let mut made = None;
         self.map_with(r, &mut |b, _, _| {
             let frame = b.alloc_frame(None)?;
