@@ -605,10 +605,13 @@ impl<D: VirtioDevice + 'static> MmioDevice for VirtioMmio<D> {
     /// 0 where none is) or of any size (configuration space) returns it:
     /// the driver's `InterruptStatus` read on every interrupt, and its
     /// probing, cost no exit. Reads here have no side effects; every write
-    /// and notification says [`DeviceIo::reads_changed`].
+    /// and notification says [`DeviceIo::reads_changed`]. With the page
+    /// mapped, a read the spec does not allow (a control register read with
+    /// another width, a misaligned configuration read) returns the page's
+    /// bytes instead of 0 and no longer counts in `bad_accesses`.
     fn read_image(&self, page: &mut [u8]) -> usize {
         use regs::*;
-        const READABLE: [u64; 23] = [
+        const READABLE: [u64; 21] = [
             MAGIC_VALUE,
             VERSION,
             DEVICE_ID,
@@ -630,9 +633,6 @@ impl<D: VirtioDevice + 'static> MmioDevice for VirtioMmio<D> {
             SHM_BASE_LOW,
             SHM_BASE_HIGH,
             CONFIG_GENERATION,
-            // Write-only, read as 0 (kept to zero them in the page).
-            QUEUE_NOTIFY,
-            INTERRUPT_ACK,
         ];
         let len = (2 * CONFIG as usize).min(page.len());
         if len < CONFIG as usize {
