@@ -14,7 +14,7 @@ import json, os, re, socket, subprocess, sys, time, threading, argparse
 import xml.etree.ElementTree as ET
 
 # Read for every CPU at every sample (each is one gdb round trip, ~0.1-0.2 ms).
-DEFAULT_REGS = "pc,cpsr,VBAR_EL1,VMPIDR_EL2,TPIDR_EL1,ESR_EL2"
+DEFAULT_REGS = "pc,cpsr,VBAR,VMPIDR_EL2,TPIDR_EL1,ESR_EL2"
 
 
 class Rsp:
