@@ -253,6 +253,10 @@ impl<B: Backend> Vm<B> {
             let res = self.dispatch(event);
             let res = res
                 .and_then(|()| self.refresh_wakeup().map_err(|e| err_reason(None, e)))
+                .and_then(|()| {
+                    self.update_quantum(event.vcpu())
+                        .map_err(|e| err_reason(None, e))
+                })
                 .and_then(|()| self.directed_yield(event.vcpu()));
             let now = self.backend.kernel_calls();
             self.count_event(&event, now.wrapping_sub(calls));

@@ -162,6 +162,7 @@ impl<B: Backend> Vm<B> {
                 self.wake(v)?;
             }
             self.run_periodic(t);
+            self.quantum_due(t);
         }
         self.rearm_wakeup(None).map(|_| ())
     }
@@ -222,6 +223,7 @@ impl<B: Backend> Vm<B> {
                 .filter(|v| v.state == VcpuState::WaitingForIrq)
                 .filter_map(|v| v.wake_at)
                 .chain(periodic)
+                .chain(self.run.quantum_at)
                 .min();
             let past = self.backend.set_wakeup(next)?;
             self.run.wakeup_at = next;
@@ -237,6 +239,7 @@ impl<B: Backend> Vm<B> {
                 }
             }
             self.run_periodic(t);
+            self.quantum_due(t);
             if current_due {
                 // Keep `current` out of the next round.
                 if let Some(c) = current {
@@ -244,6 +247,67 @@ impl<B: Backend> Vm<B> {
                 }
             }
         }
+    }
+
+    /// After an event: starts the quantum when a second vCPU became
+    /// runnable, stops it when fewer than two are ([`VmConfig::vcpu_quantum_ticks`]).
+    ///
+    /// [`VmConfig::vcpu_quantum_ticks`]: crate::VmConfig::vcpu_quantum_ticks
+    pub(crate) fn update_quantum(&mut self, from: Option<VcpuId>) -> Result<()> {
+        let q = self.config().vcpu_quantum_ticks;
+        if q == 0 {
+            return Ok(());
+        }
+        if from.is_some() {
+            self.run.last_ran = from;
+        }
+        let contended = self.runnable_vcpus() >= 2;
+        match (contended, self.run.quantum_at) {
+            (true, None) => {
+                let Some(now) = self.backend.counter() else {
+                    return Ok(());
+                };
+                self.run.quantum_at = Some(now.saturating_add(q));
+                self.rearm_wakeup(None).map(|_| ())
+            }
+            (false, Some(_)) => {
+                self.run.quantum_at = None;
+                self.rearm_wakeup(None).map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn runnable_vcpus(&self) -> usize {
+        self.vcpus
+            .iter()
+            .filter(|v| v.state == VcpuState::Running)
+            .count()
+    }
+
+    /// The quantum ended at or before `t`: the runnable vCPU after the one
+    /// that last ran gets the core next (seL4 keeps a preempted thread at
+    /// the head of its queue, so without this it would resume).
+    fn quantum_due(&mut self, t: u64) {
+        if self.run.quantum_at.is_none_or(|q| q > t) {
+            return;
+        }
+        let n = self.vcpus.len();
+        let start = self.run.last_ran.map_or(0, |v| v.0 as usize + 1);
+        let next = (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| {
+                self.vcpus[i].state == VcpuState::Running
+                    && Some(self.vcpus[i].id()) != self.run.last_ran
+            })
+            .map(|i| self.vcpus[i].id());
+        if let Some(v) = next {
+            self.run.yield_to = Some(v);
+            self.run.last_ran = Some(v);
+        }
+        let q = self.config().vcpu_quantum_ticks;
+        let now = self.backend.counter().unwrap_or(t).max(t);
+        self.run.quantum_at = (self.runnable_vcpus() >= 2).then(|| now.saturating_add(q));
     }
 
     /// Replies to a vCPU parked in WFI, stepping over the WFI.

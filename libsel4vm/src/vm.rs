@@ -38,6 +38,12 @@ pub struct VmConfig {
     /// another vCPU of the VM is runnable, so that a spinning waiter gives
     /// the core to the lock owner. 0: WFE returns at once (libsel4vm).
     pub wfe_yield_ticks: u64,
+    /// While two or more vCPUs are runnable, the next one gets the core
+    /// after this many physical-counter ticks (on the wake-up timer), so
+    /// that a vCPU spinning without trapping (a `yield` loop, or WFE where
+    /// it does not trap) waits one quantum, not the kernel's time slice,
+    /// for the vCPU it waits for. 0: only the kernel's time slice.
+    pub vcpu_quantum_ticks: u64,
 }
 
 impl Default for VmConfig {
@@ -48,6 +54,7 @@ impl Default for VmConfig {
             max_vcpus: 1,
             num_list_registers: 4,
             wfe_yield_ticks: 0,
+            vcpu_quantum_ticks: 0,
         }
     }
 }
@@ -226,6 +233,12 @@ pub struct VmRun<B: Backend> {
     /// A runnable vCPU that got an interrupt while handling this event:
     /// it should run next.
     pub(crate) yield_to: Option<VcpuId>,
+    /// When the running vCPU's quantum ends, while two or more are
+    /// runnable ([`VmConfig::vcpu_quantum_ticks`]).
+    pub(crate) quantum_at: Option<u64>,
+    /// The vCPU that last had the core as far as the VMM knows: the last
+    /// to exit, or the last given the core.
+    pub(crate) last_ran: Option<VcpuId>,
     /// Inside [`Vm::run`]'s loop: replies may ride on the next receive.
     pub(crate) in_loop: bool,
 }
@@ -280,6 +293,8 @@ impl<B: Backend> Vm<B> {
                 wakeup_at: None,
                 periodic: None,
                 yield_to: None,
+                quantum_at: None,
+                last_ran: None,
                 in_loop: false,
             },
             irq: None,

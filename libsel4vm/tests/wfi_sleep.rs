@@ -20,25 +20,26 @@ fn vm() -> Vm<HostBackend> {
 }
 
 fn vm_with(wfe_yield_ticks: u64) -> Vm<HostBackend> {
+    vm_cfg(VmConfig {
+        max_vcpus: 2,
+        wfe_yield_ticks,
+        ..Default::default()
+    })
+}
+
+fn vm_cfg(cfg: VmConfig) -> Vm<HostBackend> {
+    let n = cfg.max_vcpus;
     let mut b = HostBackend::new();
     b.support_wakeup(true);
     b.set_counter(1000);
-    let mut vm = Vm::new(
-        b,
-        VmConfig {
-            max_vcpus: 2,
-            wfe_yield_ticks,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut vm = Vm::new(b, cfg).unwrap();
     vm.ram_register_at(RAM, 0x10_000, false).unwrap();
-    for _ in 0..2 {
+    for _ in 0..n {
         vm.create_vcpu(100).unwrap();
     }
     vm.create_default_irq_controller().unwrap();
     vm.register_irq(V0, SPI, |_, _, _| {}).unwrap();
-    for v in [V0, V1] {
+    for v in (0..n).map(VcpuId) {
         vm.vcpu_start(v).unwrap();
         let mut c = UserContext::default();
         c.set_pc(PC);
@@ -270,4 +271,99 @@ fn a_runnable_vcpu_given_an_interrupt_runs_next() {
         vcpu: V1,
         pc: PC + 4
     }));
+}
+
+/// A VM of `n` running vCPUs sharing the core in quanta of 500 ticks.
+fn vm_quantum(n: u32) -> Vm<HostBackend> {
+    vm_cfg(VmConfig {
+        max_vcpus: n,
+        vcpu_quantum_ticks: 500,
+        ..Default::default()
+    })
+}
+
+fn yields(vm: &mut Vm<HostBackend>) -> Vec<VcpuId> {
+    vm.backend_mut()
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            HostAction::YieldTo(v) => Some(v),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Any event from `v` that leaves it running (a WFI with its timer due).
+fn exit_of(vm: &mut Vm<HostBackend>, v: VcpuId) {
+    wfi(vm, v, Some(0));
+    assert_eq!(state(vm, v), VcpuState::Running);
+}
+
+#[test]
+fn runnable_vcpus_take_turns_each_quantum() {
+    let mut vm = vm_quantum(3);
+    exit_of(&mut vm, V0);
+    assert_eq!(
+        vm.backend().wakeup(),
+        Some(1500),
+        "two or more runnable: a quantum"
+    );
+    vm.backend_mut().take_actions();
+    // The one after the vCPU that last ran, round the ring.
+    for (now, next) in [(1500, 1), (2000, 2), (2500, 0), (3000, 1)] {
+        vm.backend_mut().set_counter(now);
+        assert_eq!(vm.run(), ExitReason::Idle);
+        assert_eq!(yields(&mut vm), [VcpuId(next)], "at {now}");
+        assert_eq!(vm.backend().wakeup(), Some(now + 500));
+    }
+    // An exit says who has the core: the turn passes on from it.
+    exit_of(&mut vm, VcpuId(2));
+    vm.backend_mut().take_actions();
+    vm.backend_mut().set_counter(3500);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(yields(&mut vm), [V0]);
+}
+
+#[test]
+fn no_quantum_while_fewer_than_two_can_run() {
+    let mut vm = vm_quantum(2);
+    wfi(&mut vm, V1, Some(1100));
+    exit_of(&mut vm, V0);
+    assert_eq!(
+        vm.backend().wakeup(),
+        Some(1100),
+        "vCPU 1 sleeps: vCPU 0 is alone"
+    );
+    // Woken, vCPU 1 competes again: the quantum starts.
+    vm.backend_mut().set_counter(1100);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    assert_eq!(state(&vm, V1), VcpuState::Running);
+    assert_eq!(vm.backend().wakeup(), Some(1600));
+    // Asleep again: the quantum is dropped, not left to fire.
+    wfi(&mut vm, V1, None);
+    assert_eq!(vm.backend().wakeup(), None);
+    // Off by default.
+    let mut vm = vm_with(0);
+    exit_of(&mut vm, V0);
+    assert_eq!(vm.backend().wakeup(), None);
+}
+
+#[test]
+fn a_sleepers_deadline_and_the_quantum_share_the_timer() {
+    let mut vm = vm_quantum(3);
+    wfi(&mut vm, VcpuId(2), Some(1200));
+    exit_of(&mut vm, V0);
+    assert_eq!(vm.backend().wakeup(), Some(1200), "the earlier of the two");
+    vm.backend_mut().take_actions();
+    vm.backend_mut().set_counter(1200);
+    assert_eq!(vm.run(), ExitReason::Idle);
+    let acts = vm.backend_mut().take_actions();
+    assert!(
+        acts.contains(&HostAction::Reply {
+            vcpu: VcpuId(2),
+            pc: PC + 4
+        }),
+        "{acts:?}"
+    );
+    assert_eq!(vm.backend().wakeup(), Some(1500), "then the quantum");
 }

@@ -160,7 +160,18 @@ fn run(bi: &'static BootInfo) -> Result<(), String> {
         num_list_registers: 4,
         // 100 µs: long enough for a lock owner to leave a short critical section.
         wfe_yield_ticks: sel4_abi::labels::config::TIMER_FREQUENCY as u64 / 10_000,
+        vcpu_quantum_ticks: vcpu_quantum_ticks(),
     };
+    if cfg.vcpus > 1 {
+        let hz = sel4_abi::labels::config::TIMER_FREQUENCY as u64;
+        let slice = sel4_abi::labels::config::TIMER_TICK_MS;
+        match vm_cfg.vcpu_quantum_ticks * 1000 / hz {
+            0 => println!("VMM: runnable vCPUs take turns each {slice} ms kernel time slice"),
+            q => println!(
+                "VMM: runnable vCPUs take turns each {q} ms (kernel time slice {slice} ms)"
+            ),
+        }
+    }
     let mut vm = Vm::new(backend, vm_cfg).map_err(|e| format!("vm: {e}"))?;
     for _ in 0..cfg.vcpus {
         vm.create_vcpu(VCPU_PRIORITY)
@@ -666,4 +677,21 @@ fn console_irq(guest: &mut Guest<Sel4Backend>, cfg: &VmmConfig) -> Result<(), St
             })
         })
         .map_err(|e| format!("UART notification route: {e}"))
+}
+
+/// [`VmConfig::vcpu_quantum_ticks`]: 4 ms while the kernel's time slice is
+/// longer (the supported configuration's slice is one tick; 10 ms with the
+/// recommended tick). A guest vCPU that spins without trapping (Linux's
+/// `stop_machine`, `yield` loops; WFE under QEMU, which does not trap it)
+/// would otherwise hold the core for a whole slice while the vCPU it waits
+/// for cannot run. Each turn costs a VMM wake-up, so none when the kernel
+/// already rotates as often (docs/kernel.md).
+fn vcpu_quantum_ticks() -> u64 {
+    const QUANTUM_MS: u64 = 4;
+    let slice_ms = sel4_abi::labels::config::TIMER_TICK_MS as u64;
+    if slice_ms > QUANTUM_MS {
+        sel4_abi::labels::config::TIMER_FREQUENCY as u64 * QUANTUM_MS / 1000
+    } else {
+        0
+    }
 }

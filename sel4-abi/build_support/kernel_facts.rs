@@ -28,12 +28,13 @@ pub const EXPORTED_CONFIG: &[(&str, ConfigKind)] = &[
     ("ENABLE_SMP_SUPPORT", ConfigKind::Bool),
     ("FASTPATH", ConfigKind::Bool),
     ("TIMER_FREQUENCY", ConfigKind::Usize),
+    ("TIMER_TICK_MS", ConfigKind::Usize),
 ];
 
 /// Exported values that legitimately differ between supported installs
-/// (GICv2 and GICv3 builds of the same configuration); the checked-in table
-/// holds the GICv2 value.
-pub const VARIANT_CONFIG: &[&str] = &["ARM_GIC_V3_SUPPORT"];
+/// (GICv2 and GICv3 builds, the 2 ms default or recommended 10 ms tick);
+/// the checked-in table holds the GICv2, 2 ms values.
+pub const VARIANT_CONFIG: &[&str] = &["ARM_GIC_V3_SUPPORT", "TIMER_TICK_MS"];
 
 /// How an exported configuration value is typed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -335,6 +335,8 @@ pub mod config {
     pub const FASTPATH: bool = true;
     /// `CONFIG_TIMER_FREQUENCY`
     pub const TIMER_FREQUENCY: usize = 62500000;
+    /// `CONFIG_TIMER_TICK_MS`
+    pub const TIMER_TICK_MS: usize = 2;
 }
 /// [`config`] as (name, value) text pairs, for logs and checks.
 pub const CONFIG_TABLE: &[(&str, &str)] = &[
@@ -350,4 +352,5 @@ pub const CONFIG_TABLE: &[(&str, &str)] = &[
     ("ENABLE_SMP_SUPPORT", "false"),
     ("FASTPATH", "true"),
     ("TIMER_FREQUENCY", "62500000"),
+    ("TIMER_TICK_MS", "2"),
 ];
