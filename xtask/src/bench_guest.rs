@@ -143,7 +143,6 @@ pub fn bench_guest(
     vcpus: &[u32],
     icount: bool,
     append: Option<&str>,
-    earlycon: bool,
 ) -> Result<()> {
     if runs < MIN_RUNS {
         return Err(format!(
@@ -160,16 +159,20 @@ pub fn bench_guest(
     };
     let mut configs = Vec::new();
     for &n in vcpus {
+        let with = |base: &str| match append {
+            Some(a) => format!("{base} {a}"),
+            None => base.to_string(),
+        };
         let defaults = GuestOpts::default();
         let opts = GuestOpts {
             vcpus: n,
             stats: true,
-            cmdline: vmm::cmdline(defaults.console, earlycon, append),
+            cmdline: with(&defaults.cmdline),
             ..defaults
         };
         let mut vmm_args = vmm::qemu_args(&opts)?;
         vmm_args.extend(extra.iter().cloned());
-        let direct_cmdline = vmm::cmdline(vmm::ConsoleMode::Passthrough, false, append);
+        let direct_cmdline = with(vmm::CMDLINE_PASSTHROUGH);
         let mut direct_args = vmm::direct_args(kernel, &direct_cmdline, n)?;
         direct_args.extend(extra.iter().cloned());
         configs.push(Config {
@@ -183,16 +186,13 @@ pub fn bench_guest(
     }
     let counts: Vec<String> = vcpus.iter().map(u32::to_string).collect();
     println!(
-        "bench guest: {runs} runs of each side per vCPU count ({}), alternating (VMM first){}; \
-         command line: VMM `{}`, direct `{}`",
+        "bench guest: {runs} runs of each side per vCPU count ({}), alternating (VMM first){}",
         counts.join(", "),
         if icount {
             format!("; QEMU -icount {ICOUNT}")
         } else {
             String::new()
-        },
-        vmm::cmdline(GuestOpts::default().console, earlycon, append),
-        vmm::cmdline(vmm::ConsoleMode::Passthrough, false, append),
+        }
     );
     for run in 1..=runs {
         for c in configs.iter_mut() {

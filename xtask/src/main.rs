@@ -40,11 +40,9 @@ pub type Result<T, E = String> = std::result::Result<T, E>;
 const USAGE: &str = "usage: cargo xtask <run|test|bench|guest|regen|fuzz> [options]
   run   [--example NAME] [--vcpus N] [--append CMDLINE] [--ram-anywhere]
         [--console virtio|passthrough] [--stats]         boot the Linux VMM (or an example) on seL4/QEMU;
-        [--earlycon]                                     guest console: virtio (hvc0, default) or the PL011
+                                                         guest console: virtio (hvc0, default) or the PL011
                                                          passed through (ttyAMA0); --stats: the VMM prints
-                                                         `VMM: stats: <ms> ms, <n> exits` every ~2 s;
-                                                         --earlycon: boot messages before hvc0 exists on
-                                                         the emulated PL011 (one trap per character)
+                                                         `VMM: stats: <ms> ms, <n> exits` every ~2 s
         [--disk FILE[,ro]]                               the guest's /dev/vda: a raw image (default: a
                                                          64 MiB scratch disk under target/vmm/)
         [--net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...|none]
@@ -56,7 +54,7 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest|regen|fuzz> [optio
   test  system [NAME...]                                   only the seL4 system tests (named ones, or all)
   bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot, all (default: both;
                                                          ratios vs an in-run baseline; RUNS default 3)
-  bench guest [RUNS] [--vcpus N] [--icount] [--append A] [--earlycon]  the Linux guest under the VMM vs booted directly:
+  bench guest [RUNS] [--vcpus N] [--icount] [--append A]              the Linux guest under the VMM vs booted directly:
                                                          boot, idle CPU, workloads, exits/s, code size
                                                          (RUNS >= 5, default 5; vCPUs 1 and 4 unless
                                                          --vcpus; --icount: instruction-counted times;
@@ -123,7 +121,6 @@ struct Opts {
     /// `--net`: `Some(None)` is `--net none`.
     net: Option<Option<vmm::Net>>,
     icount: bool,
-    earlycon: bool,
     positional: Vec<String>,
 }
 
@@ -154,7 +151,6 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
             "--ram-anywhere" => o.ram_anywhere = true,
             "--no-lint" => o.no_lint = true,
             "--stats" => o.stats = true,
-            "--earlycon" => o.earlycon = true,
             "--disk" => o.disk = Some(vmm::Disk::parse(&value("--disk")?)?),
             "--net" => o.net = Some(vmm::Net::parse(&value("--net")?)?),
             "--icount" => o.icount = true,
@@ -187,10 +183,7 @@ fn cmd_prof_args(args: &[String]) -> Result<()> {
             .positional
             .iter()
             .find_map(|p| p.strip_prefix("cmdline="))
-            .map_or_else(
-                || vmm::cmdline(console, o.earlycon, o.append.as_deref()),
-                str::to_string,
-            ),
+            .map_or_else(|| with(vmm::default_cmdline(console)), str::to_string),
         // As given only: the profiles have no disk or network unless asked.
         disk: o.disk.clone(),
         net: o.net.clone().flatten(),
@@ -230,10 +223,14 @@ fn cmd_run(args: &[String]) -> Result<()> {
         // The main job: the Linux VMM, leaving the user at the guest shell.
         None | Some("vmm") => {
             let console = o.console.unwrap_or(vmm::ConsoleMode::Virtio);
+            let base = vmm::default_cmdline(console);
             let opts = vmm::GuestOpts {
                 vcpus: o.vcpus.unwrap_or(1),
                 // Like QEMU's `-append` for a Linux guest: extra arguments go after the console.
-                cmdline: vmm::cmdline(console, o.earlycon, o.append.as_deref()),
+                cmdline: match o.append {
+                    Some(extra) => format!("{base} {extra}"),
+                    None => base.into(),
+                },
                 ram_anywhere: o.ram_anywhere,
                 console,
                 stats: o.stats,
@@ -251,12 +248,11 @@ fn cmd_run(args: &[String]) -> Result<()> {
                 || o.ram_anywhere
                 || o.console.is_some()
                 || o.stats
-                || o.earlycon
                 || o.disk.is_some()
                 || o.net.is_some()
             {
                 return Err(
-                    "--vcpus, --append, --ram-anywhere, --console, --stats, --earlycon, --disk and --net apply to the Linux VMM only"
+                    "--vcpus, --append, --ram-anywhere, --console, --stats, --disk and --net apply to the Linux VMM only"
                         .into(),
                 );
             }
@@ -433,7 +429,6 @@ fn cmd_bench(args: &[String]) -> Result<()> {
                 &vcpus,
                 o.icount,
                 o.append.as_deref(),
-                o.earlycon,
             )
         }
         "blk" => {

@@ -45,8 +45,6 @@ struct GuestSetup {
     console: ConsoleMode,
     /// The test provokes a VMM error on purpose: don't forbid VMM error markers.
     expects_vmm_error: bool,
-    /// Boot messages also on the emulated PL011 (`--earlycon`).
-    earlycon: bool,
 }
 
 /// Markers that fail a Linux VMM test on top of [`FORBIDDEN`].
@@ -138,16 +136,6 @@ const LINUX_BASIC: &[Step] = &[
     step("VMM: guest powered off", None),
 ];
 
-/// `--earlycon`: the kernel's messages come on the emulated PL011 from the start (Linux names
-/// that boot console `pl11`), then the shell on `hvc0`.
-const LINUX_EARLYCON: &[Step] = &[
-    step("bootconsole [pl11] enabled", None),
-    step("GUEST-BOOTED: ", None),
-    step("cpus=1", Some("echo $((6*7))\n")),
-    step("42", Some("poweroff -f\n")),
-    step("VMM: guest powered off", None),
-];
-
 /// Two vCPUs online.
 const LINUX_SMP: &[Step] = &[
     step("GUEST-BOOTED: ", None),
@@ -197,8 +185,6 @@ const LINUX_REBOOT: &[Step] = &[
 /// resets the device with the guest). Each boot's `cpus=1` is waited for before typing, so the
 /// input goes to that boot's shell and `42` cannot match the kernel release on the same line.
 const LINUX_VIRTIO_CONSOLE: &[Step] = &[
-    // Without earlycon the boot log waits for hvc0, which prints it all.
-    step("Booting Linux on physical CPU", None),
     step("GUEST-BOOTED: ", None),
     step("cpus=1", Some("echo $((6*7))\n")),
     step("42", Some("reboot -f\n")),
@@ -355,14 +341,13 @@ const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "linux",
         root_task: "vmm",
-        steps: LINUX_EARLYCON,
+        steps: LINUX_BASIC,
         limit: Duration::from_secs(120),
         guest: Some(GuestSetup {
             vcpus: 1,
             ram_anywhere: false,
             console: ConsoleMode::Virtio,
             expects_vmm_error: false,
-            earlycon: true,
         }),
         allow: &[],
     },
@@ -376,7 +361,6 @@ const TESTS: &[SystemTest] = &[
             ram_anywhere: false,
             console: ConsoleMode::Passthrough,
             expects_vmm_error: false,
-            earlycon: false,
         }),
         allow: &[],
     },
@@ -390,7 +374,6 @@ const TESTS: &[SystemTest] = &[
             ram_anywhere: false,
             console: ConsoleMode::Virtio,
             expects_vmm_error: false,
-            earlycon: false,
         }),
         allow: &[],
     },
@@ -404,7 +387,6 @@ const TESTS: &[SystemTest] = &[
             ram_anywhere: false,
             console: ConsoleMode::Virtio,
             expects_vmm_error: false,
-            earlycon: false,
         }),
         allow: &[],
     },
@@ -418,7 +400,6 @@ const TESTS: &[SystemTest] = &[
             ram_anywhere: false,
             console: ConsoleMode::Virtio,
             expects_vmm_error: false,
-            earlycon: false,
         }),
         allow: &[],
     },
@@ -432,7 +413,6 @@ const TESTS: &[SystemTest] = &[
             ram_anywhere: false,
             console: ConsoleMode::Virtio,
             expects_vmm_error: false,
-            earlycon: false,
         }),
         allow: &[],
     },
@@ -446,7 +426,6 @@ const TESTS: &[SystemTest] = &[
             ram_anywhere: true,
             console: ConsoleMode::Virtio,
             expects_vmm_error: false,
-            earlycon: false,
         }),
         allow: &[],
     },
@@ -460,7 +439,6 @@ const TESTS: &[SystemTest] = &[
             ram_anywhere: false,
             console: ConsoleMode::Virtio,
             expects_vmm_error: false,
-            earlycon: false,
         }),
         allow: &[],
     },
@@ -484,7 +462,6 @@ fn run_one(kernel: &KernelInstall, t: &SystemTest) -> Result<(), String> {
                 vcpus: g.vcpus,
                 ram_anywhere: g.ram_anywhere,
                 stats: post.is_some_and(|p| p.stats),
-                cmdline: crate::vmm::cmdline(g.console, g.earlycon, None),
                 ..crate::vmm::GuestOpts::with_console(g.console)
             };
             let extra = crate::vmm::qemu_args(&opts)?;
