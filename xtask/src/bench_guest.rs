@@ -185,14 +185,21 @@ pub fn bench_guest(
         });
     }
     let counts: Vec<String> = vcpus.iter().map(u32::to_string).collect();
+    let with = |base: &str| match append {
+        Some(a) => format!("{base} {a}"),
+        None => base.to_string(),
+    };
     println!(
-        "bench guest: {runs} runs of each side per vCPU count ({}), alternating (VMM first){}",
+        "bench guest: {runs} runs of each side per vCPU count ({}), alternating (VMM first){}; \
+         command line: VMM `{}`, direct `{}`",
         counts.join(", "),
         if icount {
             format!("; QEMU -icount {ICOUNT}")
         } else {
             String::new()
-        }
+        },
+        with(&GuestOpts::default().cmdline),
+        with(vmm::CMDLINE_PASSTHROUGH),
     );
     for run in 1..=runs {
         for c in configs.iter_mut() {
