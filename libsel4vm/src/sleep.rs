@@ -15,8 +15,14 @@
 //! the deadline is armed again after every event, so a guest that moves
 //! it delays at most its own vCPUs until its next exit.
 //!
+//! The same timer ends a vCPU's quantum while two or more vCPUs are
+//! runnable ([`crate::VmConfig::vcpu_quantum_ticks`]): the next runnable
+//! vCPU is given the core, so that one spinning without a trap cannot keep
+//! it for the kernel's whole time slice.
+//!
 //! libsel4vm parks a WFI until the next injected IRQ and has no timer
-//! wake-up; libvmm steps over WFI at once (libvmm issue #115).
+//! wake-up; libvmm steps over WFI at once (libvmm issue #115). Neither
+//! has a quantum.
 
 use crate::backend::{Backend, VcpuId, VcpuReg};
 use crate::error::BackendError;
@@ -304,6 +310,7 @@ impl<B: Backend> Vm<B> {
         if let Some(v) = next {
             self.run.yield_to = Some(v);
             self.run.last_ran = Some(v);
+            self.stats.quantum_turns += 1;
         }
         let q = self.config().vcpu_quantum_ticks;
         let now = self.backend.counter().unwrap_or(t).max(t);

@@ -61,6 +61,9 @@ pub struct VmStats {
     pub notifications: u64,
     /// Wake-up timer events.
     pub wakeups: u64,
+    /// Times a vCPU quantum ended with another vCPU given the core
+    /// ([`crate::VmConfig::vcpu_quantum_ticks`]).
+    pub quantum_turns: u64,
     /// Kernel calls for notifications and wake-ups.
     pub kernel_calls_other: u64,
     /// Guest accesses per emulated device, by `DeviceId` order.
@@ -110,11 +113,13 @@ impl fmt::Display for VmStats {
         let calls = self.kernel_calls();
         write!(
             f,
-            "{exits} exits, {calls} kernel calls ({}.{:02} per exit), {} notifications, {} wake-ups",
+            "{exits} exits, {calls} kernel calls ({}.{:02} per exit), {} notifications, {} wake-ups, \
+             {} quantum turns",
             calls.checked_div(exits).unwrap_or(0),
             (calls * 100).checked_div(exits).unwrap_or(0) % 100,
             self.notifications,
-            self.wakeups
+            self.wakeups,
+            self.quantum_turns
         )?;
         for (i, v) in self.vcpus.iter().enumerate() {
             write!(
