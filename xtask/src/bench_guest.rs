@@ -158,11 +158,11 @@ pub fn bench_guest(
         Vec::new()
     };
     let mut configs = Vec::new();
+    let with = |base: &str| match append {
+        Some(a) => format!("{base} {a}"),
+        None => base.to_string(),
+    };
     for &n in vcpus {
-        let with = |base: &str| match append {
-            Some(a) => format!("{base} {a}"),
-            None => base.to_string(),
-        };
         let defaults = GuestOpts::default();
         let opts = GuestOpts {
             vcpus: n,
@@ -185,10 +185,6 @@ pub fn bench_guest(
         });
     }
     let counts: Vec<String> = vcpus.iter().map(u32::to_string).collect();
-    let with = |base: &str| match append {
-        Some(a) => format!("{base} {a}"),
-        None => base.to_string(),
-    };
     println!(
         "bench guest: {runs} runs of each side per vCPU count ({}), alternating (VMM first){}; \
          command line: VMM `{}`, direct `{}`",
