@@ -592,8 +592,9 @@ pub trait Backend: 'static {
     }
 
     /// Lets runnable `vcpu` run before the other vCPUs of its priority
-    /// (it just got an interrupt, e.g. an IPI whose sender will wait for
-    /// it). The default does nothing.
+    /// (it just got an interrupt, or its quantum turn came). A vCPU the VMM
+    /// is about to reply to may still run first: seL4 switches straight to
+    /// a replied-to thread. The default does nothing.
     fn yield_to(&mut self, vcpu: VcpuId) -> Result<(), BackendError> {
         let _ = vcpu;
         Ok(())

@@ -475,8 +475,10 @@ impl<B: Backend> Vm<B> {
             .map_err(|e| err_reason(Some(vcpu), e))
     }
 
-    /// After an event: a runnable vCPU that was given an interrupt runs
-    /// next (the replied-to vCPU would otherwise keep the core).
+    /// After an event: a runnable vCPU that was given an interrupt (or the
+    /// core at the end of a quantum) is put first among the vCPUs. It runs
+    /// when the VMM next waits if the event needs no reply; after a vCPU's
+    /// exit, seL4 resumes the replied-to vCPU first (docs/kernel.md).
     fn directed_yield(&mut self, current: Option<VcpuId>) -> Result<(), ExitReason> {
         let Some(v) = self.run.yield_to.take() else {
             return Ok(());

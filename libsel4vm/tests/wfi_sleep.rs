@@ -322,6 +322,7 @@ fn runnable_vcpus_take_turns_each_quantum() {
     vm.backend_mut().set_counter(3500);
     assert_eq!(vm.run(), ExitReason::Idle);
     assert_eq!(yields(&mut vm), [V0]);
+    assert_eq!(vm.stats().quantum_turns, 5);
 }
 
 #[test]
