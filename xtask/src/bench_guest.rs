@@ -1,5 +1,6 @@
-//! `cargo xtask bench guest [RUNS] [--vcpus N] [--icount]`: the Debian guest under the VMM
-//! (seL4 + `sel4vm-root-task`, virtio console, `--stats`) against the same `Image` + initramfs
+//! `cargo xtask bench guest [RUNS] [--vcpus N] [--icount] [--append A] [--console C]`: the Debian
+//! guest under the VMM (seL4 + `sel4vm-root-task`, virtio console unless `--console passthrough`,
+//! `--stats`) against the same `Image` + initramfs
 //! booted directly by QEMU (`console=ttyAMA0`), in alternating sessions, at least
 //! [`MIN_RUNS`] of each per vCPU count (default 1 and 4).
 //!
@@ -136,13 +137,15 @@ struct Config {
 }
 
 /// `cargo xtask bench guest`.
-/// `append` goes on both sides' kernel command lines (e.g. `quiet`).
+/// `append` goes on both sides' kernel command lines (e.g. `quiet`);
+/// `console` is the VMM guest's console (the direct boot always has QEMU's PL011).
 pub fn bench_guest(
     kernel: &KernelInstall,
     runs: usize,
     vcpus: &[u32],
     icount: bool,
     append: Option<&str>,
+    console: vmm::ConsoleMode,
 ) -> Result<()> {
     if runs < MIN_RUNS {
         return Err(format!(
@@ -163,7 +166,7 @@ pub fn bench_guest(
         None => base.to_string(),
     };
     for &n in vcpus {
-        let defaults = GuestOpts::default();
+        let defaults = GuestOpts::with_console(console);
         let opts = GuestOpts {
             vcpus: n,
             stats: true,
@@ -194,7 +197,7 @@ pub fn bench_guest(
         } else {
             String::new()
         },
-        with(&GuestOpts::default().cmdline),
+        with(vmm::default_cmdline(console)),
         with(vmm::CMDLINE_PASSTHROUGH),
     );
     for run in 1..=runs {
@@ -230,7 +233,7 @@ pub fn bench_guest(
         }
     }
     println!();
-    report(&configs, icount, text);
+    report(&configs, icount, text, console);
     let failed: Vec<&String> = configs.iter().flat_map(|c| &c.failures).collect();
     if !failed.is_empty() {
         println!();
@@ -568,7 +571,7 @@ impl Table {
     }
 }
 
-fn report(configs: &[Config], icount: bool, text: Option<u64>) {
+fn report(configs: &[Config], icount: bool, text: Option<u64>, console: vmm::ConsoleMode) {
     let mut t = Table {
         rows: Vec::new(),
         raw: Vec::new(),
@@ -682,12 +685,16 @@ fn report(configs: &[Config], icount: bool, text: Option<u64>) {
     }
     println!();
     println!(
-        "VMM: seL4 + sel4vm-root-task on QEMU -smp 1 (vCPUs share seL4's one core), virtio \
+        "VMM: seL4 + sel4vm-root-task on QEMU -smp 1 (vCPUs share seL4's one core), {} \
          console, 256 MiB guest RAM, --stats. Direct: QEMU -kernel Image -initrd with the same \
          -machine/-cpu/-m as the seL4 run (all of it guest RAM), console=ttyAMA0, \
          -smp N -accel tcg,thread=single for N > 1. Exits/s: from the VMM's `{STATS_PREFIX}` \
          lines, per host second (n/a: none printed; the direct boot has no VMM). \
          CPU: 100 % = one host core. Workloads over {} s are interrupted and left out.",
+        match console {
+            vmm::ConsoleMode::Virtio => "virtio",
+            vmm::ConsoleMode::Passthrough => "passed-through PL011",
+        },
         WORK_LIMIT.as_secs()
     );
     if icount {

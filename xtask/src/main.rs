@@ -55,9 +55,10 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench|guest|regen|fuzz> [optio
   bench [NAME] [RUNS]                                      benchmarks: ram_touch, boot, all (default: both;
                                                          ratios vs an in-run baseline; RUNS default 3)
   bench guest [RUNS] [--vcpus N] [--icount] [--append A]              the Linux guest under the VMM vs booted directly:
-                                                         boot, idle CPU, workloads, exits/s, code size
+        [--console virtio|passthrough]                   boot, idle CPU, workloads, exits/s, code size
                                                          (RUNS >= 5, default 5; vCPUs 1 and 4 unless
                                                          --vcpus; --icount: instruction-counted times;
+                                                         --console: the VMM guest's console, as for run;
                                                          slow, so not part of `all`)
   bench blk [RUNS]                                         guest disk throughput (dd 256 MiB, 1 MiB direct I/O)
                                                          under the VMM vs QEMU's own virtio-blk (RUNS >= 5)
@@ -387,8 +388,8 @@ fn step(failed: &mut Vec<String>, name: &str, f: impl FnOnce() -> Result<()>) {
 fn cmd_bench(args: &[String]) -> Result<()> {
     let o = parse_opts(args)?;
     let which = o.positional.first().map(String::as_str).unwrap_or("all");
-    if which != "guest" && (o.icount || o.vcpus.is_some()) {
-        return Err("--icount and --vcpus apply to `bench guest` only".into());
+    if which != "guest" && (o.icount || o.vcpus.is_some() || o.console.is_some()) {
+        return Err("--icount, --vcpus and --console apply to `bench guest` only".into());
     }
     let runs = match o.positional.get(1) {
         Some(n) => n
@@ -429,6 +430,7 @@ fn cmd_bench(args: &[String]) -> Result<()> {
                 &vcpus,
                 o.icount,
                 o.append.as_deref(),
+                o.console.unwrap_or(vmm::ConsoleMode::Virtio),
             )
         }
         "blk" => {
