@@ -170,7 +170,7 @@ pub fn bench_guest(
         let opts = GuestOpts {
             vcpus: n,
             stats: true,
-            cmdline: with(&defaults.cmdline),
+            cmdline: vmm::cmdline(console, append),
             ..defaults
         };
         let mut vmm_args = vmm::qemu_args(&opts)?;
@@ -197,7 +197,7 @@ pub fn bench_guest(
         } else {
             String::new()
         },
-        with(vmm::default_cmdline(console)),
+        vmm::cmdline(console, append),
         with(vmm::CMDLINE_PASSTHROUGH),
     );
     for run in 1..=runs {

@@ -184,7 +184,10 @@ fn cmd_prof_args(args: &[String]) -> Result<()> {
             .positional
             .iter()
             .find_map(|p| p.strip_prefix("cmdline="))
-            .map_or_else(|| with(vmm::default_cmdline(console)), str::to_string),
+            .map_or_else(
+                || vmm::cmdline(console, o.append.as_deref()),
+                str::to_string,
+            ),
         // As given only: the profiles have no disk or network unless asked.
         disk: o.disk.clone(),
         net: o.net.clone().flatten(),
@@ -224,14 +227,11 @@ fn cmd_run(args: &[String]) -> Result<()> {
         // The main job: the Linux VMM, leaving the user at the guest shell.
         None | Some("vmm") => {
             let console = o.console.unwrap_or(vmm::ConsoleMode::Virtio);
-            let base = vmm::default_cmdline(console);
             let opts = vmm::GuestOpts {
                 vcpus: o.vcpus.unwrap_or(1),
-                // Like QEMU's `-append` for a Linux guest: extra arguments go after the console.
-                cmdline: match o.append {
-                    Some(extra) => format!("{base} {extra}"),
-                    None => base.into(),
-                },
+                // Like QEMU's `-append` for a Linux guest: extra arguments go after the console
+                // (and before `earlycon=`, see `vmm::cmdline`).
+                cmdline: vmm::cmdline(console, o.append.as_deref()),
                 ram_anywhere: o.ram_anywhere,
                 console,
                 stats: o.stats,
